@@ -5,10 +5,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define VG_LIKELY(x)   __builtin_expect(!!(x), 1)
-#define VG_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define VG_LIKELY(x)     __builtin_expect(!!(x), 1)
+#define VG_UNLIKELY(x)   __builtin_expect(!!(x), 0)
 #define VG_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define VG_CACHE_LINE  64
+#define VG_CACHE_LINE    64
 #define VG_CACHE_ALIGNED __attribute__((aligned(VG_CACHE_LINE)))
 
 #define VG_VERSION "0.1.0"

@@ -23,8 +23,8 @@ struct vg_rule_meta {
     uint32_t sid;
     uint32_t gid;
     uint32_t rev;
-    uint32_t priority;    /* EVE "severity": priority keyword, else classtype priority, else 3 */
-    const char *msg;      /* "" when the rule has none */
+    uint32_t priority;     /* EVE "severity": priority keyword, else classtype priority, else 3 */
+    const char *msg;       /* "" when the rule has none */
     const char *classtype; /* NULL when none */
     const char *category;  /* classtype description, "" when none */
 };
@@ -71,7 +71,7 @@ typedef void (*vg_alert_fn)(void *user, const struct vg_rule_meta *rule);
 /* Runs every rule against one decoded packet. Calls on_alert once for each
  * rule that matches, in rule order (priority, then sid). Returns the number
  * of alerts. */
-uint32_t vg_detect_packet(struct vg_detect_ctx *ctx, const struct vg_packet *p,
-                          uint32_t flow_flags, vg_alert_fn on_alert, void *user);
+uint32_t vg_detect_packet(struct vg_detect_ctx *ctx, const struct vg_packet *p, uint32_t flow_flags,
+                          vg_alert_fn on_alert, void *user);
 
 #endif

@@ -106,6 +106,7 @@ struct vg_jbuf {
     char *buf;
     size_t len;
     size_t cap;
+    bool truncated; /* an append did not fit (allocation failed); cleared by reset */
 };
 
 void vg_jbuf_init(struct vg_jbuf *j);
@@ -119,7 +120,7 @@ void vg_jbuf_appendf(struct vg_jbuf *j, const char *fmt, ...) __attribute__((for
  * output is always valid JSON in valid UTF-8 whatever arrives. */
 void vg_jbuf_append_json_string(struct vg_jbuf *j, const uint8_t *s, size_t n);
 
-/* Formats one event as an EVE JSON object (no trailing newline). */
+/* Appends one event to j as an EVE JSON object (no trailing newline). */
 struct vg_eve_opts {
     uint16_t community_id_seed;
     bool community_id;

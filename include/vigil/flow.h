@@ -59,10 +59,12 @@ enum vg_tcp_state {
     VG_TCP_CLOSED,
 };
 
-#define VG_FLOW_F_ALERTED      0x01u
-#define VG_FLOW_F_SEEN_TOSERVER 0x02u
-#define VG_FLOW_F_SEEN_TOCLIENT 0x04u
-#define VG_FLOW_F_MIDSTREAM    0x08u /* TCP picked up without a SYN */
+#define VG_FLOW_F_ALERTED         0x01u
+#define VG_FLOW_F_SEEN_TOSERVER   0x02u
+#define VG_FLOW_F_SEEN_TOCLIENT   0x04u
+#define VG_FLOW_F_MIDSTREAM       0x08u /* TCP picked up without a SYN */
+#define VG_FLOW_F_WAS_ESTABLISHED 0x10u /* reached established at least once (set by the worker)   \
+                                         */
 
 /* Direction of a packet within its flow. */
 enum vg_flow_dir {
@@ -78,13 +80,15 @@ struct vg_flow {
     uint64_t pkts[2];  /* indexed by enum vg_flow_dir */
     uint64_t bytes[2]; /* wire bytes of the frames */
     uint32_t hash;
-    uint8_t client_is_a; /* 1 when key endpoint a is the client */
-    uint8_t state;       /* enum vg_flow_state */
-    uint8_t tcp_state;   /* enum vg_tcp_state */
-    uint8_t flags;       /* VG_FLOW_F_* */
+    uint8_t client_is_a;  /* 1 when key endpoint a is the client */
+    uint8_t state;        /* enum vg_flow_state */
+    uint8_t tcp_state;    /* enum vg_tcp_state */
+    uint8_t flags;        /* VG_FLOW_F_* */
     uint8_t tcp_flags[2]; /* union of TCP flags seen per direction */
     uint8_t timeout_class;
     uint8_t in_use;
+    uint8_t icmp_type; /* of the first packet, for the record's Community ID */
+    uint8_t icmp_code;
     /* table links (indices into the table's array; UINT32_MAX = none) */
     uint32_t bucket_next;
     uint32_t lru_prev;
@@ -93,7 +97,7 @@ struct vg_flow {
 
 /* Timeouts in seconds, per protocol class and state. */
 struct vg_flow_timeouts {
-    uint32_t tcp[3];   /* new, established, closed */
+    uint32_t tcp[3]; /* new, established, closed */
     uint32_t udp[3];
     uint32_t icmp[3];
     uint32_t other[3];

@@ -15,9 +15,9 @@
 /* Link types, numbered as libpcap's DLT_* values so a capture header maps
  * directly. */
 enum vg_linktype {
-    VG_LINK_NULL = 0,        /* BSD loopback */
-    VG_LINK_ETHERNET = 1,    /* DLT_EN10MB */
-    VG_LINK_RAW = 101,       /* LINKTYPE_RAW (DLT_RAW is 12 or 14 on some systems) */
+    VG_LINK_NULL = 0,     /* BSD loopback */
+    VG_LINK_ETHERNET = 1, /* DLT_EN10MB */
+    VG_LINK_RAW = 101,    /* LINKTYPE_RAW (DLT_RAW is 12 or 14 on some systems) */
     VG_LINK_RAW_DLT12 = 12,
     VG_LINK_RAW_DLT14 = 14,
     VG_LINK_LINUX_SLL = 113, /* Linux cooked v1 */
@@ -88,11 +88,11 @@ struct vg_decode_stats {
 };
 
 /* Packet flags. */
-#define VG_PKT_IPV4_CSUM_BAD  0x0001u
-#define VG_PKT_L4_CSUM_BAD    0x0002u
-#define VG_PKT_FRAGMENT       0x0004u /* IP fragment: no L4 header analysed */
-#define VG_PKT_HAS_L4         0x0008u /* ports / ICMP type are valid */
-#define VG_PKT_TRUNCATED      0x0010u /* caplen < wire length */
+#define VG_PKT_IPV4_CSUM_BAD 0x0001u
+#define VG_PKT_L4_CSUM_BAD   0x0002u
+#define VG_PKT_FRAGMENT      0x0004u /* IP fragment: no L4 header analysed */
+#define VG_PKT_HAS_L4        0x0008u /* ports / ICMP type are valid */
+#define VG_PKT_TRUNCATED     0x0010u /* caplen < wire length */
 
 /* Checksum policy, as in Suricata's -k. */
 enum vg_checksum_mode {

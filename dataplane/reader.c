@@ -1,0 +1,200 @@
+/* Capture file reader: libpcap reads pcap and pcapng; each packet is decoded
+ * once here and copied, with its decoded view, into the ring of the worker
+ * that owns its flow (chosen by the symmetric flow hash). */
+#include "dataplane_int.h"
+
+#include <errno.h>
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SECOND_US 1000000ull
+
+int vg_reader_open(struct vg_reader *r, char *err, size_t errlen)
+{
+    char pcap_err[PCAP_ERRBUF_SIZE] = "";
+    struct stat sb;
+    if (stat(r->path, &sb) != 0) {
+        snprintf(err, errlen, "%s: %s", r->path, strerror(errno));
+        return -1;
+    }
+    if (S_ISDIR(sb.st_mode)) {
+        snprintf(err, errlen, "%s: is a directory, not a capture file", r->path);
+        return -1;
+    }
+    r->file_size = (uint64_t)sb.st_size;
+    pcap_t *pc = NULL;
+    if (r->preload) {
+        /* Read the whole capture first, so that disk speed does not count in
+         * the measured run. */
+        FILE *f = fopen(r->path, "rb");
+        if (f == NULL) {
+            snprintf(err, errlen, "%s: %s", r->path, strerror(errno));
+            return -1;
+        }
+        r->preload_buf = malloc(r->file_size ? r->file_size : 1);
+        if (r->preload_buf == NULL) {
+            fclose(f);
+            snprintf(err, errlen, "%s: cannot preload %llu bytes into memory", r->path,
+                     (unsigned long long)r->file_size);
+            return -1;
+        }
+        size_t got = fread(r->preload_buf, 1, r->file_size, f);
+        fclose(f);
+        if (got != r->file_size) {
+            snprintf(err, errlen, "%s: short read while preloading", r->path);
+            return -1;
+        }
+        FILE *mem = fmemopen(r->preload_buf, r->file_size, "rb");
+        if (mem == NULL) {
+            snprintf(err, errlen, "%s: fmemopen: %s", r->path, strerror(errno));
+            return -1;
+        }
+        pc = pcap_fopen_offline_with_tstamp_precision(mem, PCAP_TSTAMP_PRECISION_MICRO, pcap_err);
+        if (pc == NULL)
+            fclose(mem);
+    } else {
+        pc =
+            pcap_open_offline_with_tstamp_precision(r->path, PCAP_TSTAMP_PRECISION_MICRO, pcap_err);
+    }
+    if (pc == NULL) {
+        snprintf(err, errlen, "%s: not a readable pcap or pcapng capture (%s)", r->path, pcap_err);
+        return -1;
+    }
+    r->pcap = pc;
+    r->linktype = pcap_datalink(pc);
+    if (!vg_linktype_supported(r->linktype)) {
+        const char *name = pcap_datalink_val_to_name(r->linktype);
+        snprintf(err, errlen,
+                 "%s: unsupported link type %d (%s); vigil decodes Ethernet, Linux cooked "
+                 "(SLL, SLL2), raw IP and BSD loopback captures",
+                 r->path, r->linktype, name ? name : "unknown");
+        return -1;
+    }
+    return 0;
+}
+
+void vg_reader_close(struct vg_reader *r)
+{
+    if (r->pcap != NULL)
+        pcap_close(r->pcap);
+    r->pcap = NULL;
+    free(r->preload_buf);
+    r->preload_buf = NULL;
+}
+
+/* Sends a small control record to one worker, waiting for room. */
+static void reader_send_control(struct vg_reader *r, struct vg_worker *w, uint32_t kind,
+                                uint64_t ts)
+{
+    unsigned spins = 0;
+    void *slot;
+    while ((slot = vg_pktring_reserve(w->ring, sizeof(ts), kind)) == NULL) {
+        r->st.ring_waits++;
+        vg_backoff(&spins);
+    }
+    memcpy(slot, &ts, sizeof(ts));
+    vg_pktring_commit(w->ring);
+}
+
+static uint64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void reader_progress(struct vg_reader *r, uint64_t start_ns, bool final)
+{
+    double secs = (double)(monotonic_ns() - start_ns) / 1e9;
+    double mb = (double)r->st.bytes / 1e6;
+    fprintf(stderr, "\r%llu packets, %.1f MB, %.0f packets/s%s", (unsigned long long)r->st.packets,
+            mb, secs > 0 ? (double)r->st.packets / secs : 0.0, final ? "\n" : "   ");
+    fflush(stderr);
+}
+
+int vg_reader_run(struct vg_reader *r)
+{
+    pcap_t *pc = r->pcap;
+    struct pcap_pkthdr *hdr;
+    const u_char *bytes;
+    uint64_t cnt = 0;
+    uint64_t last_tick_sec = 0;
+    uint64_t start_ns = monotonic_ns();
+    uint64_t next_progress_ns = start_ns + 500000000ull;
+    int rc;
+    int status = 0;
+
+    while ((rc = pcap_next_ex(pc, &hdr, &bytes)) == 1) {
+        cnt++;
+        struct vg_packet p;
+        memset(&p, 0, sizeof(p));
+        p.data = bytes;
+        p.caplen = hdr->caplen;
+        p.wirelen = hdr->len;
+        p.ts_us = (uint64_t)hdr->ts.tv_sec * SECOND_US + (uint64_t)hdr->ts.tv_usec;
+        p.pcap_cnt = cnt;
+        r->st.packets++;
+        r->st.bytes += hdr->len;
+        if (p.ts_us > r->last_ts_us)
+            r->last_ts_us = p.ts_us;
+
+        /* A new second of packet time: every worker hears of it, so flows
+         * expire at the same packet times whatever the worker count. */
+        uint64_t sec = r->last_ts_us / SECOND_US;
+        if (sec != last_tick_sec) {
+            last_tick_sec = sec;
+            for (unsigned i = 0; i < r->nworkers; i++)
+                reader_send_control(r, &r->workers[i], VG_REC_TICK, r->last_ts_us);
+        }
+
+        if (vg_decode(&p, r->linktype, r->csum, &r->dec) != 0)
+            continue;
+
+        struct vg_worker *w = &r->workers[0];
+        if (r->nworkers > 1) {
+            uint32_t h = vg_packet_flow_hash(&p);
+            w = &r->workers[((uint64_t)h * r->nworkers) >> 32];
+        }
+        uint32_t len = (uint32_t)sizeof(struct vg_packet) + p.caplen;
+        if (VG_UNLIKELY(len > vg_pktring_max_record(w->ring))) {
+            r->st.oversize++;
+            continue;
+        }
+        void *slot;
+        unsigned spins = 0;
+        while ((slot = vg_pktring_reserve(w->ring, len, VG_REC_PACKET)) == NULL) {
+            r->st.ring_waits++;
+            vg_backoff(&spins);
+        }
+        struct vg_packet *copy = slot;
+        *copy = p;
+        memcpy(copy + 1, bytes, p.caplen);
+        vg_packet_rebase(copy, (const uint8_t *)(copy + 1));
+        vg_pktring_commit(w->ring);
+
+        if (r->progress && (cnt & 0x3fff) == 0) {
+            uint64_t now = monotonic_ns();
+            if (now >= next_progress_ns) {
+                reader_progress(r, start_ns, false);
+                next_progress_ns = now + 500000000ull;
+            }
+        }
+    }
+    if (rc == PCAP_ERROR) {
+        const char *msg = pcap_geterr(pc);
+        snprintf(r->st.error, sizeof(r->st.error), "%s", msg ? msg : "read error");
+        if (msg && strstr(msg, "truncated") != NULL)
+            r->st.truncated = true;
+        status = 1;
+    }
+    if (r->progress)
+        reader_progress(r, start_ns, true);
+    for (unsigned i = 0; i < r->nworkers; i++)
+        reader_send_control(r, &r->workers[i], VG_REC_END, r->last_ts_us);
+    return status;
+}
