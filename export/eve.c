@@ -1,0 +1,370 @@
+/* EVE JSON records, field for field as Suricata writes them. */
+#include <string.h>
+
+#include "vigil/event.h"
+#include "vigil/flow.h"
+
+#define APPEND_LIT(j, lit) vg_jbuf_append((j), (lit), sizeof(lit) - 1)
+
+#define PROTO_ICMP   1
+#define PROTO_TCP    6
+#define PROTO_UDP    17
+#define PROTO_ICMPV6 58
+
+#define TCP_FIN 0x01u
+#define TCP_SYN 0x02u
+#define TCP_RST 0x04u
+#define TCP_PSH 0x08u
+#define TCP_ACK 0x10u
+#define TCP_URG 0x20u
+#define TCP_ECE 0x40u
+#define TCP_CWR 0x80u
+
+static void append_u64(struct vg_jbuf *j, uint64_t v)
+{
+    char tmp[20];
+    size_t i = sizeof(tmp);
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    vg_jbuf_append(j, tmp + i, sizeof(tmp) - i);
+}
+
+static void append_str(struct vg_jbuf *j, const char *s)
+{
+    if (s == NULL)
+        s = "";
+    vg_jbuf_append_json_string(j, (const uint8_t *)s, strlen(s));
+}
+
+/* vg_format_timestamp() goes through gmtime and printf; records come in
+ * bursts from the same few seconds, so each thread keeps the text of recent
+ * seconds and only rewrites the six microsecond digits. */
+struct ts_cache_entry {
+    uint64_t sec;
+    char text[32];
+    uint8_t frac; /* offset of the microsecond digits in text */
+    uint8_t valid;
+};
+
+static void append_timestamp(struct vg_jbuf *j, uint64_t ts_us)
+{
+    static _Thread_local struct ts_cache_entry cache[4];
+    uint64_t sec = ts_us / 1000000u;
+    uint32_t usec = (uint32_t)(ts_us % 1000000u);
+    struct ts_cache_entry *c = &cache[sec & 3];
+    char ts[32];
+
+    if (!c->valid || c->sec != sec) {
+        c->valid = 0;
+        vg_format_timestamp(sec * 1000000u, c->text, sizeof(c->text));
+        const char *dot = strchr(c->text, '.');
+        if (dot == NULL || strspn(dot + 1, "0") < 6) {
+            /* not the layout we expect: format this one in full */
+            vg_format_timestamp(ts_us, ts, sizeof(ts));
+            append_str(j, ts);
+            return;
+        }
+        c->frac = (uint8_t)(dot + 1 - c->text);
+        c->sec = sec;
+        c->valid = 1;
+    }
+    memcpy(ts, c->text, sizeof(ts));
+    for (int i = 5; i >= 0; i--) {
+        ts[c->frac + i] = (char)('0' + usec % 10);
+        usec /= 10;
+    }
+    append_str(j, ts);
+}
+
+static void append_hex8(struct vg_jbuf *j, uint8_t v)
+{
+    static const char hex[] = "0123456789abcdef";
+    char tmp[4] = {'"', hex[v >> 4], hex[v & 0xf], '"'};
+    vg_jbuf_append(j, tmp, sizeof(tmp));
+}
+
+static bool is_icmp(uint8_t proto)
+{
+    return proto == PROTO_ICMP || proto == PROTO_ICMPV6;
+}
+
+static void append_proto(struct vg_jbuf *j, uint8_t proto)
+{
+    switch (proto) {
+    case PROTO_TCP:
+        APPEND_LIT(j, "\"TCP\"");
+        break;
+    case PROTO_UDP:
+        APPEND_LIT(j, "\"UDP\"");
+        break;
+    case PROTO_ICMP:
+        APPEND_LIT(j, "\"ICMP\"");
+        break;
+    case PROTO_ICMPV6:
+        APPEND_LIT(j, "\"IPv6-ICMP\"");
+        break;
+    default:
+        APPEND_LIT(j, "\"");
+        append_u64(j, proto);
+        APPEND_LIT(j, "\"");
+        break;
+    }
+}
+
+static const char *event_type_name(uint8_t type)
+{
+    switch (type) {
+    case VG_EVENT_ALERT:
+        return "alert";
+    case VG_EVENT_FLOW:
+        return "flow";
+    case VG_EVENT_ANOMALY:
+        return "anomaly";
+    default:
+        return "unknown";
+    }
+}
+
+/* Suricata's names for the stream states we track. Our FIN_WAIT covers
+ * everything between the first FIN and the close, which Suricata starts as
+ * fin_wait1. */
+static const char *tcp_state_name(uint8_t s)
+{
+    switch (s) {
+    case VG_TCP_SYN_SENT:
+        return "syn_sent";
+    case VG_TCP_SYN_RECV:
+        return "syn_recv";
+    case VG_TCP_ESTABLISHED:
+        return "established";
+    case VG_TCP_FIN_WAIT:
+        return "fin_wait1";
+    case VG_TCP_CLOSED:
+        return "closed";
+    default:
+        return NULL;
+    }
+}
+
+/* Everything up to and including "community_id". */
+static void append_header(struct vg_jbuf *j, const struct vg_event *ev, const struct vg_eve_opts *o,
+                          uint64_t ts_us)
+{
+    const struct vg_event_tuple *t = &ev->tuple;
+
+    APPEND_LIT(j, "{\"timestamp\":");
+    append_timestamp(j, ts_us);
+    if (ev->flow_id != 0) {
+        APPEND_LIT(j, ",\"flow_id\":");
+        append_u64(j, ev->flow_id);
+    }
+    if (ev->pcap_cnt != 0) {
+        APPEND_LIT(j, ",\"pcap_cnt\":");
+        append_u64(j, ev->pcap_cnt);
+    }
+    APPEND_LIT(j, ",\"event_type\":");
+    append_str(j, event_type_name(ev->type));
+
+    if (t->vlan_count > 0) {
+        unsigned n = t->vlan_count < VG_MAX_VLAN ? t->vlan_count : VG_MAX_VLAN;
+        APPEND_LIT(j, ",\"vlan\":[");
+        for (unsigned i = 0; i < n; i++) {
+            if (i > 0)
+                APPEND_LIT(j, ",");
+            append_u64(j, t->vlan[i]);
+        }
+        APPEND_LIT(j, "]");
+    }
+
+    /* a decoder anomaly may come from a packet that never reached IP */
+    if (t->family != 4 && t->family != 6)
+        return;
+
+    bool ports = t->has_ports && !is_icmp(t->proto);
+    char addr[64];
+
+    APPEND_LIT(j, ",\"src_ip\":");
+    append_str(j, vg_ip_addr_str(&t->src, t->family, addr, sizeof(addr)));
+    if (ports) {
+        APPEND_LIT(j, ",\"src_port\":");
+        append_u64(j, t->sport);
+    }
+    APPEND_LIT(j, ",\"dest_ip\":");
+    append_str(j, vg_ip_addr_str(&t->dst, t->family, addr, sizeof(addr)));
+    if (ports) {
+        APPEND_LIT(j, ",\"dest_port\":");
+        append_u64(j, t->dport);
+    }
+    APPEND_LIT(j, ",\"proto\":");
+    append_proto(j, t->proto);
+    if (is_icmp(t->proto)) {
+        APPEND_LIT(j, ",\"icmp_type\":");
+        append_u64(j, t->icmp_type);
+        APPEND_LIT(j, ",\"icmp_code\":");
+        append_u64(j, t->icmp_code);
+    }
+    if (o->community_id) {
+        char cid[32];
+        vg_community_id_v1(t, o->community_id_seed, cid, sizeof(cid));
+        APPEND_LIT(j, ",\"community_id\":");
+        append_str(j, cid);
+    }
+}
+
+static void append_alert(struct vg_jbuf *j, const struct vg_event_alert *a)
+{
+    static const struct vg_rule_meta no_rule = {.msg = "", .category = ""};
+    const struct vg_rule_meta *r = a->rule != NULL ? a->rule : &no_rule;
+
+    APPEND_LIT(j, ",\"alert\":{\"action\":\"allowed\",\"gid\":");
+    append_u64(j, r->gid);
+    APPEND_LIT(j, ",\"signature_id\":");
+    append_u64(j, r->sid);
+    APPEND_LIT(j, ",\"rev\":");
+    append_u64(j, r->rev);
+    APPEND_LIT(j, ",\"signature\":");
+    append_str(j, r->msg);
+    APPEND_LIT(j, ",\"category\":");
+    append_str(j, r->category);
+    APPEND_LIT(j, ",\"severity\":");
+    append_u64(j, r->priority);
+    APPEND_LIT(j, "}");
+
+    /* Suricata 7 puts the packet's direction after the alert object */
+    if (a->has_flow) {
+        if (a->to_server)
+            APPEND_LIT(j, ",\"direction\":\"to_server\"");
+        else
+            APPEND_LIT(j, ",\"direction\":\"to_client\"");
+    }
+}
+
+static void append_tcp_flag_bools(struct vg_jbuf *j, uint8_t flags)
+{
+    /* Suricata's order */
+    if (flags & TCP_SYN)
+        APPEND_LIT(j, ",\"syn\":true");
+    if (flags & TCP_FIN)
+        APPEND_LIT(j, ",\"fin\":true");
+    if (flags & TCP_RST)
+        APPEND_LIT(j, ",\"rst\":true");
+    if (flags & TCP_PSH)
+        APPEND_LIT(j, ",\"psh\":true");
+    if (flags & TCP_ACK)
+        APPEND_LIT(j, ",\"ack\":true");
+    if (flags & TCP_URG)
+        APPEND_LIT(j, ",\"urg\":true");
+    if (flags & TCP_ECE)
+        APPEND_LIT(j, ",\"ecn\":true");
+    if (flags & TCP_CWR)
+        APPEND_LIT(j, ",\"cwr\":true");
+}
+
+static void append_flow(struct vg_jbuf *j, const struct vg_event_flow *f, uint8_t proto)
+{
+    APPEND_LIT(j, ",\"flow\":{\"pkts_toserver\":");
+    append_u64(j, f->pkts_toserver);
+    APPEND_LIT(j, ",\"pkts_toclient\":");
+    append_u64(j, f->pkts_toclient);
+    APPEND_LIT(j, ",\"bytes_toserver\":");
+    append_u64(j, f->bytes_toserver);
+    APPEND_LIT(j, ",\"bytes_toclient\":");
+    append_u64(j, f->bytes_toclient);
+    APPEND_LIT(j, ",\"start\":");
+    append_timestamp(j, f->start_us);
+    APPEND_LIT(j, ",\"end\":");
+    append_timestamp(j, f->end_us);
+    /* whole seconds between the two timestamps, as Suricata counts it */
+    uint64_t start_s = f->start_us / 1000000u;
+    uint64_t end_s = f->end_us / 1000000u;
+    APPEND_LIT(j, ",\"age\":");
+    append_u64(j, end_s > start_s ? end_s - start_s : 0);
+    APPEND_LIT(j, ",\"state\":");
+    append_str(j, vg_flow_state_name((enum vg_flow_state)f->state));
+    APPEND_LIT(j, ",\"reason\":");
+    append_str(j, vg_flow_end_reason_name((enum vg_flow_end_reason)f->reason));
+    if (f->alerted)
+        APPEND_LIT(j, ",\"alerted\":true}");
+    else
+        APPEND_LIT(j, ",\"alerted\":false}");
+
+    if (proto != PROTO_TCP)
+        return;
+    uint8_t all = f->tcp_flags_ts | f->tcp_flags_tc;
+    APPEND_LIT(j, ",\"tcp\":{\"tcp_flags\":");
+    append_hex8(j, all);
+    APPEND_LIT(j, ",\"tcp_flags_ts\":");
+    append_hex8(j, f->tcp_flags_ts);
+    APPEND_LIT(j, ",\"tcp_flags_tc\":");
+    append_hex8(j, f->tcp_flags_tc);
+    append_tcp_flag_bools(j, all);
+    const char *state = tcp_state_name(f->tcp_state);
+    if (state != NULL) {
+        APPEND_LIT(j, ",\"state\":");
+        append_str(j, state);
+    }
+    APPEND_LIT(j, "}");
+}
+
+/* The layer an anomaly belongs to: the first dotted component of its name,
+ * after an optional "decoder." prefix ("ipv4.trunc_pkt" -> "ipv4"). */
+static void append_layer(struct vg_jbuf *j, const char *name)
+{
+    if (strncmp(name, "decoder.", 8) == 0)
+        name += 8;
+    const char *dot = strchr(name, '.');
+    size_t n = dot != NULL ? (size_t)(dot - name) : strlen(name);
+    vg_jbuf_append_json_string(j, (const uint8_t *)name, n);
+}
+
+static void append_anomaly(struct vg_jbuf *j, const struct vg_event_anomaly *a)
+{
+    const char *name = NULL;
+    if (a->event < VG_DEC_EVENT_COUNT)
+        name = vg_decode_event_name((enum vg_decode_event)a->event);
+    if (name == NULL)
+        name = "unknown";
+
+    APPEND_LIT(j, ",\"anomaly\":{\"type\":\"decode\",\"event\":");
+    append_str(j, name);
+    APPEND_LIT(j, ",\"layer\":");
+    append_layer(j, name);
+    APPEND_LIT(j, "}");
+}
+
+void vg_eve_format(struct vg_jbuf *j, const struct vg_event *ev, const struct vg_eve_opts *o)
+{
+    static const struct vg_eve_opts no_opts = {0};
+    if (o == NULL)
+        o = &no_opts;
+
+    /* a flow record is stamped with the time of its last packet */
+    uint64_t ts_us = ev->type == VG_EVENT_FLOW ? ev->u.flow.end_us : ev->ts_us;
+    append_header(j, ev, o, ts_us);
+
+    switch (ev->type) {
+    case VG_EVENT_ALERT:
+        append_alert(j, &ev->u.alert);
+        break;
+    case VG_EVENT_FLOW:
+        append_flow(j, &ev->u.flow, ev->tuple.proto);
+        break;
+    case VG_EVENT_ANOMALY:
+        append_anomaly(j, &ev->u.anomaly);
+        break;
+    default:
+        break;
+    }
+
+    if (o->pcap_filename != NULL) {
+        APPEND_LIT(j, ",\"pcap_filename\":");
+        append_str(j, o->pcap_filename);
+    }
+    if (o->in_iface != NULL) {
+        APPEND_LIT(j, ",\"in_iface\":");
+        append_str(j, o->in_iface);
+    }
+    APPEND_LIT(j, "}");
+}
