@@ -1,0 +1,259 @@
+/* Private types of the signatures module: the parsed form of a rule, the
+ * rule set, the classification table and the bump allocator that owns them.
+ *
+ * A rule is parsed once into a struct sig_rule whose every pointer refers
+ * into the rule set's arena, so the whole set is freed in one go and the
+ * matcher reads compact, immutable data. */
+#ifndef VIGIL_SIG_RULE_INT_H
+#define VIGIL_SIG_RULE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "vigil/config.h"
+#include "vigil/detect.h"
+
+/* IPv6 addresses compare as 128-bit integers. */
+typedef unsigned __int128 sig_u128;
+
+/* ---- Bump allocator ------------------------------------------------------ */
+
+struct sig_arena_chunk;
+
+struct sig_arena {
+    struct sig_arena_chunk *head;
+    size_t bytes; /* total bytes obtained from malloc */
+};
+
+/* Zeroed memory aligned to 16 bytes, or NULL when out of memory. */
+void *sig_arena_alloc(struct sig_arena *a, size_t size);
+void *sig_arena_memdup(struct sig_arena *a, const void *src, size_t size);
+char *sig_arena_strdup(struct sig_arena *a, const char *s);
+void sig_arena_free(struct sig_arena *a);
+
+/* ---- Classification ------------------------------------------------------ */
+
+struct sig_classtype {
+    const char *name;
+    const char *desc;
+    uint32_t priority;
+};
+
+struct sig_class_table {
+    struct sig_classtype *v;
+    uint32_t n;
+    uint32_t cap;
+};
+
+/* The standard Snort/Suricata classtypes. Returns 0, or -1 when out of memory. */
+int sig_class_load_builtin(struct sig_class_table *t, struct sig_arena *a);
+
+/* Reads "config classification: name,description,priority" lines. Bad lines
+ * are reported as "file:line: message" on err and skipped. Returns -1 when
+ * the file cannot be read. */
+int sig_class_load_file(struct sig_class_table *t, struct sig_arena *a, const char *path,
+                        FILE *err);
+
+const struct sig_classtype *sig_class_find(const struct sig_class_table *t, const char *name);
+void sig_class_release(struct sig_class_table *t);
+
+/* ---- Address and port sets ----------------------------------------------- */
+
+/* Sorted, disjoint, non-adjacent inclusive ranges. */
+struct sig_v4_range {
+    uint32_t lo, hi;
+};
+
+struct sig_v6_range {
+    sig_u128 lo, hi;
+};
+
+struct sig_port_range {
+    uint16_t lo, hi;
+};
+
+struct sig_addr_set {
+    bool any;
+    uint32_t n4;
+    uint32_t n6;
+    const struct sig_v4_range *v4;
+    const struct sig_v6_range *v6;
+};
+
+struct sig_port_set {
+    bool any;
+    uint32_t n;
+    const struct sig_port_range *r;
+};
+
+/* ---- Rules ---------------------------------------------------------------- */
+
+enum sig_proto {
+    SIG_PROTO_IP = 0, /* any IP packet */
+    SIG_PROTO_TCP,
+    SIG_PROTO_UDP,
+    SIG_PROTO_ICMP, /* ICMPv4 and ICMPv6 */
+};
+
+/* Comparison of an integer field (dsize, itype, icode), as Suricata's
+ * detect-engine-uint: a range N<>M excludes both ends. */
+enum sig_uint_op {
+    SIG_UINT_EQ = 0,
+    SIG_UINT_NE,
+    SIG_UINT_LT,
+    SIG_UINT_LE,
+    SIG_UINT_GT,
+    SIG_UINT_GE,
+    SIG_UINT_RANGE,
+};
+
+struct sig_uint_test {
+    uint8_t op;
+    uint32_t a;
+    uint32_t b;
+};
+
+/* Content flags. */
+#define SIG_CONTENT_NOCASE       0x0001u
+#define SIG_CONTENT_NEGATED      0x0002u
+#define SIG_CONTENT_FAST_PATTERN 0x0004u
+#define SIG_CONTENT_OFFSET       0x0008u
+#define SIG_CONTENT_DEPTH        0x0010u
+#define SIG_CONTENT_DISTANCE     0x0020u
+#define SIG_CONTENT_WITHIN       0x0040u
+#define SIG_CONTENT_WITHIN_NEXT  0x0080u /* the next content has within: retry on failure */
+#define SIG_CONTENT_RELATIVE     (SIG_CONTENT_DISTANCE | SIG_CONTENT_WITHIN)
+
+struct sig_content {
+    const uint8_t *pattern; /* lower-cased when SIG_CONTENT_NOCASE */
+    uint32_t len;
+    uint32_t flags;
+    uint32_t offset;
+    uint32_t depth;
+    int32_t distance;
+    uint32_t within;
+};
+
+#define SIG_MAX_CONTENTS    64
+#define SIG_MAX_CONTENT_LEN 65535u
+
+/* Which optional tests a rule carries. */
+#define SIG_TEST_DSIZE    0x01u
+#define SIG_TEST_ITYPE    0x02u
+#define SIG_TEST_ICODE    0x04u
+#define SIG_TEST_TCPFLAGS 0x08u
+
+/* tcp.flags modifiers, as Suricata's detect-tcp-flags. */
+enum sig_tcpflags_mod {
+    SIG_TCPFLAGS_EXACT = 0,
+    SIG_TCPFLAGS_NOT,  /* '!': not all of the listed flags are set */
+    SIG_TCPFLAGS_PLUS, /* '+': all listed flags set, others may be */
+    SIG_TCPFLAGS_ANY,  /* '*': any of the listed flags set */
+};
+
+struct sig_rule {
+    /* Header tests, read first for every candidate. */
+    uint8_t proto;      /* enum sig_proto */
+    uint8_t bidir;      /* "<>": either direction matches */
+    uint8_t tests;      /* SIG_TEST_* */
+    uint8_t flow_mask;  /* VG_DF_* bits the flow keyword tests ... */
+    uint8_t flow_value; /* ... and the value they must have */
+    uint8_t tcpflags_mod;
+    uint8_t tcpflags_want;
+    uint8_t tcpflags_keep; /* mask applied to the packet's flags first */
+    struct sig_uint_test dsize;
+    struct sig_uint_test itype;
+    struct sig_uint_test icode;
+    struct sig_port_set sport;
+    struct sig_port_set dport;
+    struct sig_addr_set src;
+    struct sig_addr_set dst;
+    uint32_t ncontents;
+    int32_t fast; /* index of the fast pattern content, -1 when none */
+    const struct sig_content *contents;
+
+    struct vg_rule_meta meta;
+    const char *file;
+    uint32_t line;
+};
+
+/* ---- Loading ------------------------------------------------------------- */
+
+/* State while rule files are read: the rules parsed so far and the sids
+ * already taken. */
+struct sig_loader {
+    const struct vg_config *cfg;
+    const struct sig_class_table *classes;
+    struct sig_arena *arena;
+    FILE *err;
+
+    struct sig_rule *rules;
+    uint32_t nrules;
+    uint32_t cap;
+
+    uint32_t *sid_slots; /* open addressing on gid:sid: index + 1 of a rule, 0 is empty */
+    uint32_t sid_cap;
+
+    uint32_t skipped;
+    uint32_t files_failed;
+    bool out_of_memory;
+};
+
+/* Reads one rule file. Returns 0, or -1 when it cannot be opened (reported
+ * and counted in files_failed). */
+int sig_load_file(struct sig_loader *ld, const char *path);
+
+/* Parses the text of one rule (continuation lines already joined) found at
+ * file:line. Returns 0 when the rule was added, -1 when it was reported and
+ * skipped. */
+int sig_parse_rule(struct sig_loader *ld, const char *file, uint32_t line, const char *text);
+
+void sig_loader_release(struct sig_loader *ld);
+
+/* Lower-cases an ASCII byte. */
+static inline uint8_t sig_lower(uint8_t c)
+{
+    return (uint8_t)((c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c);
+}
+
+/* ---- The compiled rule set ------------------------------------------------ */
+
+struct hs_database;
+
+/* Protocol classes of packets, each with its own list of rules that have no
+ * fast pattern. */
+enum sig_pkt_class {
+    SIG_PKT_TCP = 0,
+    SIG_PKT_UDP,
+    SIG_PKT_ICMP,
+    SIG_PKT_OTHER,
+    SIG_PKT_CLASS_COUNT,
+};
+
+/* A rule without a fast pattern, with the destination port range used to
+ * skip it cheaply ([0, 65535] when the rule does not restrict it). */
+struct sig_always {
+    uint32_t rule;
+    uint16_t dport_lo;
+    uint16_t dport_hi;
+};
+
+struct vg_ruleset {
+    /* Sorted by priority then sid: a rule's index is its alert rank and its
+     * Hyperscan pattern id. */
+    struct sig_rule *rules;
+    uint32_t nrules;
+    struct hs_database *db; /* NULL when no rule has a fast pattern */
+    struct sig_always *always[SIG_PKT_CLASS_COUNT];
+    uint32_t nalways[SIG_PKT_CLASS_COUNT];
+    struct vg_ruleset_stats stats;
+    struct sig_class_table classes;
+    struct sig_arena arena;
+};
+
+/* The rule with this gid:sid, or NULL. */
+const struct sig_rule *sig_ruleset_find(const struct vg_ruleset *rs, uint32_t gid, uint32_t sid);
+
+#endif

@@ -1,0 +1,1579 @@
+/* Rule parser: Suricata rule syntax
+ *     action proto src_addr src_port dir dst_addr dst_port (options)
+ * into struct sig_rule. Errors are reported as "file:line: message (sid N)"
+ * and the rule is skipped; the other rules still load. */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "rule_int.h"
+
+#define VAR_NEST_LIMIT    16
+#define ERR_MSG_LEN       512
+#define MAX_HEADER_TOKENS 8
+
+/* ---- Error reporting ------------------------------------------------------ */
+
+/* What is known about the rule being parsed, for its error message. */
+struct rule_ctx {
+    struct sig_loader *ld;
+    const char *file;
+    uint32_t line;
+    bool has_sid;
+    uint32_t sid;
+    char msg[ERR_MSG_LEN];
+};
+
+__attribute__((format(printf, 2, 3))) static int fail(struct rule_ctx *rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(rc->msg, sizeof(rc->msg), fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static void report(struct rule_ctx *rc)
+{
+    FILE *err = rc->ld->err;
+    if (err == NULL)
+        return;
+    if (rc->has_sid)
+        fprintf(err, "%s:%u: %s (sid %u)\n", rc->file, rc->line, rc->msg, rc->sid);
+    else
+        fprintf(err, "%s:%u: %s\n", rc->file, rc->line, rc->msg);
+}
+
+/* ---- Small string helpers ------------------------------------------------- */
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && isspace((unsigned char)s[n - 1]))
+        s[--n] = '\0';
+    return s;
+}
+
+/* Parses a decimal integer in [min, max]; the whole string must be used. */
+static bool parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    const char *p = s;
+    if (*p == '-' || *p == '+')
+        p++;
+    if (!isdigit((unsigned char)*p))
+        return false;
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    while (end != NULL && isspace((unsigned char)*end))
+        end++;
+    if (errno != 0 || end == NULL || *end != '\0' || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool parse_u32(const char *s, uint32_t *out)
+{
+    int64_t v;
+    if (!parse_int(s, 0, UINT32_MAX, &v))
+        return false;
+    *out = (uint32_t)v;
+    return true;
+}
+
+/* ---- Range sets ---------------------------------------------------------- */
+
+/* Address expressions are computed on sets of 128-bit ranges, one set per
+ * family ([0] IPv4, [1] IPv6); port expressions use [0] only. */
+struct rv_range {
+    sig_u128 lo, hi;
+};
+
+struct rvec {
+    struct rv_range *r;
+    uint32_t n;
+    uint32_t cap;
+};
+
+struct xset {
+    struct rvec fam[2];
+};
+
+enum expr_kind { EXPR_ADDR, EXPR_PORT };
+
+static const sig_u128 U128_MAX = ~(sig_u128)0;
+
+static void xset_free(struct xset *s)
+{
+    free(s->fam[0].r);
+    free(s->fam[1].r);
+    memset(s, 0, sizeof(*s));
+}
+
+static int rvec_push(struct rvec *v, sig_u128 lo, sig_u128 hi)
+{
+    if (v->n == v->cap) {
+        uint32_t cap = v->cap ? v->cap * 2 : 8;
+        struct rv_range *r = realloc(v->r, cap * sizeof(*r));
+        if (r == NULL)
+            return -1;
+        v->r = r;
+        v->cap = cap;
+    }
+    v->r[v->n].lo = lo;
+    v->r[v->n].hi = hi;
+    v->n++;
+    return 0;
+}
+
+static int range_cmp(const void *a, const void *b)
+{
+    const struct rv_range *x = a, *y = b;
+    if (x->lo != y->lo)
+        return x->lo < y->lo ? -1 : 1;
+    if (x->hi != y->hi)
+        return x->hi < y->hi ? -1 : 1;
+    return 0;
+}
+
+/* Sorts and merges overlapping or adjacent ranges. */
+static void rvec_normalize(struct rvec *v)
+{
+    if (v->n < 2)
+        return;
+    qsort(v->r, v->n, sizeof(v->r[0]), range_cmp);
+    uint32_t out = 0;
+    for (uint32_t i = 1; i < v->n; i++) {
+        struct rv_range *cur = &v->r[out];
+        const struct rv_range *nx = &v->r[i];
+        if (nx->lo <= cur->hi || (cur->hi != U128_MAX && nx->lo == cur->hi + 1)) {
+            if (nx->hi > cur->hi)
+                cur->hi = nx->hi;
+        } else {
+            v->r[++out] = *nx;
+        }
+    }
+    v->n = out + 1;
+}
+
+static int rvec_add_all(struct rvec *dst, const struct rvec *src)
+{
+    for (uint32_t i = 0; i < src->n; i++) {
+        if (rvec_push(dst, src->r[i].lo, src->r[i].hi) != 0)
+            return -1;
+    }
+    rvec_normalize(dst);
+    return 0;
+}
+
+/* out = a minus b; both normalized. */
+static int rvec_subtract(const struct rvec *a, const struct rvec *b, struct rvec *out)
+{
+    uint32_t j = 0;
+    for (uint32_t i = 0; i < a->n; i++) {
+        sig_u128 cur = a->r[i].lo;
+        const sig_u128 hi = a->r[i].hi;
+        bool done = false;
+        while (j < b->n && b->r[j].hi < cur)
+            j++;
+        for (uint32_t k = j; k < b->n && b->r[k].lo <= hi; k++) {
+            if (b->r[k].lo > cur && rvec_push(out, cur, b->r[k].lo - 1) != 0)
+                return -1;
+            if (b->r[k].hi >= hi) {
+                done = true;
+                break;
+            }
+            if (b->r[k].hi + 1 > cur)
+                cur = b->r[k].hi + 1;
+        }
+        if (!done && rvec_push(out, cur, hi) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int nfamilies(enum expr_kind kind)
+{
+    return kind == EXPR_ADDR ? 2 : 1;
+}
+
+static sig_u128 universe_max(enum expr_kind kind, int fam)
+{
+    if (kind == EXPR_PORT)
+        return 65535;
+    return fam == 0 ? (sig_u128)UINT32_MAX : U128_MAX;
+}
+
+static int xset_universe(struct xset *s, enum expr_kind kind)
+{
+    for (int f = 0; f < nfamilies(kind); f++) {
+        if (rvec_push(&s->fam[f], 0, universe_max(kind, f)) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static bool xset_is_universe(const struct xset *s, enum expr_kind kind)
+{
+    for (int f = 0; f < nfamilies(kind); f++) {
+        const struct rvec *v = &s->fam[f];
+        if (v->n != 1 || v->r[0].lo != 0 || v->r[0].hi != universe_max(kind, f))
+            return false;
+    }
+    return true;
+}
+
+/* ---- Address and port expressions ----------------------------------------- */
+
+struct expr {
+    struct rule_ctx *rc;
+    enum expr_kind kind;
+    const char *s;
+    size_t i;
+    int depth; /* variable nesting */
+    char err[256];
+};
+
+__attribute__((format(printf, 2, 3))) static int expr_fail(struct expr *e, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->err, sizeof(e->err), fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static void expr_skip_ws(struct expr *e)
+{
+    while (isspace((unsigned char)e->s[e->i]))
+        e->i++;
+}
+
+static const struct {
+    const char *name;
+    const char *value;
+} default_address_vars[] = {
+    {"HOME_NET", "[192.168.0.0/16,10.0.0.0/8,172.16.0.0/12]"},
+    {"EXTERNAL_NET", "!$HOME_NET"},
+    {"HTTP_SERVERS", "$HOME_NET"},
+    {"SMTP_SERVERS", "$HOME_NET"},
+    {"SQL_SERVERS", "$HOME_NET"},
+    {"DNS_SERVERS", "$HOME_NET"},
+    {"TELNET_SERVERS", "$HOME_NET"},
+};
+
+static const struct {
+    const char *name;
+    const char *value;
+} default_port_vars[] = {
+    {"HTTP_PORTS", "80"},
+    {"SHELLCODE_PORTS", "!80"},
+    {"ORACLE_PORTS", "1521"},
+    {"SSH_PORTS", "22"},
+    {"DNP3_PORTS", "20000"},
+    {"MODBUS_PORTS", "502"},
+    {"FILE_DATA_PORTS", "[$HTTP_PORTS,110,143]"},
+    {"FTP_PORTS", "21"},
+    {"GENEVE_PORTS", "6081"},
+    {"VXLAN_PORTS", "4789"},
+    {"TEREDO_PORTS", "3544"},
+};
+
+/* The value of $name: the configuration first, then the built-in default. */
+static const char *lookup_var(const struct expr *e, const char *name)
+{
+    const struct vg_config *cfg = e->rc->ld->cfg;
+    if (cfg != NULL) {
+        char key[192];
+        snprintf(key, sizeof(key), "vars.%s.%s",
+                 e->kind == EXPR_ADDR ? "address-groups" : "port-groups", name);
+        const char *v = vg_config_get(cfg, key);
+        if (v != NULL)
+            return v;
+    }
+    if (e->kind == EXPR_ADDR) {
+        for (size_t i = 0; i < VG_ARRAY_SIZE(default_address_vars); i++) {
+            if (strcmp(default_address_vars[i].name, name) == 0)
+                return default_address_vars[i].value;
+        }
+    } else {
+        for (size_t i = 0; i < VG_ARRAY_SIZE(default_port_vars); i++) {
+            if (strcmp(default_port_vars[i].name, name) == 0)
+                return default_port_vars[i].value;
+        }
+    }
+    return NULL;
+}
+
+static sig_u128 v6_from_bytes(const uint8_t b[16])
+{
+    sig_u128 v = 0;
+    for (int i = 0; i < 16; i++)
+        v = (v << 8) | b[i];
+    return v;
+}
+
+static bool parse_v4(const char *s, uint32_t *out)
+{
+    struct in_addr a;
+    if (inet_pton(AF_INET, s, &a) != 1)
+        return false;
+    *out = ntohl(a.s_addr);
+    return true;
+}
+
+/* One address: a.b.c.d, a.b.c.d/N, a.b.c.d/m.m.m.m, a.b.c.d-e.f.g.h,
+ * an IPv6 address, or IPv6/N. Host bits under the mask are cleared. */
+static int parse_address_literal(struct expr *e, char *tok, struct xset *out)
+{
+    char *slash = strchr(tok, '/');
+    char *dash = strchr(tok, '-');
+    if (slash != NULL)
+        *slash = '\0';
+    if (strchr(tok, ':') != NULL) {
+        if (dash != NULL)
+            return expr_fail(e, "IPv6 ranges are not supported: '%s'", tok);
+        uint8_t b[16];
+        if (inet_pton(AF_INET6, tok, b) != 1)
+            return expr_fail(e, "invalid address '%s'", tok);
+        sig_u128 v = v6_from_bytes(b);
+        int64_t bits = 128;
+        if (slash != NULL && !parse_int(slash + 1, 0, 128, &bits))
+            return expr_fail(e, "invalid prefix length '/%s'", slash + 1);
+        sig_u128 hostmask = bits == 0 ? U128_MAX : (((sig_u128)1 << (128 - bits)) - 1);
+        return rvec_push(&out->fam[1], v & ~hostmask, v | hostmask) != 0
+                   ? expr_fail(e, "out of memory")
+                   : 0;
+    }
+    if (dash != NULL && slash == NULL) {
+        *dash = '\0';
+        uint32_t lo, hi;
+        if (!parse_v4(tok, &lo) || !parse_v4(dash + 1, &hi))
+            return expr_fail(e, "invalid address range '%s-%s'", tok, dash + 1);
+        if (lo > hi)
+            return expr_fail(e, "address range '%s-%s' is reversed", tok, dash + 1);
+        return rvec_push(&out->fam[0], lo, hi) != 0 ? expr_fail(e, "out of memory") : 0;
+    }
+    uint32_t v;
+    if (!parse_v4(tok, &v))
+        return expr_fail(e, "invalid address '%s'", tok);
+    uint32_t hostmask = 0;
+    if (slash != NULL) {
+        const char *m = slash + 1;
+        int64_t bits;
+        uint32_t mask;
+        if (strchr(m, '.') != NULL) {
+            /* dotted netmask: must be contiguous ones */
+            if (!parse_v4(m, &mask) || (~mask & (~mask + 1)) != 0)
+                return expr_fail(e, "invalid netmask '/%s'", m);
+            hostmask = ~mask;
+        } else {
+            if (!parse_int(m, 0, 32, &bits))
+                return expr_fail(e, "invalid prefix length '/%s'", m);
+            hostmask = bits == 0 ? UINT32_MAX : (uint32_t)((1ull << (32 - bits)) - 1);
+        }
+    }
+    return rvec_push(&out->fam[0], v & ~hostmask, v | hostmask) != 0 ? expr_fail(e, "out of memory")
+                                                                     : 0;
+}
+
+static bool parse_port_number(const char *s, uint32_t *out)
+{
+    int64_t v;
+    if (*s == '\0' || !parse_int(s, 0, 65535, &v) || !isdigit((unsigned char)*s))
+        return false;
+    *out = (uint32_t)v;
+    return true;
+}
+
+/* One port: N, N:M, N: or :M. */
+static int parse_port_literal(struct expr *e, char *tok, struct xset *out)
+{
+    uint32_t lo = 0, hi = 65535;
+    char *colon = strchr(tok, ':');
+    if (colon == NULL) {
+        if (!parse_port_number(tok, &lo))
+            return expr_fail(e, "invalid port '%s'", tok);
+        hi = lo;
+    } else {
+        *colon = '\0';
+        const char *a = tok, *b = colon + 1;
+        if (*a == '\0' && *b == '\0')
+            return expr_fail(e, "invalid port range ':'");
+        if (*a != '\0' && !parse_port_number(a, &lo))
+            return expr_fail(e, "invalid port '%s'", a);
+        if (*b != '\0' && !parse_port_number(b, &hi))
+            return expr_fail(e, "invalid port '%s'", b);
+        if (lo > hi)
+            return expr_fail(e, "port range '%s:%s' is reversed", a, b);
+    }
+    return rvec_push(&out->fam[0], lo, hi) != 0 ? expr_fail(e, "out of memory") : 0;
+}
+
+static int expr_list(struct expr *e, struct xset *out, char close);
+
+/* One element: a literal, "any", $VAR or a [list], each possibly negated
+ * with '!'. The set is returned in out and the negation in *neg: inside a
+ * list, negated elements are removed from the union of the others. */
+static int expr_element(struct expr *e, struct xset *out, bool *neg)
+{
+    expr_skip_ws(e);
+    while (e->s[e->i] == '!') {
+        *neg = !*neg;
+        e->i++;
+        expr_skip_ws(e);
+    }
+    char c = e->s[e->i];
+    if (c == '[') {
+        e->i++;
+        return expr_list(e, out, ']');
+    }
+    if (c == '$') {
+        e->i++;
+        char name[128];
+        size_t n = 0;
+        while (isalnum((unsigned char)e->s[e->i]) || e->s[e->i] == '_') {
+            if (n + 1 >= sizeof(name))
+                return expr_fail(e, "variable name too long");
+            name[n++] = e->s[e->i++];
+        }
+        name[n] = '\0';
+        if (n == 0)
+            return expr_fail(e, "'$' without a variable name");
+        const char *value = lookup_var(e, name);
+        if (value == NULL)
+            return expr_fail(e, "unknown %s variable '$%s'",
+                             e->kind == EXPR_ADDR ? "address" : "port", name);
+        if (e->depth >= VAR_NEST_LIMIT)
+            return expr_fail(e, "variable '$%s' nests too deeply (a loop?)", name);
+        struct expr sub = {.rc = e->rc, .kind = e->kind, .s = value, .i = 0, .depth = e->depth + 1};
+        if (expr_list(&sub, out, '\0') != 0) {
+            if (strncmp(sub.err, "in $", 4) == 0)
+                return expr_fail(e, "%s", sub.err);
+            return expr_fail(e, "in $%s: %s", name, sub.err);
+        }
+        return 0;
+    }
+    char tok[128];
+    size_t n = 0;
+    while (e->s[e->i] != '\0' && !isspace((unsigned char)e->s[e->i]) &&
+           strchr(",[]!$", e->s[e->i]) == NULL) {
+        if (n + 1 >= sizeof(tok))
+            return expr_fail(e, "element too long");
+        tok[n++] = e->s[e->i++];
+    }
+    tok[n] = '\0';
+    if (n == 0) {
+        if (c == '\0')
+            return expr_fail(e, "unexpected end");
+        return expr_fail(e, "unexpected '%c'", c);
+    }
+    if (strcasecmp(tok, "any") == 0)
+        return xset_universe(out, e->kind) != 0 ? expr_fail(e, "out of memory") : 0;
+    return e->kind == EXPR_ADDR ? parse_address_literal(e, tok, out)
+                                : parse_port_literal(e, tok, out);
+}
+
+/* A comma-separated list up to close (']' or the end of the string), with
+ * Suricata's meaning: the union of the plain elements (everything when there
+ * is none) minus the union of the negated ones. */
+static int expr_list(struct expr *e, struct xset *out, char close)
+{
+    struct xset pos = {0}, negs = {0};
+    bool has_pos = false;
+    int rc = -1;
+    expr_skip_ws(e);
+    if (e->s[e->i] == close) {
+        expr_fail(e, close == ']' ? "empty list" : "empty expression");
+        goto out;
+    }
+    for (;;) {
+        struct xset item = {0};
+        bool neg = false;
+        if (expr_element(e, &item, &neg) != 0) {
+            xset_free(&item);
+            goto out;
+        }
+        struct xset *acc = neg ? &negs : &pos;
+        has_pos |= !neg;
+        for (int f = 0; f < 2; f++) {
+            if (rvec_add_all(&acc->fam[f], &item.fam[f]) != 0) {
+                xset_free(&item);
+                expr_fail(e, "out of memory");
+                goto out;
+            }
+        }
+        xset_free(&item);
+        expr_skip_ws(e);
+        char c = e->s[e->i];
+        if (c == ',') {
+            e->i++;
+            continue;
+        }
+        if (c == close)
+            break;
+        if (c == '\0')
+            expr_fail(e, "missing ']'");
+        else
+            expr_fail(e, "unexpected '%c'", c);
+        goto out;
+    }
+    if (close != '\0')
+        e->i++;
+    if (!has_pos && xset_universe(&pos, e->kind) != 0) {
+        expr_fail(e, "out of memory");
+        goto out;
+    }
+    for (int f = 0; f < 2; f++) {
+        if (rvec_subtract(&pos.fam[f], &negs.fam[f], &out->fam[f]) != 0) {
+            expr_fail(e, "out of memory");
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    xset_free(&pos);
+    xset_free(&negs);
+    return rc;
+}
+
+static int parse_address_expr(struct rule_ctx *rc, const char *text, const char *what,
+                              struct sig_addr_set *out)
+{
+    struct expr e = {.rc = rc, .kind = EXPR_ADDR, .s = text};
+    struct xset s = {0};
+    int ret = -1;
+    if (expr_list(&e, &s, '\0') != 0) {
+        fail(rc, "bad %s '%s': %s", what, text, e.err);
+        goto out;
+    }
+    if (s.fam[0].n == 0 && s.fam[1].n == 0) {
+        fail(rc, "bad %s '%s': matches no address", what, text);
+        goto out;
+    }
+    out->any = xset_is_universe(&s, EXPR_ADDR);
+    if (!out->any) {
+        struct sig_arena *a = rc->ld->arena;
+        struct sig_v4_range *v4 = sig_arena_alloc(a, s.fam[0].n * sizeof(*v4));
+        struct sig_v6_range *v6 = sig_arena_alloc(a, s.fam[1].n * sizeof(*v6));
+        if (v4 == NULL || v6 == NULL) {
+            fail(rc, "out of memory");
+            goto out;
+        }
+        for (uint32_t i = 0; i < s.fam[0].n; i++) {
+            v4[i].lo = (uint32_t)s.fam[0].r[i].lo;
+            v4[i].hi = (uint32_t)s.fam[0].r[i].hi;
+        }
+        for (uint32_t i = 0; i < s.fam[1].n; i++) {
+            v6[i].lo = s.fam[1].r[i].lo;
+            v6[i].hi = s.fam[1].r[i].hi;
+        }
+        out->v4 = v4;
+        out->n4 = s.fam[0].n;
+        out->v6 = v6;
+        out->n6 = s.fam[1].n;
+    }
+    ret = 0;
+out:
+    xset_free(&s);
+    return ret;
+}
+
+static int parse_port_expr(struct rule_ctx *rc, const char *text, const char *what,
+                           struct sig_port_set *out)
+{
+    struct expr e = {.rc = rc, .kind = EXPR_PORT, .s = text};
+    struct xset s = {0};
+    int ret = -1;
+    if (expr_list(&e, &s, '\0') != 0) {
+        fail(rc, "bad %s '%s': %s", what, text, e.err);
+        goto out;
+    }
+    if (s.fam[0].n == 0) {
+        fail(rc, "bad %s '%s': matches no port", what, text);
+        goto out;
+    }
+    out->any = xset_is_universe(&s, EXPR_PORT);
+    if (!out->any) {
+        struct sig_port_range *r = sig_arena_alloc(rc->ld->arena, s.fam[0].n * sizeof(*r));
+        if (r == NULL) {
+            fail(rc, "out of memory");
+            goto out;
+        }
+        for (uint32_t i = 0; i < s.fam[0].n; i++) {
+            r[i].lo = (uint16_t)s.fam[0].r[i].lo;
+            r[i].hi = (uint16_t)s.fam[0].r[i].hi;
+        }
+        out->r = r;
+        out->n = s.fam[0].n;
+    }
+    ret = 0;
+out:
+    xset_free(&s);
+    return ret;
+}
+
+/* ---- Header --------------------------------------------------------------- */
+
+/* Application-layer protocols Suricata accepts in the header; named so the
+ * message says they are not supported yet rather than unknown. */
+static const char *const app_protocols[] = {
+    "http",       "http1",    "http2",
+    "tls",        "ssl",      "dns",
+    "ftp",        "ftp-data", "smb",
+    "ssh",        "smtp",     "imap",
+    "pop3",       "dcerpc",   "dhcp",
+    "sip",        "krb5",     "nfs",
+    "ntp",        "snmp",     "tftp",
+    "ike",        "ikev2",    "rdp",
+    "rfb",        "mqtt",     "modbus",
+    "dnp3",       "enip",     "quic",
+    "pgsql",      "telnet",   "bittorrent-dht",
+    "websocket",  "ldap",     "doh2",
+    "mdns",       "sctp",     "pkthdr",
+    "tcp-stream", "udp-pkt",
+};
+
+static int parse_header(struct rule_ctx *rc, char *header, struct sig_rule *r)
+{
+    char *tok[MAX_HEADER_TOKENS];
+    int ntok = 0;
+    char *p = header;
+    for (;;) {
+        while (isspace((unsigned char)*p))
+            p++;
+        if (*p == '\0')
+            break;
+        if (ntok == MAX_HEADER_TOKENS)
+            return fail(rc, "malformed rule header: expected 'action proto src_addr src_port "
+                            "direction dst_addr dst_port'");
+        tok[ntok++] = p;
+        int depth = 0;
+        while (*p != '\0' && (depth > 0 || !isspace((unsigned char)*p))) {
+            if (*p == '[')
+                depth++;
+            else if (*p == ']' && depth > 0)
+                depth--;
+            p++;
+        }
+        if (*p != '\0')
+            *p++ = '\0';
+    }
+    if (ntok != 7)
+        return fail(rc, "malformed rule header: expected 'action proto src_addr src_port "
+                        "direction dst_addr dst_port'");
+
+    if (strcmp(tok[0], "alert") != 0)
+        return fail(rc, "action '%s' not supported yet", tok[0]);
+
+    const char *proto = tok[1];
+    if (strcasecmp(proto, "ip") == 0) {
+        r->proto = SIG_PROTO_IP;
+    } else if (strcasecmp(proto, "tcp") == 0 || strcasecmp(proto, "tcp-pkt") == 0) {
+        r->proto = SIG_PROTO_TCP;
+    } else if (strcasecmp(proto, "udp") == 0) {
+        r->proto = SIG_PROTO_UDP;
+    } else if (strcasecmp(proto, "icmp") == 0) {
+        r->proto = SIG_PROTO_ICMP;
+    } else {
+        for (size_t i = 0; i < VG_ARRAY_SIZE(app_protocols); i++) {
+            if (strcasecmp(proto, app_protocols[i]) == 0)
+                return fail(rc, "protocol '%s' not supported yet", proto);
+        }
+        return fail(rc, "unknown protocol '%s'", proto);
+    }
+
+    if (strcmp(tok[4], "->") == 0)
+        r->bidir = 0;
+    else if (strcmp(tok[4], "<>") == 0)
+        r->bidir = 1;
+    else
+        return fail(rc, "bad direction '%s' (expected '->' or '<>')", tok[4]);
+
+    if (parse_address_expr(rc, tok[2], "source address", &r->src) != 0 ||
+        parse_port_expr(rc, tok[3], "source port", &r->sport) != 0 ||
+        parse_address_expr(rc, tok[5], "destination address", &r->dst) != 0 ||
+        parse_port_expr(rc, tok[6], "destination port", &r->dport) != 0)
+        return -1;
+    return 0;
+}
+
+/* ---- Options ---------------------------------------------------------------- */
+
+struct option {
+    char *kw;
+    char *val; /* NULL when the option has no ':' */
+};
+
+/* Splits the text between the parentheses into options. A ';' ends an option
+ * unless escaped with a backslash (quotes do not protect it, as in
+ * Suricata). Returns the number of options, or -1 with rc->msg set; the
+ * options found before an error are kept so their sid can be reported. */
+static int split_options(struct rule_ctx *rc, char *body, struct option **out, uint32_t *nout)
+{
+    uint32_t n = 0, cap = 0;
+    struct option *v = NULL;
+    char *p = body;
+    *out = NULL;
+    *nout = 0;
+    for (;;) {
+        while (isspace((unsigned char)*p))
+            p++;
+        if (*p == '\0')
+            break;
+        char *start = p;
+        while (*p != '\0' && *p != ';') {
+            if (*p == '\\' && p[1] != '\0')
+                p++;
+            p++;
+        }
+        bool terminated = *p == ';';
+        if (terminated)
+            *p++ = '\0';
+        char *colon = strchr(start, ':');
+        if (colon != NULL)
+            *colon = '\0';
+        char *kw = trim(start);
+        char *val = colon != NULL ? trim(colon + 1) : NULL;
+        if (*kw == '\0') {
+            fail(rc, "empty option");
+            goto error;
+        }
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            struct option *nv = realloc(v, cap * sizeof(*nv));
+            if (nv == NULL) {
+                fail(rc, "out of memory");
+                goto error;
+            }
+            v = nv;
+        }
+        v[n].kw = kw;
+        v[n].val = val;
+        n++;
+        if (!terminated) {
+            fail(rc, "option '%s' is not terminated by ';'", kw);
+            goto error;
+        }
+    }
+    *out = v;
+    *nout = n;
+    return 0;
+error:
+    *out = v;
+    *nout = n;
+    return -1;
+}
+
+/* Builder state for the options of one rule. */
+struct rule_build {
+    struct sig_rule *r;
+    struct sig_content c[SIG_MAX_CONTENTS];
+    uint8_t *pat[SIG_MAX_CONTENTS]; /* writable view of c[i].pattern */
+    uint32_t nc;
+    uint32_t seen; /* single-use keywords already given */
+    bool has_priority;
+    uint32_t priority;
+    const struct sig_classtype *classtype;
+    const char *msg;
+};
+
+enum {
+    SEEN_MSG = 1u << 0,
+    SEEN_SID = 1u << 1,
+    SEEN_REV = 1u << 2,
+    SEEN_GID = 1u << 3,
+    SEEN_CLASSTYPE = 1u << 4,
+    SEEN_PRIORITY = 1u << 5,
+    SEEN_FLOW = 1u << 6,
+    SEEN_DSIZE = 1u << 7,
+    SEEN_ITYPE = 1u << 8,
+    SEEN_ICODE = 1u << 9,
+    SEEN_FLAGS = 1u << 10,
+};
+
+static int once(struct rule_ctx *rc, struct rule_build *b, uint32_t bit, const char *kw)
+{
+    if (b->seen & bit)
+        return fail(rc, "duplicate '%s' keyword", kw);
+    b->seen |= bit;
+    return 0;
+}
+
+static int need_value(struct rule_ctx *rc, const struct option *o)
+{
+    if (o->val == NULL || *o->val == '\0')
+        return fail(rc, "'%s' needs a value", o->kw);
+    return 0;
+}
+
+static int no_value(struct rule_ctx *rc, const struct option *o)
+{
+    if (o->val != NULL)
+        return fail(rc, "'%s' takes no value", o->kw);
+    return 0;
+}
+
+/* A quoted string: the quotes are removed and backslash escapes resolved. */
+static char *unquote(struct sig_arena *a, const char *v)
+{
+    size_t n = strlen(v);
+    if (n >= 2 && v[0] == '"' && v[n - 1] == '"') {
+        v++;
+        n -= 2;
+    }
+    char *out = sig_arena_alloc(a, n + 1);
+    if (out == NULL)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] == '\\' && i + 1 < n)
+            i++;
+        out[o++] = v[i];
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* content:[!]"text|41 42|text": escapes \" \; \: \\, hex bytes between pipes. */
+static int parse_content(struct rule_ctx *rc, struct rule_build *b, const struct option *o)
+{
+    if (need_value(rc, o) != 0)
+        return -1;
+    if (b->nc == SIG_MAX_CONTENTS)
+        return fail(rc, "too many contents (at most %d)", SIG_MAX_CONTENTS);
+    const char *v = o->val;
+    bool negated = false;
+    if (*v == '!') {
+        negated = true;
+        v++;
+        while (isspace((unsigned char)*v))
+            v++;
+    }
+    size_t n = strlen(v);
+    if (n < 2 || v[0] != '"' || v[n - 1] != '"')
+        return fail(rc, "content must be a quoted string: %s", o->val);
+    v++;
+    n -= 2;
+    uint8_t *pat = sig_arena_alloc(rc->ld->arena, n + 1);
+    if (pat == NULL)
+        return fail(rc, "out of memory");
+    size_t len = 0;
+    bool in_hex = false;
+    int nibble = -1;
+    for (size_t i = 0; i < n; i++) {
+        char c = v[i];
+        if (in_hex) {
+            if (c == '|') {
+                if (nibble >= 0)
+                    return fail(rc, "bad content %s: odd number of hex digits", o->val);
+                in_hex = false;
+            } else if (isspace((unsigned char)c)) {
+                continue;
+            } else if (hexval(c) >= 0) {
+                if (nibble < 0) {
+                    nibble = hexval(c);
+                } else {
+                    pat[len++] = (uint8_t)(nibble << 4 | hexval(c));
+                    nibble = -1;
+                }
+            } else {
+                return fail(rc, "bad content %s: invalid hex character '%c'", o->val, c);
+            }
+        } else if (c == '|') {
+            in_hex = true;
+        } else if (c == '\\') {
+            if (i + 1 >= n || strchr("\\;\":", v[i + 1]) == NULL)
+                return fail(rc, "bad content %s: invalid escape '\\%c'", o->val,
+                            i + 1 < n ? v[i + 1] : ' ');
+            pat[len++] = (uint8_t)v[++i];
+        } else if (c == '"') {
+            return fail(rc, "bad content %s: unescaped '\"'", o->val);
+        } else {
+            pat[len++] = (uint8_t)c;
+        }
+    }
+    if (in_hex)
+        return fail(rc, "bad content %s: unterminated hex block", o->val);
+    if (len == 0)
+        return fail(rc, "bad content %s: empty pattern", o->val);
+    if (len > SIG_MAX_CONTENT_LEN)
+        return fail(rc, "bad content: longer than %u bytes", SIG_MAX_CONTENT_LEN);
+    struct sig_content *ct = &b->c[b->nc];
+    memset(ct, 0, sizeof(*ct));
+    ct->pattern = pat;
+    ct->len = (uint32_t)len;
+    ct->flags = negated ? SIG_CONTENT_NEGATED : 0;
+    b->pat[b->nc] = pat;
+    b->nc++;
+    return 0;
+}
+
+/* The content a modifier applies to: the last one. */
+static struct sig_content *last_content(struct rule_ctx *rc, struct rule_build *b, const char *kw)
+{
+    if (b->nc == 0) {
+        fail(rc, "'%s' needs a preceding content", kw);
+        return NULL;
+    }
+    return &b->c[b->nc - 1];
+}
+
+static int parse_content_modifier(struct rule_ctx *rc, struct rule_build *b, const struct option *o)
+{
+    const char *kw = o->kw;
+    struct sig_content *c = last_content(rc, b, kw);
+    if (c == NULL)
+        return -1;
+
+    if (strcasecmp(kw, "nocase") == 0) {
+        if (no_value(rc, o) != 0)
+            return -1;
+        c->flags |= SIG_CONTENT_NOCASE;
+        return 0;
+    }
+    if (strcasecmp(kw, "fast_pattern") == 0) {
+        /* "only" and the chop form "offset,length" select this content as
+         * plain fast_pattern does: the whole content is the prefilter. */
+        if (o->val != NULL && strcmp(o->val, "only") != 0) {
+            uint32_t x, y;
+            char tmp[64];
+            snprintf(tmp, sizeof(tmp), "%s", o->val);
+            char *comma = strchr(tmp, ',');
+            if (comma == NULL)
+                return fail(rc, "bad fast_pattern value '%s'", o->val);
+            *comma = '\0';
+            if (!parse_u32(tmp, &x) || !parse_u32(comma + 1, &y))
+                return fail(rc, "bad fast_pattern value '%s'", o->val);
+        }
+        for (uint32_t i = 0; i < b->nc; i++) {
+            if (&b->c[i] != c && (b->c[i].flags & SIG_CONTENT_FAST_PATTERN))
+                return fail(rc, "fast_pattern set on more than one content");
+        }
+        c->flags |= SIG_CONTENT_FAST_PATTERN;
+        return 0;
+    }
+
+    if (need_value(rc, o) != 0)
+        return -1;
+    bool absolute = strcasecmp(kw, "depth") == 0 || strcasecmp(kw, "offset") == 0;
+    if (absolute && (c->flags & SIG_CONTENT_RELATIVE))
+        return fail(rc, "'%s' cannot be mixed with distance/within on the same content", kw);
+    if (!absolute && (c->flags & (SIG_CONTENT_DEPTH | SIG_CONTENT_OFFSET)))
+        return fail(rc, "'%s' cannot be mixed with depth/offset on the same content", kw);
+
+    if (strcasecmp(kw, "distance") == 0) {
+        int64_t v;
+        if (!parse_int(o->val, INT32_MIN, INT32_MAX, &v))
+            return fail(rc, "bad distance value '%s'", o->val);
+        if (c->flags & SIG_CONTENT_DISTANCE)
+            return fail(rc, "duplicate 'distance' on one content");
+        c->distance = (int32_t)v;
+        c->flags |= SIG_CONTENT_DISTANCE;
+        return 0;
+    }
+    uint32_t v;
+    if (!parse_u32(o->val, &v))
+        return fail(rc, "bad %s value '%s'", kw, o->val);
+    if (strcasecmp(kw, "depth") == 0) {
+        if (c->flags & SIG_CONTENT_DEPTH)
+            return fail(rc, "duplicate 'depth' on one content");
+        if (v < c->len)
+            return fail(rc, "depth %u is smaller than the content length %u", v, c->len);
+        c->depth = v;
+        c->flags |= SIG_CONTENT_DEPTH;
+    } else if (strcasecmp(kw, "offset") == 0) {
+        if (c->flags & SIG_CONTENT_OFFSET)
+            return fail(rc, "duplicate 'offset' on one content");
+        c->offset = v;
+        c->flags |= SIG_CONTENT_OFFSET;
+    } else { /* within */
+        if (c->flags & SIG_CONTENT_WITHIN)
+            return fail(rc, "duplicate 'within' on one content");
+        if (v < c->len)
+            return fail(rc, "within %u is smaller than the content length %u", v, c->len);
+        if (v > INT32_MAX)
+            return fail(rc, "bad within value '%s'", o->val);
+        c->within = v;
+        c->flags |= SIG_CONTENT_WITHIN;
+    }
+    return 0;
+}
+
+static int parse_flow(struct rule_ctx *rc, struct sig_rule *r, const char *val)
+{
+    char buf[256];
+    snprintf(buf, sizeof(buf), "%s", val);
+    char *save = NULL;
+    bool dir = false, state = false;
+    for (char *t = strtok_r(buf, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
+        t = trim(t);
+        uint8_t bit = 0, value = 0;
+        bool is_dir = false;
+        if (strcasecmp(t, "to_server") == 0 || strcasecmp(t, "from_client") == 0) {
+            bit = value = VG_DF_TOSERVER;
+            is_dir = true;
+        } else if (strcasecmp(t, "to_client") == 0 || strcasecmp(t, "from_server") == 0) {
+            bit = value = VG_DF_TOCLIENT;
+            is_dir = true;
+        } else if (strcasecmp(t, "established") == 0) {
+            bit = value = VG_DF_ESTABLISHED;
+        } else if (strcasecmp(t, "not_established") == 0) {
+            bit = VG_DF_ESTABLISHED;
+            value = 0;
+        } else if (strcasecmp(t, "stateless") == 0) {
+            continue; /* no constraint */
+        } else if (strcasecmp(t, "only_stream") == 0 || strcasecmp(t, "no_stream") == 0 ||
+                   strcasecmp(t, "only_frag") == 0 || strcasecmp(t, "no_frag") == 0) {
+            return fail(rc, "flow option '%s' not supported yet", t);
+        } else {
+            return fail(rc, "unknown flow option '%s'", *t ? t : "(empty)");
+        }
+        bool *group = is_dir ? &dir : &state;
+        if (*group)
+            return fail(rc, "conflicting flow options in '%s'", val);
+        *group = true;
+        r->flow_mask |= bit;
+        r->flow_value |= value;
+    }
+    return 0;
+}
+
+/* N, !N, <N, <=N, >N, >=N, N<>M or N-M (a range excludes its ends). */
+static int parse_uint_test(struct rule_ctx *rc, const char *kw, const char *val, uint32_t max,
+                           struct sig_uint_test *t)
+{
+    char buf[64];
+    snprintf(buf, sizeof(buf), "%s", val);
+    char *s = trim(buf);
+    int64_t a, b;
+    const char *ops[] = {"<=", ">=", "<", ">", "!"};
+    const uint8_t opv[] = {SIG_UINT_LE, SIG_UINT_GE, SIG_UINT_LT, SIG_UINT_GT, SIG_UINT_NE};
+    for (size_t i = 0; i < VG_ARRAY_SIZE(ops); i++) {
+        size_t n = strlen(ops[i]);
+        if (strncmp(s, ops[i], n) == 0) {
+            if (!parse_int(s + n, 0, max, &a))
+                return fail(rc, "bad %s value '%s'", kw, val);
+            t->op = opv[i];
+            t->a = (uint32_t)a;
+            return 0;
+        }
+    }
+    char *sep = strstr(s, "<>");
+    size_t seplen = 2;
+    if (sep == NULL) {
+        sep = strchr(s, '-');
+        seplen = 1;
+    }
+    if (sep != NULL) {
+        *sep = '\0';
+        if (!parse_int(s, 0, max, &a) || !parse_int(sep + seplen, 0, max, &b))
+            return fail(rc, "bad %s value '%s'", kw, val);
+        if (a >= b)
+            return fail(rc, "bad %s range '%s': the first value must be the smaller", kw, val);
+        t->op = SIG_UINT_RANGE;
+        t->a = (uint32_t)a;
+        t->b = (uint32_t)b;
+        return 0;
+    }
+    if (!parse_int(s, 0, max, &a))
+        return fail(rc, "bad %s value '%s'", kw, val);
+    t->op = SIG_UINT_EQ;
+    t->a = (uint32_t)a;
+    return 0;
+}
+
+/* The bit of a flag letter; 1 and 2 are the old names of C and E. */
+static int tcp_flag_bit(char c, uint8_t *bit)
+{
+    static const char letters[] = "FSRPAUEC"; /* bit 0 (FIN) to bit 7 (CWR) */
+    if (c == '1')
+        c = 'C';
+    else if (c == '2')
+        c = 'E';
+    const char *p = c != '\0' ? strchr(letters, toupper((unsigned char)c)) : NULL;
+    if (p == NULL)
+        return -1;
+    *bit = (uint8_t)(1u << (p - letters));
+    return 0;
+}
+
+/* [modifier]flags[modifier][,mask]: modifiers + * !, flags FSRPAUCE12, 0 for
+ * none; the flags of the mask are ignored. */
+static int parse_tcp_flags(struct rule_ctx *rc, struct sig_rule *r, const char *kw, const char *val)
+{
+    char buf[64];
+    snprintf(buf, sizeof(buf), "%s", val);
+    char *comma = strchr(buf, ',');
+    char *mask = NULL;
+    if (comma != NULL) {
+        *comma = '\0';
+        mask = trim(comma + 1);
+    }
+    char *s = trim(buf);
+    uint8_t want = 0, keep = 0xff;
+    int mod = -1;
+    int nflags = 0;
+    for (; *s != '\0'; s++) {
+        uint8_t bit;
+        int m = -1;
+        if (*s == '!')
+            m = SIG_TCPFLAGS_NOT;
+        else if (*s == '+')
+            m = SIG_TCPFLAGS_PLUS;
+        else if (*s == '*')
+            m = SIG_TCPFLAGS_ANY;
+        if (m >= 0) {
+            if (mod >= 0)
+                return fail(rc, "bad %s value '%s': only one modifier allowed", kw, val);
+            mod = m;
+        } else if (*s == '0') {
+            nflags++;
+        } else if (tcp_flag_bit(*s, &bit) == 0) {
+            want |= bit;
+            nflags++;
+        } else if (!isspace((unsigned char)*s)) {
+            return fail(rc, "bad %s value '%s': unknown flag '%c'", kw, val, *s);
+        }
+    }
+    if (nflags == 0)
+        return fail(rc, "bad %s value '%s': no flags", kw, val);
+    if (mask != NULL) {
+        if (*mask == '\0')
+            return fail(rc, "bad %s value '%s': empty mask", kw, val);
+        for (; *mask != '\0'; mask++) {
+            uint8_t bit;
+            if (tcp_flag_bit(*mask, &bit) == 0)
+                keep &= (uint8_t)~bit;
+            else if (*mask != '0' && !isspace((unsigned char)*mask))
+                return fail(rc, "bad %s value '%s': unknown flag '%c'", kw, val, *mask);
+        }
+    }
+    r->tcpflags_mod = (uint8_t)(mod < 0 ? SIG_TCPFLAGS_EXACT : mod);
+    r->tcpflags_want = want;
+    r->tcpflags_keep = keep;
+    r->tests |= SIG_TEST_TCPFLAGS;
+    return 0;
+}
+
+static bool is_modifier(const char *kw)
+{
+    static const char *const mods[] = {"nocase",   "depth",  "offset",
+                                       "distance", "within", "fast_pattern"};
+    for (size_t i = 0; i < VG_ARRAY_SIZE(mods); i++) {
+        if (strcasecmp(kw, mods[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+static int parse_option(struct rule_ctx *rc, struct rule_build *b, const struct option *o)
+{
+    struct sig_rule *r = b->r;
+    const char *kw = o->kw;
+    struct sig_arena *a = rc->ld->arena;
+
+    if (strcasecmp(kw, "content") == 0)
+        return parse_content(rc, b, o);
+    if (is_modifier(kw))
+        return parse_content_modifier(rc, b, o);
+
+    if (strcasecmp(kw, "msg") == 0) {
+        if (once(rc, b, SEEN_MSG, kw) != 0 || need_value(rc, o) != 0)
+            return -1;
+        b->msg = unquote(a, o->val);
+        return b->msg != NULL ? 0 : fail(rc, "out of memory");
+    }
+    if (strcasecmp(kw, "sid") == 0) {
+        if (once(rc, b, SEEN_SID, kw) != 0 || need_value(rc, o) != 0)
+            return -1;
+        if (!parse_u32(o->val, &r->meta.sid) || r->meta.sid == 0)
+            return fail(rc, "bad sid value '%s'", o->val);
+        return 0;
+    }
+    if (strcasecmp(kw, "rev") == 0) {
+        if (once(rc, b, SEEN_REV, kw) != 0 || need_value(rc, o) != 0)
+            return -1;
+        return parse_u32(o->val, &r->meta.rev) ? 0 : fail(rc, "bad rev value '%s'", o->val);
+    }
+    if (strcasecmp(kw, "gid") == 0) {
+        if (once(rc, b, SEEN_GID, kw) != 0 || need_value(rc, o) != 0)
+            return -1;
+        return parse_u32(o->val, &r->meta.gid) ? 0 : fail(rc, "bad gid value '%s'", o->val);
+    }
+    if (strcasecmp(kw, "classtype") == 0) {
+        if (once(rc, b, SEEN_CLASSTYPE, kw) != 0 || need_value(rc, o) != 0)
+            return -1;
+        b->classtype = sig_class_find(rc->ld->classes, o->val);
+        if (b->classtype == NULL)
+            return fail(rc, "unknown classtype '%s'", o->val);
+        return 0;
+    }
+    if (strcasecmp(kw, "priority") == 0) {
+        if (once(rc, b, SEEN_PRIORITY, kw) != 0 || need_value(rc, o) != 0)
+            return -1;
+        int64_t v;
+        if (!parse_int(o->val, 1, 255, &v))
+            return fail(rc, "bad priority value '%s' (1 to 255)", o->val);
+        b->has_priority = true;
+        b->priority = (uint32_t)v;
+        return 0;
+    }
+    if (strcasecmp(kw, "reference") == 0 || strcasecmp(kw, "metadata") == 0)
+        return need_value(rc, o); /* accepted; not used by detection or alerts yet */
+    if (strcasecmp(kw, "flow") == 0) {
+        if (once(rc, b, SEEN_FLOW, kw) != 0 || need_value(rc, o) != 0)
+            return -1;
+        return parse_flow(rc, r, o->val);
+    }
+    if (strcasecmp(kw, "dsize") == 0) {
+        if (once(rc, b, SEEN_DSIZE, kw) != 0 || need_value(rc, o) != 0)
+            return -1;
+        r->tests |= SIG_TEST_DSIZE;
+        return parse_uint_test(rc, kw, o->val, 65535, &r->dsize);
+    }
+    if (strcasecmp(kw, "itype") == 0) {
+        if (once(rc, b, SEEN_ITYPE, kw) != 0 || need_value(rc, o) != 0)
+            return -1;
+        r->tests |= SIG_TEST_ITYPE;
+        return parse_uint_test(rc, kw, o->val, 255, &r->itype);
+    }
+    if (strcasecmp(kw, "icode") == 0) {
+        if (once(rc, b, SEEN_ICODE, kw) != 0 || need_value(rc, o) != 0)
+            return -1;
+        r->tests |= SIG_TEST_ICODE;
+        return parse_uint_test(rc, kw, o->val, 255, &r->icode);
+    }
+    if (strcasecmp(kw, "flags") == 0 || strcasecmp(kw, "tcp.flags") == 0) {
+        if (once(rc, b, SEEN_FLAGS, "flags") != 0 || need_value(rc, o) != 0)
+            return -1;
+        return parse_tcp_flags(rc, r, kw, o->val);
+    }
+    return fail(rc, "unsupported keyword '%s'", kw);
+}
+
+/* Content flags that depend on neighbours, case folding and the choice of
+ * the fast pattern. */
+static int finish_contents(struct rule_ctx *rc, struct rule_build *b)
+{
+    struct sig_rule *r = b->r;
+    int32_t explicit_fp = -1, longest = -1;
+    for (uint32_t i = 0; i < b->nc; i++) {
+        struct sig_content *c = &b->c[i];
+        if (c->flags & SIG_CONTENT_NOCASE) {
+            for (uint32_t k = 0; k < c->len; k++)
+                b->pat[i][k] = sig_lower(b->pat[i][k]);
+        }
+        if (i > 0 && (c->flags & SIG_CONTENT_WITHIN))
+            b->c[i - 1].flags |= SIG_CONTENT_WITHIN_NEXT;
+        if (c->flags & SIG_CONTENT_NEGATED) {
+            /* a negated content cannot prefilter: fast_pattern is ignored */
+            c->flags &= ~SIG_CONTENT_FAST_PATTERN;
+            continue;
+        }
+        if (c->flags & SIG_CONTENT_FAST_PATTERN)
+            explicit_fp = (int32_t)i;
+        if (longest < 0 || c->len > b->c[longest].len)
+            longest = (int32_t)i;
+    }
+    r->fast = explicit_fp >= 0 ? explicit_fp : longest;
+    r->ncontents = b->nc;
+    if (b->nc > 0) {
+        r->contents = sig_arena_memdup(rc->ld->arena, b->c, b->nc * sizeof(b->c[0]));
+        if (r->contents == NULL)
+            return fail(rc, "out of memory");
+    }
+    return 0;
+}
+
+/* ---- Duplicate sids ---------------------------------------------------------- */
+
+static uint32_t sid_hash(uint32_t gid, uint32_t sid, uint32_t cap)
+{
+    uint64_t key = ((uint64_t)gid << 32) | sid;
+    return (uint32_t)((key * 0x9E3779B97F4A7C15ull) >> 32) & (cap - 1);
+}
+
+/* The slot of gid:sid: it holds the index + 1 of the rule already loaded
+ * with it, or 0 where that rule would go. */
+static uint32_t *sid_slot(struct sig_loader *ld, uint32_t gid, uint32_t sid)
+{
+    uint32_t h = sid_hash(gid, sid, ld->sid_cap);
+    for (;;) {
+        uint32_t v = ld->sid_slots[h];
+        if (v == 0)
+            return &ld->sid_slots[h];
+        const struct vg_rule_meta *m = &ld->rules[v - 1].meta;
+        if (m->sid == sid && m->gid == gid)
+            return &ld->sid_slots[h];
+        h = (h + 1) & (ld->sid_cap - 1);
+    }
+}
+
+/* Makes room for one more rule in the rule array and the sid table. */
+static int loader_reserve(struct sig_loader *ld)
+{
+    if (ld->nrules == ld->cap) {
+        uint32_t cap = ld->cap ? ld->cap * 2 : 256;
+        struct sig_rule *v = realloc(ld->rules, cap * sizeof(*v));
+        if (v == NULL)
+            return -1;
+        ld->rules = v;
+        ld->cap = cap;
+    }
+    if ((uint64_t)(ld->nrules + 1) * 2 > ld->sid_cap) {
+        uint32_t cap = ld->sid_cap ? ld->sid_cap * 2 : 1024;
+        uint32_t *slots = calloc(cap, sizeof(*slots));
+        if (slots == NULL)
+            return -1;
+        uint32_t *old = ld->sid_slots;
+        uint32_t old_cap = ld->sid_cap;
+        ld->sid_slots = slots;
+        ld->sid_cap = cap;
+        for (uint32_t i = 0; i < old_cap; i++) {
+            if (old[i] != 0) {
+                const struct vg_rule_meta *m = &ld->rules[old[i] - 1].meta;
+                *sid_slot(ld, m->gid, m->sid) = old[i];
+            }
+        }
+        free(old);
+    }
+    return 0;
+}
+
+/* ---- One rule ---------------------------------------------------------------- */
+
+/* Finds the sid among the options, so every message about the rule can name
+ * it. */
+static void prescan_sid(struct rule_ctx *rc, const struct option *opts, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t sid;
+        if (strcasecmp(opts[i].kw, "sid") == 0 && opts[i].val != NULL &&
+            parse_u32(opts[i].val, &sid) && sid != 0) {
+            rc->has_sid = true;
+            rc->sid = sid;
+            return;
+        }
+    }
+}
+
+static int parse_rule_text(struct rule_ctx *rc, char *text, struct sig_rule *r)
+{
+    /* The option list starts at the first '(' (the header never holds one)
+     * and must end the rule. */
+    char *open = strchr(text, '(');
+    if (open == NULL)
+        return fail(rc, "rule has no option list '(...)'");
+    size_t n = strlen(text);
+    while (n > 0 && isspace((unsigned char)text[n - 1]))
+        n--;
+    const bool closed = text + n - 1 > open && text[n - 1] == ')';
+    text[closed ? n - 1 : n] = '\0';
+    *open = '\0';
+
+    struct option *opts = NULL;
+    uint32_t nopts = 0;
+    int split_rc = split_options(rc, open + 1, &opts, &nopts);
+    char split_msg[ERR_MSG_LEN];
+    snprintf(split_msg, sizeof(split_msg), "%s", rc->msg);
+    /* even a rule cut short can be named by its sid */
+    prescan_sid(rc, opts, nopts);
+    if (!closed) {
+        free(opts);
+        return fail(rc, "unterminated option list (missing ')')");
+    }
+
+    int ret = -1;
+    if (parse_header(rc, text, r) != 0)
+        goto out;
+    if (split_rc != 0) {
+        snprintf(rc->msg, sizeof(rc->msg), "%s", split_msg);
+        goto out;
+    }
+
+    struct rule_build *b = calloc(1, sizeof(*b));
+    if (b == NULL) {
+        fail(rc, "out of memory");
+        goto out;
+    }
+    b->r = r;
+    r->meta.gid = 1;
+    for (uint32_t i = 0; i < nopts; i++) {
+        if (parse_option(rc, b, &opts[i]) != 0) {
+            free(b);
+            goto out;
+        }
+    }
+    if (!(b->seen & SEEN_SID)) {
+        free(b);
+        fail(rc, "rule has no sid");
+        goto out;
+    }
+    if (finish_contents(rc, b) != 0) {
+        free(b);
+        goto out;
+    }
+    r->meta.msg = b->msg != NULL ? b->msg : "";
+    r->meta.classtype = b->classtype != NULL ? b->classtype->name : NULL;
+    r->meta.category = b->classtype != NULL ? b->classtype->desc : "";
+    r->meta.priority = b->has_priority        ? b->priority
+                       : b->classtype != NULL ? b->classtype->priority
+                                              : 3;
+    free(b);
+    ret = 0;
+out:
+    free(opts);
+    return ret;
+}
+
+int sig_parse_rule(struct sig_loader *ld, const char *file, uint32_t line, const char *text)
+{
+    struct rule_ctx rc = {.ld = ld, .file = file, .line = line};
+    struct sig_rule r;
+    memset(&r, 0, sizeof(r));
+    r.fast = -1;
+    char *copy = strdup(text);
+    int ret = -1;
+    if (copy == NULL) {
+        fail(&rc, "out of memory");
+        ld->out_of_memory = true;
+        goto out;
+    }
+    if (parse_rule_text(&rc, copy, &r) != 0)
+        goto out;
+
+    if (loader_reserve(ld) != 0) {
+        ld->out_of_memory = true;
+        fail(&rc, "out of memory");
+        goto out;
+    }
+    uint32_t *slot = sid_slot(ld, r.meta.gid, r.meta.sid);
+    if (*slot != 0) {
+        const struct sig_rule *first = &ld->rules[*slot - 1];
+        fail(&rc, "duplicate sid, first defined at %s:%u", first->file, first->line);
+        goto out;
+    }
+    *slot = ld->nrules + 1;
+    r.file = file;
+    r.line = line;
+    ld->rules[ld->nrules++] = r;
+    ret = 0;
+out:
+    free(copy);
+    if (ret != 0) {
+        ld->skipped++;
+        report(&rc);
+    }
+    return ret;
+}
+
+/* ---- Files --------------------------------------------------------------------- */
+
+struct text_buf {
+    char *s;
+    size_t len;
+    size_t cap;
+};
+
+static int buf_append(struct text_buf *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *ns = realloc(b->s, cap);
+        if (ns == NULL)
+            return -1;
+        b->s = ns;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->len, s, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+    return 0;
+}
+
+int sig_load_file(struct sig_loader *ld, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        if (ld->err != NULL)
+            fprintf(ld->err, "%s: cannot open rule file: %s\n", path, strerror(errno));
+        ld->files_failed++;
+        return -1;
+    }
+    /* Rules keep a pointer to their file name for later messages. */
+    const char *name = sig_arena_strdup(ld->arena, path);
+    if (name == NULL) {
+        ld->out_of_memory = true;
+        fclose(f);
+        return 0;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t got;
+    uint32_t lineno = 0, start = 0;
+    bool continued = false;
+    struct text_buf rule = {0};
+    while ((got = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        size_t n = (size_t)got;
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            n--;
+        line[n] = '\0';
+        if (!continued) {
+            const char *s = line;
+            while (isspace((unsigned char)*s))
+                s++;
+            if (*s == '\0' || *s == '#')
+                continue;
+            start = lineno;
+            rule.len = 0;
+        }
+        continued = n > 0 && line[n - 1] == '\\';
+        if (continued)
+            n--;
+        if (buf_append(&rule, line, n) != 0) {
+            ld->out_of_memory = true;
+            break;
+        }
+        if (!continued)
+            sig_parse_rule(ld, name, start, rule.s);
+    }
+    if (continued && rule.len > 0)
+        sig_parse_rule(ld, name, start, rule.s);
+    free(rule.s);
+    free(line);
+    fclose(f);
+    return 0;
+}
+
+void sig_loader_release(struct sig_loader *ld)
+{
+    free(ld->rules);
+    free(ld->sid_slots);
+    ld->rules = NULL;
+    ld->sid_slots = NULL;
+    ld->nrules = ld->cap = ld->sid_cap = 0;
+}

@@ -1,0 +1,101 @@
+/* Helpers shared by the signatures unit tests: rule text written to a
+ * temporary file, loaded, with the error output captured. */
+#ifndef VIGIL_SIG_TEST_UTIL_H
+#define VIGIL_SIG_TEST_UTIL_H
+
+#include <criterion/criterion.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vigil/config.h"
+#include "vigil/detect.h"
+
+static char sig_tmpdir[256];
+
+static inline void sig_tmp_setup(void)
+{
+    snprintf(sig_tmpdir, sizeof(sig_tmpdir), "/tmp/vigil-sig-XXXXXX");
+    cr_assert_not_null(mkdtemp(sig_tmpdir));
+}
+
+static inline int sig_rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static inline void sig_tmp_teardown(void)
+{
+    if (sig_tmpdir[0] != '\0')
+        nftw(sig_tmpdir, sig_rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Writes text to name inside the temporary directory; returns the path
+ * (static storage, one per slot). */
+static inline const char *sig_write_file(const char *name, const char *text)
+{
+    static char paths[4][512];
+    static int slot;
+    char *path = paths[slot++ % 4];
+    snprintf(path, sizeof(paths[0]), "%s/%s", sig_tmpdir, name);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+struct sig_load {
+    struct vg_ruleset *rs;
+    struct vg_ruleset_stats st;
+    char *err; /* everything written to opts->err */
+    const char *path;
+};
+
+static inline void sig_load_files(struct sig_load *l, const char *const *files, int nfiles,
+                                  const struct vg_config *cfg, const char *classification)
+{
+    size_t len = 0;
+    FILE *err = open_memstream(&l->err, &len);
+    cr_assert_not_null(err);
+    struct vg_rule_load_opts opts = {
+        .files = files,
+        .nfiles = nfiles,
+        .cfg = cfg,
+        .classification_file = classification,
+        .err = err,
+    };
+    l->rs = vg_ruleset_load(&opts, &l->st);
+    fclose(err);
+}
+
+/* Loads one rule file holding text. */
+static inline void sig_load_text(struct sig_load *l, const char *text, const struct vg_config *cfg)
+{
+    l->path = sig_write_file("test.rules", text);
+    const char *files[] = {l->path};
+    sig_load_files(l, files, 1, cfg, NULL);
+}
+
+static inline void sig_load_done(struct sig_load *l)
+{
+    vg_ruleset_free(l->rs);
+    free(l->err);
+    l->rs = NULL;
+    l->err = NULL;
+}
+
+/* The exact text a message about path:line should have. */
+static inline char *sig_msg(const char *path, unsigned line, const char *msg)
+{
+    static char buf[1024];
+    snprintf(buf, sizeof(buf), "%s:%u: %s\n", path, line, msg);
+    return buf;
+}
+
+#endif
