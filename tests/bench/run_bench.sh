@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# Throughput benchmark: runs vigil over a large generated traffic mix held in memory and
+# prints packets/s and Gbit/s per worker core. Builds nothing: build first, then
+#
+#   tests/bench/run_bench.sh [BUILD_DIR]        (default: $BUILD, else "build")
+#
+# Environment:
+#   BENCH_BYTES    size of the generated capture in bytes (default 300000000)
+#   BENCH_SEED     generator seed (default 1)
+#   BENCH_FLOWS    concurrent flows in the generated mix (default 10000)
+#   BENCH_PCAP     measure this capture instead of the generated mix
+#   BENCH_RUNS     runs per configuration; the median by packets/s is reported (default 5)
+#   BENCH_WORKERS  worker counts to measure with the shipped rules (default "1", plus "2"
+#                  when the machine has more than 2 cores: the reader thread needs one)
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+
+build=${1:-${BUILD:-build}}
+if [[ ! -d $build && -d $root/$build ]]; then
+    build=$root/$build
+fi
+if [[ ! -d $build ]]; then
+    echo "run_bench: build directory '$build' not found (meson setup build && ninja -C build)" >&2
+    exit 2
+fi
+build=$(cd "$build" && pwd)
+
+vigil=$build/vigil
+gen_mix=$build/tests/bench/gen_mix
+bytes=${BENCH_BYTES:-300000000}
+seed=${BENCH_SEED:-1}
+flows=${BENCH_FLOWS:-10000}
+runs=${BENCH_RUNS:-5}
+data=$here/data
+pcap=${BENCH_PCAP:-$data/mix.pcap}
+cores=$(nproc)
+
+if [[ -n ${BENCH_WORKERS:-} ]]; then
+    read -r -a worker_counts <<<"$BENCH_WORKERS"
+else
+    worker_counts=(1)
+    if ((cores > 2)); then
+        worker_counts+=(2)
+    fi
+fi
+
+if [[ ! -x $vigil ]]; then
+    echo "run_bench: $vigil not found: build vigil first (ninja -C $build)" >&2
+    exit 2
+fi
+
+mkdir -p "$data"
+
+# The generated mix is reused while its parameters stay the same.
+if [[ -z ${BENCH_PCAP:-} ]]; then
+    params="bytes=$bytes seed=$seed flows=$flows"
+    if [[ ! -f $pcap || ! -f $pcap.params || $(<"$pcap.params") != "$params" ]]; then
+        if [[ ! -x $gen_mix ]]; then
+            echo "run_bench: $gen_mix not found: build it first (ninja -C $build)" >&2
+            exit 2
+        fi
+        echo "== generating $pcap ($params)"
+        "$gen_mix" --out "$pcap.tmp" --bytes "$bytes" --seed "$seed" --flows-concurrent "$flows"
+        mv "$pcap.tmp" "$pcap"
+        printf '%s\n' "$params" >"$pcap.params"
+    fi
+elif [[ ! -f $pcap ]]; then
+    echo "run_bench: BENCH_PCAP=$pcap not found" >&2
+    exit 2
+fi
+
+results=$data/results
+rm -rf "$results"
+mkdir -p "$results"
+manifest=$results/manifest.tsv
+: >"$manifest"
+failed=0
+
+# run_config NAME WORKERS [RULE ARGS...]: runs vigil $runs times, records the summaries.
+run_config() {
+    local name=$1 workers=$2
+    shift 2
+    local logdir=$data/logs/$name
+    local cmd=("$vigil" -r "$pcap" "$@" -l "$logdir" --workers "$workers" --preload)
+    local files=() r out
+    echo "== $name: $runs run(s)"
+    for ((r = 1; r <= runs; r++)); do
+        out=$results/$name.$r.json
+        rm -rf "$logdir"
+        mkdir -p "$logdir"
+        local rc=0
+        "${cmd[@]}" --summary-json "$out" -q 2>"$results/$name.$r.stderr" || rc=$?
+        # exit 2: the run completed with problems (e.g. skipped rules); still a measurement
+        if ((rc == 2)) && [[ -s $out ]]; then
+            echo "   run $r completed with problems (exit 2):" >&2
+            tail -n 5 "$results/$name.$r.stderr" >&2 || true
+        fi
+        if ((rc == 0 || rc == 2)) && [[ -s $out ]]; then
+            files+=("$out")
+        else
+            echo "   run $r failed (exit $rc); stderr:" >&2
+            tail -n 20 "$results/$name.$r.stderr" >&2 || true
+            failed=1
+        fi
+    done
+    local shown
+    shown=$(printf '%q ' "${cmd[@]}" --summary-json "$results/$name.N.json" -q)
+    local joined
+    joined=$(
+        IFS=,
+        echo "${files[*]:-}"
+    )
+    printf '%s\t%s\t%s\t%s\n' "$name" "$workers" "${shown% }" "$joined" >>"$manifest"
+}
+
+for w in "${worker_counts[@]}"; do
+    run_config "shipped-rules-w$w" "$w"
+done
+run_config "no-rules-w1" 1 -S /dev/null
+
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+rev=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [[ -n $(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null) ]]; then
+    rev="$rev (with local changes)"
+fi
+
+python3 - "$manifest" "$pcap" "$runs" "$cpu" "$cores" "$rev" <<'PY'
+import json
+import os
+import sys
+
+manifest, pcap, runs, cpu, cores, rev = sys.argv[1:7]
+
+
+def rate(summary, key, fallback):
+    value = summary.get(key)
+    return float(value) if isinstance(value, (int, float)) else fallback
+
+
+rows, commands, warnings = [], [], []
+for line in open(manifest):
+    name, workers, command, files = line.rstrip("\n").split("\t")
+    commands.append((name, command))
+    summaries = []
+    for path in filter(None, files.split(",")):
+        with open(path) as f:
+            s = json.load(f)
+        elapsed = float(s.get("elapsed_s") or 0)
+        packets = int(s.get("packets") or 0)
+        nbytes = int(s.get("bytes") or 0)
+        s["_pps"] = rate(s, "pps", packets / elapsed if elapsed else 0.0)
+        s["_gbps"] = rate(s, "gbps", nbytes * 8 / elapsed / 1e9 if elapsed else 0.0)
+        summaries.append(s)
+    if not summaries:
+        rows.append((name, None, None, []))
+        continue
+    summaries.sort(key=lambda s: s["_pps"])
+    median = summaries[len(summaries) // 2]
+    rows.append((name, int(median.get("workers") or workers), median, summaries))
+    if name.startswith("shipped") and int(median.get("alerts") or 0):
+        warnings.append(f"{name}: {median['alerts']} alerts on the benign mix "
+                        f"(false positives? see {os.path.dirname(pcap)}/logs/{name}/eve.json)")
+
+print()
+print(f"capture  {pcap} ({os.path.getsize(pcap) / 1e6:.0f} MB)")
+print(f"machine  {cpu}, {cores} cores; vigil {rev}")
+print(f"each configuration: median of {runs} run(s) by packets/s; capture preloaded in memory")
+print()
+header = ("configuration", "workers", "packets", "avg pkt B", "Mpps/core", "Gbit/s/core",
+          "total Mpps", "total Gbit/s", "elapsed s", "flows", "alerts", "peak RSS MB",
+          "Mpps spread")
+fmt = "{:<20} {:>7} {:>10} {:>9} {:>9} {:>11} {:>10} {:>12} {:>9} {:>8} {:>6} {:>11} {:>13}"
+print(fmt.format(*header))
+for name, workers, s, all_runs in rows:
+    if s is None:
+        print(fmt.format(name, "-", "failed", *["-"] * 10))
+        continue
+    packets = int(s.get("packets") or 0)
+    avg = int(s.get("bytes") or 0) / packets if packets else 0.0
+    spread = f"{all_runs[0]['_pps'] / 1e6:.3f}-{all_runs[-1]['_pps'] / 1e6:.3f}"
+    print(fmt.format(
+        name, workers, packets, f"{avg:.1f}",
+        f"{s['_pps'] / workers / 1e6:.3f}", f"{s['_gbps'] / workers:.2f}",
+        f"{s['_pps'] / 1e6:.3f}", f"{s['_gbps']:.2f}",
+        f"{float(s.get('elapsed_s') or 0):.3f}", s.get("flows", "-"), s.get("alerts", "-"),
+        f"{int(s.get('peak_rss_kb') or 0) / 1024:.1f}", spread))
+print()
+print("commands:")
+for name, command in commands:
+    print(f"  {name}: {command}")
+for w in warnings:
+    print(f"WARNING: {w}")
+PY
+
+exit "$failed"
