@@ -105,7 +105,12 @@ void vg_summary_print(const struct vg_summary *s, FILE *out)
             "  time       %.3f s, %.0f packets/s, %.3f Gbit/s with %u worker%s (%.0f "
             "packets/s per worker)\n",
             s->elapsed_s, pps, gbps, s->nworkers, s->nworkers == 1 ? "" : "s", pps / s->nworkers);
-    fprintf(out, "  memory     %ld MB peak resident\n", peak_rss_kb() / 1024);
+    if (s->reader->preload)
+        fprintf(out,
+                "  memory     %ld MB peak resident, of which %llu MB is the preloaded capture\n",
+                peak_rss_kb() / 1024, (unsigned long long)(s->reader->file_size >> 20));
+    else
+        fprintf(out, "  memory     %ld MB peak resident\n", peak_rss_kb() / 1024);
     fprintf(out, "  eve        %s (%llu events)\n", s->eve_path,
             (unsigned long long)xs->events_written);
 }
@@ -143,7 +148,8 @@ int vg_summary_write_json(const struct vg_summary *s, const char *path)
     fprintf(f, "\"alerts_by_sid\":{");
     struct sid_json sj = {f, 1};
     vg_exporter_foreach_sid(s->exporter, json_sid, &sj);
-    fprintf(f, "},\"peak_rss_kb\":%ld,", peak_rss_kb());
+    fprintf(f, "},\"peak_rss_kb\":%ld,\"preload_bytes\":%llu,", peak_rss_kb(),
+            (unsigned long long)(s->reader->preload ? s->reader->file_size : 0));
     fprintf(f, "\"rules\":{\"loaded\":%u,\"skipped\":%u},", s->rules->rules_loaded,
             s->rules->rules_skipped);
     fprintf(f,

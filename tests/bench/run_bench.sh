@@ -170,12 +170,13 @@ print(f"each configuration: median of {runs} run(s) by packets/s; capture preloa
 print()
 header = ("configuration", "workers", "packets", "avg pkt B", "Mpps/core", "Gbit/s/core",
           "total Mpps", "total Gbit/s", "elapsed s", "flows", "alerts", "peak RSS MB",
-          "Mpps spread")
-fmt = "{:<20} {:>7} {:>10} {:>9} {:>9} {:>11} {:>10} {:>12} {:>9} {:>8} {:>6} {:>11} {:>13}"
+          "RSS - capture", "Mpps spread")
+fmt = ("{:<20} {:>7} {:>10} {:>9} {:>9} {:>11} {:>10} {:>12} {:>9} {:>8} {:>6} {:>11} {:>13}"
+       " {:>13}")
 print(fmt.format(*header))
 for name, workers, s, all_runs in rows:
     if s is None:
-        print(fmt.format(name, "-", "failed", *["-"] * 10))
+        print(fmt.format(name, "-", "failed", *["-"] * 11))
         continue
     packets = int(s.get("packets") or 0)
     avg = int(s.get("bytes") or 0) / packets if packets else 0.0
@@ -185,7 +186,9 @@ for name, workers, s, all_runs in rows:
         f"{s['_pps'] / workers / 1e6:.3f}", f"{s['_gbps'] / workers:.2f}",
         f"{s['_pps'] / 1e6:.3f}", f"{s['_gbps']:.2f}",
         f"{float(s.get('elapsed_s') or 0):.3f}", s.get("flows", "-"), s.get("alerts", "-"),
-        f"{int(s.get('peak_rss_kb') or 0) / 1024:.1f}", spread))
+        f"{int(s.get('peak_rss_kb') or 0) / 1024:.1f}",
+        f"{(int(s.get('peak_rss_kb') or 0) * 1024 - int(s.get('preload_bytes') or 0)) / 2**20:.1f}",
+        spread))
 print()
 print("commands:")
 for name, command in commands:

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Short coverage-guided fuzz run of every harness (libFuzzer, ASan, UBSan).
+#   tests/fuzz/run_fuzz.sh [BUILD_DIR]     BUILD_DIR configured with CC=clang -Dfuzz=true
+# FUZZ_SECONDS (default 20) per harness. New inputs go to a scratch corpus, not
+# the repository; a crash leaves its input in the scratch directory and fails.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+build=${1:-build-fuzz}
+secs=${FUZZ_SECONDS:-20}
+scratch=$(mktemp -d /tmp/vigil-fuzz.XXXXXX)
+declare -A seeds=(
+    [decode]="tests/fuzz/corpus/decode"
+    [rules]="tests/fuzz/corpus/rules signatures/rules tests/pcap/rules"
+    [config]="tests/fuzz/corpus/config"
+)
+failed=0
+for h in decode rules config; do
+    mkdir -p "$scratch/$h"
+    # shellcheck disable=SC2086
+    if "$build/tests/fuzz/fuzz_$h" -max_total_time="$secs" -timeout=10 -rss_limit_mb=4096 \
+        -artifact_prefix="$scratch/$h-" -print_final_stats=0 "$scratch/$h" ${seeds[$h]} \
+        >"$scratch/$h.log" 2>&1; then
+        echo "PASS fuzz_$h: $(grep -E '^Done' "$scratch/$h.log" | tail -n 1)"
+    else
+        echo "FAIL fuzz_$h: see $scratch/$h.log"
+        grep -E 'ERROR|SUMMARY|runtime error' "$scratch/$h.log" | head -n 5
+        failed=$((failed + 1))
+    fi
+done
+echo "$((3 - failed)) passed, $failed failed"
+[ "$failed" -eq 0 ]
