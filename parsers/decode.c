@@ -41,10 +41,8 @@
 
 #define IPV4_MF        0x2000
 #define IPV4_OFFSET    0x1fff
-#define IPV4_OPT_EOL   0
-#define IPV4_OPT_NOP   1
-#define TCP_OPT_EOL    0
-#define TCP_OPT_NOP    1
+#define OPT_EOL        0
+#define OPT_NOP        1
 #define CSUM_VALID_SUM 0xffff
 
 /* Where one decode call stands: the packet, its bounds, and the policy. */
@@ -225,15 +223,16 @@ static void l4_csum_bad(struct decoder *d, enum vg_decode_event ev)
 
 /* ---- L4 ---- */
 
-/* TCP options must each fit in the header; EOL ends the list. */
-static bool tcp_options_valid(const uint8_t *opt, uint32_t len)
+/* IPv4 and TCP options share one layout (kind, length, data; EOL = 0 ends
+ * the list, NOP = 1 is a single byte): each option must fit in the header. */
+static bool options_valid(const uint8_t *opt, uint32_t len)
 {
     uint32_t i = 0;
     while (i < len) {
         uint8_t kind = opt[i];
-        if (kind == TCP_OPT_EOL)
+        if (kind == OPT_EOL)
             return true;
-        if (kind == TCP_OPT_NOP) {
+        if (kind == OPT_NOP) {
             i++;
             continue;
         }
@@ -261,7 +260,7 @@ static int decode_tcp(struct decoder *d, const struct l4_ctx *c)
         return malformed(d, VG_DEC_TCP_TRUNCATED);
     /* Receivers ignore malformed options and still take the segment, so
      * the anomaly is counted but the packet is analysed. */
-    if (VG_UNLIKELY(hlen > TCP_HDR_LEN && !tcp_options_valid(th + TCP_HDR_LEN, hlen - TCP_HDR_LEN)))
+    if (VG_UNLIKELY(hlen > TCP_HDR_LEN && !options_valid(th + TCP_HDR_LEN, hlen - TCP_HDR_LEN)))
         d->st->events[VG_DEC_TCP_BAD_OPTIONS]++;
 
     p->sport = rd16(th);
@@ -393,27 +392,6 @@ static void fragment_peek_l4(struct vg_packet *p, const uint8_t *l4, uint32_t ca
 
 /* ---- IPv4 ---- */
 
-static bool ipv4_options_valid(const uint8_t *opt, uint32_t len)
-{
-    uint32_t i = 0;
-    while (i < len) {
-        uint8_t type = opt[i];
-        if (type == IPV4_OPT_EOL)
-            return true;
-        if (type == IPV4_OPT_NOP) {
-            i++;
-            continue;
-        }
-        if (len - i < 2)
-            return false;
-        uint8_t olen = opt[i + 1];
-        if (olen < 2 || olen > len - i)
-            return false;
-        i += olen;
-    }
-    return true;
-}
-
 static int decode_ipv4(struct decoder *d, uint32_t off)
 {
     struct vg_packet *p = d->p;
@@ -432,8 +410,7 @@ static int decode_ipv4(struct decoder *d, uint32_t off)
         return malformed(d, VG_DEC_IPV4_BAD_TOTAL_LEN);
     if (VG_UNLIKELY(total > d->wire - off || hlen > avail))
         return malformed(d, VG_DEC_IPV4_TRUNCATED);
-    if (VG_UNLIKELY(hlen > IPV4_HDR_LEN &&
-                    !ipv4_options_valid(ip + IPV4_HDR_LEN, hlen - IPV4_HDR_LEN)))
+    if (VG_UNLIKELY(hlen > IPV4_HDR_LEN && !options_valid(ip + IPV4_HDR_LEN, hlen - IPV4_HDR_LEN)))
         return malformed(d, VG_DEC_IPV4_BAD_OPTIONS);
 
     p->family = 4;
