@@ -30,7 +30,16 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if [ ! -f "$build_dir/build.ninja" ]; then
-    meson setup "$build_dir" "$@" >/dev/null
+    if ! meson setup "$build_dir" "$@" >"/tmp/vigil-setup-$$.log" 2>&1; then
+        cat "/tmp/vigil-setup-$$.log" >&2
+        echo "setup: meson setup of $build_dir failed" >&2
+        exit 1
+    fi
 fi
-ninja -C "$build_dir" >/dev/null
+if ! ninja -C "$build_dir" >"/tmp/vigil-setup-$$.log" 2>&1; then
+    grep -E -A3 'error|FAILED' "/tmp/vigil-setup-$$.log" | head -n 60 >&2
+    echo "setup: build of $build_dir failed" >&2
+    exit 1
+fi
+rm -f "/tmp/vigil-setup-$$.log"
 echo "setup: built $build_dir/vigil"

@@ -363,8 +363,8 @@ Test(eve, alert_without_flow_and_optional_fields)
         "\"dest_ip\":\"192.168.1.10\"",
         "\"dest_port\":80",
         "\"proto\":\"TCP\"",
-        "\"alert\":{\"action\":\"allowed\",\"gid\":1,\"signature_id\":7,\"rev\":1,"
-        "\"signature\":\"\",\"category\":\"\",\"severity\":3}",
+        ("\"alert\":{\"action\":\"allowed\",\"gid\":1,\"signature_id\":7,\"rev\":1,"
+         "\"signature\":\"\",\"category\":\"\",\"severity\":3}"),
         "\"in_iface\":\"eth0\"",
     };
     expect_fields(j.buf, fields, VG_ARRAY_SIZE(fields));
@@ -464,8 +464,8 @@ Test(eve, flow_record)
         "\"bytes_toclient\":9000,\"start\":\"2016-01-11T05:10:54.612110+0000\","
         "\"end\":\"2016-01-11T05:12:00.112110+0000\",\"age\":66,\"state\":\"closed\","
         "\"reason\":\"timeout\",\"alerted\":true}",
-        "\"tcp\":{\"tcp_flags\":\"1f\",\"tcp_flags_ts\":\"1b\",\"tcp_flags_tc\":\"16\","
-        "\"syn\":true,\"fin\":true,\"rst\":true,\"psh\":true,\"ack\":true,\"state\":\"closed\"}",
+        ("\"tcp\":{\"tcp_flags\":\"1f\",\"tcp_flags_ts\":\"1b\",\"tcp_flags_tc\":\"16\","
+         "\"syn\":true,\"fin\":true,\"rst\":true,\"psh\":true,\"ack\":true,\"state\":\"closed\"}"),
     };
     expect_fields(j.buf, fields, VG_ARRAY_SIZE(fields));
     vg_jbuf_free(&j);
