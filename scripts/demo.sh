@@ -21,8 +21,11 @@ for line in open(sys.argv[1]):
     if ev.get("event_type") != "alert":
         continue
     a = ev["alert"]
-    print(f'  {ev["timestamp"]}  {ev["src_ip"]}:{ev.get("src_port", "")} -> '
-          f'{ev["dest_ip"]}:{ev.get("dest_port", "")}  [{a["signature_id"]}] {a["signature"]}')
+    def endpoint(ip, port):
+        host = f"[{ip}]" if ":" in ip else ip
+        return f"{host}:{port}" if port is not None else host
+    print(f'  {ev["timestamp"]}  {endpoint(ev["src_ip"], ev.get("src_port"))} -> '
+          f'{endpoint(ev["dest_ip"], ev.get("dest_port"))}  [{a["signature_id"]}] {a["signature"]}')
 PY
 echo
 echo "EVE JSON (alerts and flow records): $logdir/eve.json"
