@@ -303,6 +303,16 @@ void vg_flow_table_free(struct vg_flow_table *t)
     free(t);
 }
 
+uint32_t vg_flow_table_index(const struct vg_flow_table *t, const struct vg_flow *f)
+{
+    return (uint32_t)(f - t->flows);
+}
+
+uint32_t vg_flow_table_capacity(const struct vg_flow_table *t)
+{
+    return t->max_flows;
+}
+
 const struct vg_flow_table_stats *vg_flow_table_stats(const struct vg_flow_table *t)
 {
     return &t->stats;

@@ -145,6 +145,11 @@ void vg_flow_table_flush(struct vg_flow_table *t, enum vg_flow_end_reason why, u
 
 const struct vg_flow_table_stats *vg_flow_table_stats(const struct vg_flow_table *t);
 
+/* A flow's slot number, 0 .. max_flows-1: later stages keep per-flow state
+ * (stream reassembly, app-layer) in arrays indexed by it. */
+uint32_t vg_flow_table_index(const struct vg_flow_table *t, const struct vg_flow *f);
+uint32_t vg_flow_table_capacity(const struct vg_flow_table *t);
+
 /* Client and server endpoints of a flow, for records. */
 void vg_flow_endpoints(const struct vg_flow *f, struct vg_ip_addr *client, uint16_t *client_port,
                        struct vg_ip_addr *server, uint16_t *server_port);
