@@ -41,6 +41,15 @@ struct vg_worker {
 void vg_worker_flow_end(void *user, const struct vg_flow *f, enum vg_flow_end_reason why,
                         uint64_t now_us);
 
+/* Every capture source feeds workers through these three calls, so all
+ * backends share one worker path. vg_worker_packet takes a decoded packet
+ * (its bytes must stay valid during the call); vg_worker_tick moves the
+ * worker's packet clock (flow timeouts) without a packet; vg_worker_finish
+ * ends every flow at shutdown. */
+void vg_worker_packet(struct vg_worker *w, struct vg_packet *p);
+void vg_worker_tick(struct vg_worker *w, uint64_t now_us);
+void vg_worker_finish(struct vg_worker *w, uint64_t now_us);
+
 /* The worker thread body: consumes its ring until a VG_REC_END record. */
 void *vg_worker_main(void *arg);
 

@@ -143,7 +143,7 @@ static uint32_t flow_detect_flags(struct vg_flow *f, enum vg_flow_dir dir)
     return flags;
 }
 
-static void worker_packet(struct vg_worker *w, struct vg_packet *p)
+void vg_worker_packet(struct vg_worker *w, struct vg_packet *p)
 {
     worker_advance_clock(w, p->ts_us);
     w->st.packets++;
@@ -169,6 +169,17 @@ static void worker_packet(struct vg_worker *w, struct vg_packet *p)
         vg_detect_packet(w->detect, p, flags, worker_alert, &a);
 }
 
+void vg_worker_tick(struct vg_worker *w, uint64_t now_us)
+{
+    worker_advance_clock(w, now_us);
+}
+
+void vg_worker_finish(struct vg_worker *w, uint64_t now_us)
+{
+    worker_advance_clock(w, now_us);
+    vg_flow_table_flush(w->flows, VG_FLOW_END_SHUTDOWN, w->clock_us);
+}
+
 void *vg_worker_main(void *arg)
 {
     struct vg_worker *w = arg;
@@ -184,17 +195,16 @@ void *vg_worker_main(void *arg)
         if (VG_LIKELY(kind == VG_REC_PACKET)) {
             struct vg_packet *p = rec;
             vg_packet_rebase(p, (const uint8_t *)(p + 1));
-            worker_packet(w, p);
+            vg_worker_packet(w, p);
         } else if (kind == VG_REC_TICK) {
             uint64_t ts;
             memcpy(&ts, rec, sizeof(ts));
-            worker_advance_clock(w, ts);
+            vg_worker_tick(w, ts);
         } else if (kind == VG_REC_END) {
             uint64_t ts;
             memcpy(&ts, rec, sizeof(ts));
-            worker_advance_clock(w, ts);
             vg_pktring_release(w->ring);
-            vg_flow_table_flush(w->flows, VG_FLOW_END_SHUTDOWN, w->clock_us);
+            vg_worker_finish(w, ts);
             break;
         }
         vg_pktring_release(w->ring);
