@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vigil/config.h"
 #include "vigil/dataplane.h"
 #include "vigil/detect.h"
 #include "vigil/event.h"
@@ -21,6 +22,19 @@ struct vg_worker_stats {
     uint64_t event_waits;    /* event ring full in offline mode: the worker waited */
     uint64_t fragments_unreassembled;
 };
+
+/* Everything a worker needs from the configuration, read once at start. */
+struct vg_worker_config {
+    struct vg_flow_timeouts timeouts;
+    uint64_t flow_memcap;     /* flow.memcap, split evenly between workers */
+    uint64_t ring_bytes;      /* capture.ring-size: packet ring per worker */
+    uint64_t event_ring_size; /* event-ring.size: events queued per worker */
+};
+
+/* Reads the worker settings from the configuration. Returns 0, or -1 with a
+ * message naming the bad key. */
+int vg_worker_config_load(struct vg_worker_config *wc, const struct vg_config *cfg, char *err,
+                          size_t errlen);
 
 struct vg_worker {
     unsigned id;
@@ -40,6 +54,14 @@ struct vg_worker {
  * worker). */
 void vg_worker_flow_end(void *user, const struct vg_flow *f, enum vg_flow_end_reason why,
                         uint64_t now_us);
+
+/* Allocates everything one worker owns (rings, flow table, detection
+ * context) before the first packet. offline: wait rather than drop when the
+ * event ring is full. Returns 0, or -1 when memory runs out (then
+ * vg_worker_destroy cleans up what was allocated). */
+int vg_worker_init(struct vg_worker *w, unsigned id, unsigned nworkers,
+                   const struct vg_worker_config *wc, const struct vg_ruleset *rs, bool offline);
+void vg_worker_destroy(struct vg_worker *w);
 
 /* Every capture source feeds workers through these three calls, so all
  * backends share one worker path. vg_worker_packet takes a decoded packet

@@ -162,28 +162,6 @@ static uint64_t monotonic_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static int load_timeouts(const struct vg_config *cfg, struct vg_flow_timeouts *t, char *err,
-                         size_t errlen)
-{
-    vg_flow_timeouts_default(t);
-    static const char *const states[3] = {"new", "established", "closed"};
-    struct {
-        const char *name;
-        uint32_t *v;
-    } protos[] = {{"tcp", t->tcp}, {"udp", t->udp}, {"icmp", t->icmp}, {"default", t->other}};
-    for (size_t p = 0; p < VG_ARRAY_SIZE(protos); p++) {
-        for (int s = 0; s < 3; s++) {
-            char key[128];
-            snprintf(key, sizeof(key), "flow-timeouts.%s.%s", protos[p].name, states[s]);
-            uint64_t v;
-            if (vg_config_get_u64(cfg, key, protos[p].v[s], &v, err, errlen) != 0)
-                return -1;
-            protos[p].v[s] = (uint32_t)(v > UINT32_MAX ? UINT32_MAX : v);
-        }
-    }
-    return 0;
-}
-
 int vg_run(const struct vg_run_opts *o)
 {
     char err[ERRLEN] = "";
@@ -216,14 +194,11 @@ int vg_run(const struct vg_run_opts *o)
     }
 
     /* Configuration values, all checked before anything starts. */
-    struct vg_flow_timeouts timeouts;
-    uint64_t flow_memcap, ring_bytes, event_ring_size, cid_seed;
+    struct vg_worker_config wcfg;
+    uint64_t cid_seed;
     bool cid_enabled;
     char key[256];
-    if (load_timeouts(cfg, &timeouts, err, sizeof(err)) != 0 ||
-        vg_config_get_size(cfg, "flow.memcap", 128ull << 20, &flow_memcap, err, sizeof(err)) ||
-        vg_config_get_size(cfg, "capture.ring-size", 16ull << 20, &ring_bytes, err, sizeof(err)) ||
-        vg_config_get_u64(cfg, "event-ring.size", 65536, &event_ring_size, err, sizeof(err)) ||
+    if (vg_worker_config_load(&wcfg, cfg, err, sizeof(err)) != 0 ||
         vg_config_get_bool(cfg, eve_setting(cfg, "community-id", key, sizeof(key)), true,
                            &cid_enabled, err, sizeof(err)) ||
         vg_config_get_u64(cfg, eve_setting(cfg, "community-id-seed", key, sizeof(key)), 0,
@@ -297,27 +272,14 @@ int vg_run(const struct vg_run_opts *o)
     close(fd);
 
     /* Per-worker state, all allocated before the first packet. */
-    uint64_t flow_cost = sizeof(struct vg_flow) + 2 * sizeof(uint32_t);
-    uint64_t flows_per_worker = flow_memcap / flow_cost / nworkers;
-    if (flows_per_worker < 1024)
-        flows_per_worker = 1024;
-    if (flows_per_worker > UINT32_MAX / 2)
-        flows_per_worker = UINT32_MAX / 2;
     workers = calloc(nworkers, sizeof(*workers));
     rings = calloc(nworkers, sizeof(*rings));
     if (workers == NULL || rings == NULL)
         goto oom;
     for (unsigned i = 0; i < nworkers; i++) {
-        struct vg_worker *w = &workers[i];
-        w->id = i;
-        w->offline = true;
-        w->ring = vg_pktring_new(ring_bytes);
-        w->events = vg_event_ring_new((uint32_t)event_ring_size);
-        w->flows = vg_flow_table_new((uint32_t)flows_per_worker, &timeouts, vg_worker_flow_end, w);
-        w->detect = vg_detect_ctx_new(rs);
-        if (!w->ring || !w->events || !w->flows || !w->detect)
+        if (vg_worker_init(&workers[i], i, nworkers, &wcfg, rs, true) != 0)
             goto oom;
-        rings[i] = w->events;
+        rings[i] = workers[i].events;
     }
     reader.workers = workers;
 
@@ -406,12 +368,8 @@ out:
     if (exporter != NULL)
         vg_exporter_free(exporter);
     if (workers != NULL) {
-        for (unsigned i = 0; i < nworkers; i++) {
-            vg_pktring_free(workers[i].ring);
-            vg_event_ring_free(workers[i].events);
-            vg_flow_table_free(workers[i].flows);
-            vg_detect_ctx_free(workers[i].detect);
-        }
+        for (unsigned i = 0; i < nworkers; i++)
+            vg_worker_destroy(&workers[i]);
     }
     free(workers);
     free(rings);

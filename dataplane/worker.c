@@ -3,6 +3,7 @@
  * a system call or logs per packet (the backoff only runs when idle). */
 #include "dataplane_int.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -178,6 +179,68 @@ void vg_worker_finish(struct vg_worker *w, uint64_t now_us)
 {
     worker_advance_clock(w, now_us);
     vg_flow_table_flush(w->flows, VG_FLOW_END_SHUTDOWN, w->clock_us);
+}
+
+int vg_worker_config_load(struct vg_worker_config *wc, const struct vg_config *cfg, char *err,
+                          size_t errlen)
+{
+    memset(wc, 0, sizeof(*wc));
+    struct vg_flow_timeouts *t = &wc->timeouts;
+    vg_flow_timeouts_default(t);
+    static const char *const states[3] = {"new", "established", "closed"};
+    struct {
+        const char *name;
+        uint32_t *v;
+    } protos[] = {{"tcp", t->tcp}, {"udp", t->udp}, {"icmp", t->icmp}, {"default", t->other}};
+    for (size_t p = 0; p < VG_ARRAY_SIZE(protos); p++) {
+        for (int s = 0; s < 3; s++) {
+            char key[128];
+            snprintf(key, sizeof(key), "flow-timeouts.%s.%s", protos[p].name, states[s]);
+            uint64_t v;
+            if (vg_config_get_u64(cfg, key, protos[p].v[s], &v, err, errlen) != 0)
+                return -1;
+            protos[p].v[s] = (uint32_t)(v > UINT32_MAX ? UINT32_MAX : v);
+        }
+    }
+    if (vg_config_get_size(cfg, "flow.memcap", 128ull << 20, &wc->flow_memcap, err, errlen) ||
+        vg_config_get_size(cfg, "capture.ring-size", 16ull << 20, &wc->ring_bytes, err, errlen) ||
+        vg_config_get_u64(cfg, "event-ring.size", 65536, &wc->event_ring_size, err, errlen))
+        return -1;
+    if (wc->event_ring_size == 0 || wc->event_ring_size > (1u << 30)) {
+        snprintf(err, errlen, "event-ring.size: must be between 1 and 2^30");
+        return -1;
+    }
+    return 0;
+}
+
+int vg_worker_init(struct vg_worker *w, unsigned id, unsigned nworkers,
+                   const struct vg_worker_config *wc, const struct vg_ruleset *rs, bool offline)
+{
+    memset(w, 0, sizeof(*w));
+    w->id = id;
+    w->offline = offline;
+    uint64_t flow_cost = sizeof(struct vg_flow) + 2 * sizeof(uint32_t);
+    uint64_t flows = wc->flow_memcap / flow_cost / (nworkers ? nworkers : 1);
+    if (flows < 1024)
+        flows = 1024;
+    if (flows > UINT32_MAX / 2)
+        flows = UINT32_MAX / 2;
+    w->ring = vg_pktring_new(wc->ring_bytes);
+    w->events = vg_event_ring_new((uint32_t)wc->event_ring_size);
+    w->flows = vg_flow_table_new((uint32_t)flows, &wc->timeouts, vg_worker_flow_end, w);
+    w->detect = vg_detect_ctx_new(rs);
+    if (!w->ring || !w->events || !w->flows || !w->detect)
+        return -1;
+    return 0;
+}
+
+void vg_worker_destroy(struct vg_worker *w)
+{
+    vg_pktring_free(w->ring);
+    vg_event_ring_free(w->events);
+    vg_flow_table_free(w->flows);
+    vg_detect_ctx_free(w->detect);
+    memset(w, 0, sizeof(*w));
 }
 
 void *vg_worker_main(void *arg)
