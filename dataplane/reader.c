@@ -157,7 +157,7 @@ int vg_reader_run(struct vg_reader *r)
 
         struct vg_worker *w = &r->workers[0];
         if (r->nworkers > 1) {
-            uint32_t h = vg_packet_flow_hash(&p);
+            uint32_t h = vg_packet_dispatch_hash(&p);
             w = &r->workers[((uint64_t)h * r->nworkers) >> 32];
         }
         uint32_t len = (uint32_t)sizeof(struct vg_packet) + p.caplen;

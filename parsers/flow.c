@@ -119,6 +119,19 @@ uint32_t vg_packet_flow_hash(const struct vg_packet *p)
     return vg_flow_key_hash(&k);
 }
 
+uint32_t vg_packet_dispatch_hash(const struct vg_packet *p)
+{
+    struct vg_flow_key k;
+    bool src_is_a;
+    vg_flow_key_from_packet(&k, p, &src_is_a);
+    /* Addresses only: fragments (no ports) and the flow they reassemble into
+     * must reach the same worker. */
+    k.port_a = 0;
+    k.port_b = 0;
+    k.proto = 0;
+    return vg_flow_key_hash(&k);
+}
+
 static uint64_t splitmix64(uint64_t x)
 {
     x += 0x9e3779b97f4a7c15ull;

@@ -36,6 +36,13 @@ uint32_t vg_flow_key_hash(const struct vg_flow_key *k);
 /* Symmetric flow hash of a decoded packet (key + hash in one call). */
 uint32_t vg_packet_flow_hash(const struct vg_packet *p);
 
+/* Symmetric hash of the packet's address pair (plus VLAN ids), without
+ * ports or protocol: the worker-selection hash. Every fragment of a datagram
+ * and the flow it belongs to get the same value, so defragmentation and the
+ * flow stay on one worker. The price: all flows between two hosts share a
+ * worker. */
+uint32_t vg_packet_dispatch_hash(const struct vg_packet *p);
+
 enum vg_flow_state {
     VG_FLOW_STATE_NEW = 0,
     VG_FLOW_STATE_ESTABLISHED = 1,

@@ -672,3 +672,33 @@ Test(flow, table_of_one)
     vg_flow_table_free(NULL);
     vg_flow_table_free(t);
 }
+
+Test(flow, dispatch_hash_ignores_ports_and_is_symmetric)
+{
+    struct vg_packet a, b, frag;
+    memset(&a, 0, sizeof(a));
+    a.family = 4;
+    a.proto = 6;
+    a.flags = VG_PKT_HAS_L4;
+    a.src.b[0] = 10;
+    a.src.b[3] = 1;
+    a.dst.b[0] = 192;
+    a.dst.b[3] = 9;
+    a.sport = 40000;
+    a.dport = 443;
+    b = a;
+    b.src = a.dst;
+    b.dst = a.src;
+    b.sport = a.dport;
+    b.dport = a.sport;
+    frag = a;
+    frag.flags = VG_PKT_FRAGMENT;
+    frag.sport = 0;
+    frag.dport = 0;
+    cr_assert_eq(vg_packet_dispatch_hash(&a), vg_packet_dispatch_hash(&b));
+    cr_assert_eq(vg_packet_dispatch_hash(&a), vg_packet_dispatch_hash(&frag),
+                 "a fragment goes where its flow goes");
+    struct vg_packet other = a;
+    other.dst.b[3] = 10;
+    cr_assert_neq(vg_packet_dispatch_hash(&a), vg_packet_dispatch_hash(&other));
+}
