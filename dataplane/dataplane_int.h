@@ -9,6 +9,7 @@
 
 #include "vigil/config.h"
 #include "vigil/dataplane.h"
+#include "vigil/defrag.h"
 #include "vigil/detect.h"
 #include "vigil/event.h"
 #include "vigil/flow.h"
@@ -29,6 +30,9 @@ struct vg_worker_config {
     uint64_t flow_memcap;     /* flow.memcap, split evenly between workers */
     uint64_t ring_bytes;      /* capture.ring-size: packet ring per worker */
     uint64_t event_ring_size; /* event-ring.size: events queued per worker */
+    struct vg_decode_config decode; /* decoder.* (tunnel ports) and -k */
+    bool defrag_enabled;            /* defrag.enabled */
+    struct vg_defrag_config defrag; /* defrag.*: memcap and trackers split between workers */
 };
 
 /* Reads the worker settings from the configuration. Returns 0, or -1 with a
@@ -43,11 +47,17 @@ struct vg_worker {
     struct vg_event_ring *events;
     struct vg_flow_table *flows;
     struct vg_detect_ctx *detect;
+    struct vg_defrag *defrag; /* NULL when defrag.enabled is off */
+    struct vg_decode_stats dec; /* decoding done in this worker (rebuilt datagrams) */
     uint64_t clock_us;       /* packet time as this worker knows it */
     uint64_t next_expire_us; /* next second boundary at which to expire flows */
     struct vg_worker_stats st;
     pthread_t thread;
     atomic_bool finished;
+    /* Copies of st and the flow table's counters for the stats thread,
+     * refreshed once a second by vg_worker_publish. */
+    struct vg_worker_stats pub_st;
+    struct vg_flow_table_stats pub_flows;
 };
 
 /* Flow table callback: turns an ended flow into a flow event (user is the
@@ -75,6 +85,61 @@ void vg_worker_finish(struct vg_worker *w, uint64_t now_us);
 /* The worker thread body: consumes its ring until a VG_REC_END record. */
 void *vg_worker_main(void *arg);
 
+/* Copies the worker's counters into pub_st / pub_flows, where another thread
+ * may read them (vg_counters_read). Called by the thread that runs the
+ * worker, once a second; after that thread ends, by anyone. */
+void vg_worker_publish(struct vg_worker *w);
+
+/* ---- live operation (dataplane/live.c) ---- */
+
+/* Set by SIGINT and SIGTERM: capture stops, rings drain, outputs flush. */
+extern atomic_bool vg_stop_flag;
+static inline bool vg_stop_requested(void)
+{
+    return atomic_load_explicit(&vg_stop_flag, memory_order_relaxed);
+}
+/* Installs the SIGINT / SIGTERM handlers that set vg_stop_flag. */
+void vg_signals_install(void);
+
+/* Counter blocks (structs of uint64_t) copied between threads one 64-bit
+ * word at a time with relaxed atomics: each counter is read whole, without
+ * a lock; counters of one block may be up to a publication apart. */
+void vg_counters_publish(void *dst, const void *src, size_t bytes);
+void vg_counters_read(void *dst, const void *src, size_t bytes);
+
+/* Capture-side counters, as the stats event and the summary report them.
+ * Every drop before a worker has its own counter. */
+struct vg_capture_counters {
+    uint64_t packets;        /* handed to vigil by the capture source */
+    uint64_t bytes;          /* their on-wire lengths */
+    uint64_t kernel_packets; /* seen by the kernel filter (libpcap) or the NIC (DPDK) */
+    uint64_t kernel_drops;   /* lost there: capture buffer full, NIC full, no mbuf */
+    uint64_t kernel_ifdrops; /* libpcap: dropped by the interface */
+    uint64_t errors;         /* DPDK: receive errors (ierrors) */
+    uint64_t nic_missed;     /* DPDK: imissed, the NIC's queue was full */
+    uint64_t nic_nombuf;     /* DPDK: rx_nombuf, no mbuf to receive into */
+    uint64_t ring_full;      /* dropped: the worker's ring was full (live only) */
+    uint64_t oversize;       /* larger than a ring record, or than one mbuf */
+    uint64_t tap_sent;       /* DPDK tap forwarding: sent out of the paired port */
+    uint64_t tap_dropped;    /* not sent: the paired port's queue was full */
+};
+
+/* One DPDK port, for the stats event and the summary (no DPDK types, so
+ * the summary needs no DPDK header). */
+#define VG_PORT_MAX_QUEUES 16
+struct vg_port_summary {
+    char name[64];
+    char driver[32];
+    bool capture; /* polled for packets (false: only a tap output) */
+    bool link_up;
+    uint16_t nqueues;
+    int tap_to; /* index of the port every packet is forwarded to, or -1 */
+    uint64_t ipackets, ibytes, imissed, ierrors, rx_nombuf, opackets, oerrors;
+    uint64_t q_ipackets[VG_PORT_MAX_QUEUES];
+    uint64_t q_errors[VG_PORT_MAX_QUEUES];
+    uint64_t tap_sent, tap_dropped;
+};
+
 /* Waits a little when a ring is empty or full: spin briefly, then sleep, so
  * idle threads do not steal the cores that busy ones need. */
 void vg_backoff(unsigned *spins);
@@ -86,15 +151,23 @@ struct vg_reader_stats {
     uint64_t bytes;
     uint64_t ring_waits; /* a worker ring was full: the reader waited */
     uint64_t oversize;   /* packet larger than a ring record: counted and skipped */
-    bool truncated;      /* the capture ended in the middle of a record */
-    char error[256];     /* libpcap's message when the read stopped early */
+    uint64_t ring_drops; /* live: a worker ring was full: the packet was dropped */
+    uint64_t kernel_packets, kernel_drops, kernel_ifdrops; /* live: pcap_stats() */
+    bool truncated;   /* the capture ended in the middle of a record */
+    bool interrupted; /* SIGINT or SIGTERM stopped the read */
+    char error[256];  /* libpcap's message when the read stopped early */
 };
 
 struct vg_reader {
-    const char *path;
+    const char *path;  /* a capture file, or NULL for live capture from iface */
+    const char *iface; /* live: the interface, with bpf, snaplen, buffer_size */
+    const char *bpf;
+    int snaplen;
+    int buffer_size; /* bytes of kernel capture buffer; 0: libpcap's default */
     bool preload;
     bool progress; /* print a progress line on stderr */
     enum vg_checksum_mode csum;
+    struct vg_decode_config decode; /* tunnel ports and checksum mode */
     unsigned nworkers;
     struct vg_worker *workers;
     struct vg_decode_stats dec;
@@ -105,6 +178,9 @@ struct vg_reader {
     int linktype;
     void *preload_buf;
     uint64_t file_size;
+    /* live: counters for the stats thread, refreshed once a second */
+    struct vg_capture_counters pub_cap;
+    struct vg_decode_stats pub_dec;
 };
 
 /* Opens the capture (and preloads it when asked). Returns 0, or -1 with a
@@ -112,8 +188,14 @@ struct vg_reader {
 int vg_reader_open(struct vg_reader *r, char *err, size_t errlen);
 
 /* Reads every packet and dispatches it; then sends VG_REC_END to every
- * worker. Returns 0 at the end of the file, 1 when the read stopped early. */
+ * worker. Returns 0 at the end of the file (live: when stopped by a signal),
+ * 1 when the read stopped early. Live capture never waits for a worker: a
+ * packet whose worker ring is full is dropped and counted. */
 int vg_reader_run(struct vg_reader *r);
 void vg_reader_close(struct vg_reader *r);
+
+/* The reader's capture counters as of its last publication (any thread). */
+void vg_reader_read_counters(void *reader, struct vg_capture_counters *cap,
+                             struct vg_decode_stats *dec);
 
 #endif

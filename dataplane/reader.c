@@ -1,6 +1,7 @@
-/* Capture file reader: libpcap reads pcap and pcapng; each packet is decoded
- * once here and copied, with its decoded view, into the ring of the worker
- * that owns its flow (chosen by the symmetric flow hash). */
+/* Capture reader: libpcap reads pcap and pcapng files, or a live interface;
+ * each packet is decoded once here and copied, with its decoded view, into
+ * the ring of the worker that owns its flow (chosen by the symmetric flow
+ * hash). */
 #include "dataplane_int.h"
 
 #include <errno.h>
@@ -14,8 +15,78 @@
 
 #define SECOND_US 1000000ull
 
+/* Live capture hands packets over at least this often, so a quiet link
+ * still lets the loop see a stop request and move the flow clock. */
+#define LIVE_TIMEOUT_MS 100
+
+static int reader_open_live(struct vg_reader *r, char *err, size_t errlen)
+{
+    char pcap_err[PCAP_ERRBUF_SIZE] = "";
+    pcap_t *pc = pcap_create(r->iface, pcap_err);
+    if (pc == NULL) {
+        snprintf(err, errlen, "%s: cannot capture: %s", r->iface, pcap_err);
+        return -1;
+    }
+    r->pcap = pc;
+    pcap_set_snaplen(pc, r->snaplen > 0 ? r->snaplen : 65535);
+    pcap_set_promisc(pc, 1);
+    pcap_set_timeout(pc, LIVE_TIMEOUT_MS);
+    if (r->buffer_size > 0)
+        pcap_set_buffer_size(pc, r->buffer_size);
+    pcap_set_tstamp_precision(pc, PCAP_TSTAMP_PRECISION_MICRO);
+    int rc = pcap_activate(pc);
+    if (rc < 0) {
+        const char *why;
+        switch (rc) {
+        case PCAP_ERROR_NO_SUCH_DEVICE:
+            why = "no such interface";
+            break;
+        case PCAP_ERROR_PERM_DENIED:
+        case PCAP_ERROR_PROMISC_PERM_DENIED:
+            why = "permission denied (live capture needs root or CAP_NET_RAW)";
+            break;
+        case PCAP_ERROR_IFACE_NOT_UP:
+            why = "the interface is down";
+            break;
+        default:
+            why = pcap_statustostr(rc);
+            break;
+        }
+        snprintf(err, errlen, "%s: cannot capture: %s (%s)", r->iface, why, pcap_geterr(pc));
+        return -1;
+    }
+    if (rc > 0)
+        fprintf(stderr, "vigil: %s: %s\n", r->iface, pcap_geterr(pc));
+    r->linktype = pcap_datalink(pc);
+    if (!vg_linktype_supported(r->linktype)) {
+        const char *name = pcap_datalink_val_to_name(r->linktype);
+        snprintf(err, errlen,
+                 "%s: unsupported link type %d (%s); vigil decodes Ethernet, Linux cooked "
+                 "(SLL, SLL2), raw IP and BSD loopback",
+                 r->iface, r->linktype, name ? name : "unknown");
+        return -1;
+    }
+    if (r->bpf != NULL && r->bpf[0] != '\0') {
+        struct bpf_program prog;
+        if (pcap_compile(pc, &prog, r->bpf, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+            snprintf(err, errlen, "%s: bad BPF filter '%s': %s", r->iface, r->bpf,
+                     pcap_geterr(pc));
+            return -1;
+        }
+        rc = pcap_setfilter(pc, &prog);
+        pcap_freecode(&prog);
+        if (rc != 0) {
+            snprintf(err, errlen, "%s: cannot set the BPF filter: %s", r->iface, pcap_geterr(pc));
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int vg_reader_open(struct vg_reader *r, char *err, size_t errlen)
 {
+    if (r->iface != NULL)
+        return reader_open_live(r, err, errlen);
     char pcap_err[PCAP_ERRBUF_SIZE] = "";
     struct stat sb;
     if (stat(r->path, &sb) != 0) {
@@ -108,6 +179,64 @@ static uint64_t monotonic_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* Live: sends a tick only when there is room; a later one carries the
+ * clock forward anyway, and the reader must not wait on a worker. */
+static void reader_try_control(struct vg_worker *w, uint32_t kind, uint64_t ts)
+{
+    void *slot = vg_pktring_reserve(w->ring, sizeof(ts), kind);
+    if (slot == NULL)
+        return;
+    memcpy(slot, &ts, sizeof(ts));
+    vg_pktring_commit(w->ring);
+}
+
+/* Adds the growth of a 32-bit libpcap counter, which wraps. */
+static void add_u32_delta(uint64_t *total, uint32_t *last, u_int now)
+{
+    *total += (uint32_t)((uint32_t)now - *last);
+    *last = (uint32_t)now;
+}
+
+/* Live, once a second: the kernel's counters, then everything the stats
+ * thread reads. */
+static void reader_publish(struct vg_reader *r, uint32_t last[3])
+{
+    struct pcap_stat ps;
+    if (r->iface != NULL && pcap_stats(r->pcap, &ps) == 0) {
+        add_u32_delta(&r->st.kernel_packets, &last[0], ps.ps_recv);
+        add_u32_delta(&r->st.kernel_drops, &last[1], ps.ps_drop);
+        add_u32_delta(&r->st.kernel_ifdrops, &last[2], ps.ps_ifdrop);
+    }
+    struct vg_capture_counters c;
+    memset(&c, 0, sizeof(c));
+    c.packets = r->st.packets;
+    c.bytes = r->st.bytes;
+    c.kernel_packets = r->st.kernel_packets;
+    c.kernel_drops = r->st.kernel_drops;
+    c.kernel_ifdrops = r->st.kernel_ifdrops;
+    c.ring_full = r->st.ring_drops;
+    c.oversize = r->st.oversize;
+    vg_counters_publish(&r->pub_cap, &c, sizeof(c));
+    vg_counters_publish(&r->pub_dec, &r->dec, sizeof(r->dec));
+}
+
+/* Live, no packet within the timeout: wall time moves the flow clock. */
+static void reader_idle(struct vg_reader *r, uint64_t *last_tick_sec, uint32_t last[3])
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t now = (uint64_t)ts.tv_sec * SECOND_US + (uint64_t)ts.tv_nsec / 1000u;
+    if (now > r->last_ts_us)
+        r->last_ts_us = now;
+    uint64_t sec = r->last_ts_us / SECOND_US;
+    if (sec == *last_tick_sec)
+        return;
+    *last_tick_sec = sec;
+    for (unsigned i = 0; i < r->nworkers; i++)
+        reader_try_control(&r->workers[i], VG_REC_TICK, r->last_ts_us);
+    reader_publish(r, last);
+}
+
 static void reader_progress(struct vg_reader *r, uint64_t start_ns, bool final)
 {
     double secs = (double)(monotonic_ns() - start_ns) / 1e9;
@@ -126,10 +255,23 @@ int vg_reader_run(struct vg_reader *r)
     uint64_t last_tick_sec = 0;
     uint64_t start_ns = monotonic_ns();
     uint64_t next_progress_ns = start_ns + 500000000ull;
-    int rc;
+    const bool live = r->iface != NULL;
+    uint32_t kernel_last[3] = {0, 0, 0};
+    int rc = 0;
     int status = 0;
 
-    while ((rc = pcap_next_ex(pc, &hdr, &bytes)) == 1) {
+    for (;;) {
+        if (VG_UNLIKELY(vg_stop_requested())) {
+            r->st.interrupted = true;
+            break;
+        }
+        rc = pcap_next_ex(pc, &hdr, &bytes);
+        if (rc == 0) {
+            reader_idle(r, &last_tick_sec, kernel_last);
+            continue;
+        }
+        if (rc != 1)
+            break;
         cnt++;
         struct vg_packet p;
         memset(&p, 0, sizeof(p));
@@ -137,7 +279,7 @@ int vg_reader_run(struct vg_reader *r)
         p.caplen = hdr->caplen;
         p.wirelen = hdr->len;
         p.ts_us = (uint64_t)hdr->ts.tv_sec * SECOND_US + (uint64_t)hdr->ts.tv_usec;
-        p.pcap_cnt = cnt;
+        p.pcap_cnt = live ? 0 : cnt;
         r->st.packets++;
         r->st.bytes += hdr->len;
         if (p.ts_us > r->last_ts_us)
@@ -148,11 +290,17 @@ int vg_reader_run(struct vg_reader *r)
         uint64_t sec = r->last_ts_us / SECOND_US;
         if (sec != last_tick_sec) {
             last_tick_sec = sec;
-            for (unsigned i = 0; i < r->nworkers; i++)
-                reader_send_control(r, &r->workers[i], VG_REC_TICK, r->last_ts_us);
+            for (unsigned i = 0; i < r->nworkers; i++) {
+                if (live)
+                    reader_try_control(&r->workers[i], VG_REC_TICK, r->last_ts_us);
+                else
+                    reader_send_control(r, &r->workers[i], VG_REC_TICK, r->last_ts_us);
+            }
+            if (live)
+                reader_publish(r, kernel_last);
         }
 
-        if (vg_decode(&p, r->linktype, r->csum, &r->dec) != 0)
+        if (vg_decode_ex(&p, r->linktype, &r->decode, &r->dec) != 0)
             continue;
 
         struct vg_worker *w = &r->workers[0];
@@ -168,8 +316,16 @@ int vg_reader_run(struct vg_reader *r)
         void *slot;
         unsigned spins = 0;
         while ((slot = vg_pktring_reserve(w->ring, len, VG_REC_PACKET)) == NULL) {
+            if (live)
+                break;
             r->st.ring_waits++;
             vg_backoff(&spins);
+        }
+        if (slot == NULL) {
+            /* Live: waiting would only move the loss into the kernel's
+             * buffer, where it could no longer be told apart. */
+            r->st.ring_drops++;
+            continue;
         }
         struct vg_packet *copy = slot;
         *copy = p;
@@ -194,6 +350,7 @@ int vg_reader_run(struct vg_reader *r)
     }
     if (r->progress)
         reader_progress(r, start_ns, true);
+    reader_publish(r, kernel_last);
     for (unsigned i = 0; i < r->nworkers; i++)
         reader_send_control(r, &r->workers[i], VG_REC_END, r->last_ts_us);
     return status;

@@ -1,12 +1,20 @@
-/* The runtime: configuration, rules, threads (reader, workers, exporter),
- * and the summary at exit. Runs once per process, outside the hot path. */
+/* The runtime: configuration, rules, the capture source (a file, a live
+ * interface through libpcap, or DPDK ports), threads (reader, workers,
+ * exporter, stats), and the summary at exit. Runs once per process, outside
+ * the hot path. */
 #include "dataplane_int.h"
+#include "live.h"
 #include "summary.h"
 #include "vigil/config.h"
+
+#ifdef VG_HAVE_DPDK
+#include "dpdk.h"
+#endif
 
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,6 +170,56 @@ static uint64_t monotonic_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+enum capture_mode {
+    MODE_FILE,  /* -r */
+    MODE_PCAP,  /* -i, or pcap.interface: live through libpcap */
+    MODE_DPDK,  /* --dpdk */
+};
+
+/* Live capture settings, read before anything starts. */
+struct live_settings {
+    const char *iface;
+    const char *bpf;
+    uint64_t snaplen;
+    uint64_t buffer_size;
+    bool stats_enabled;
+    uint64_t stats_interval;
+};
+
+static int live_settings_load(struct live_settings *ls, const struct vg_run_opts *o,
+                              const struct vg_config *cfg, char *err, size_t errlen)
+{
+    memset(ls, 0, sizeof(*ls));
+    ls->iface = o->iface ? o->iface : vg_config_get(cfg, "pcap.interface");
+    if (ls->iface != NULL && ls->iface[0] == '\0')
+        ls->iface = NULL;
+    ls->bpf = o->bpf ? o->bpf : vg_config_get(cfg, "pcap.bpf-filter");
+    if (vg_config_get_u64(cfg, "pcap.snaplen", 65535, &ls->snaplen, err, errlen) ||
+        vg_config_get_size(cfg, "pcap.buffer-size", 16ull << 20, &ls->buffer_size, err, errlen) ||
+        vg_config_get_bool(cfg, "stats.enabled", true, &ls->stats_enabled, err, errlen) ||
+        vg_config_get_u64(cfg, "stats.interval", 8, &ls->stats_interval, err, errlen))
+        return -1;
+    if (ls->snaplen < 64 || ls->snaplen > 262144) {
+        snprintf(err, errlen, "pcap.snaplen: must be between 64 and 262144");
+        return -1;
+    }
+    if (ls->buffer_size > INT_MAX) {
+        snprintf(err, errlen, "pcap.buffer-size: at most 2gb");
+        return -1;
+    }
+    if (ls->stats_interval > 86400) {
+        snprintf(err, errlen, "stats.interval: at most 86400 seconds");
+        return -1;
+    }
+    return 0;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
 int vg_run(const struct vg_run_opts *o)
 {
     char err[ERRLEN] = "";
@@ -172,11 +230,16 @@ int vg_run(const struct vg_run_opts *o)
     struct vg_worker *workers = NULL;
     struct vg_event_ring **rings = NULL;
     struct vg_exporter *exporter = NULL;
+    struct vg_stats_thread *stats = NULL;
     struct vg_reader reader;
     memset(&reader, 0, sizeof(reader));
+#ifdef VG_HAVE_DPDK
+    struct vg_dpdk *dpdk = NULL;
+#endif
     unsigned nworkers = 0;
     unsigned started = 0;
     bool exporter_running = false;
+    bool dpdk_running = false;
 
     if (cfg == NULL) {
         fprintf(stderr, "vigil: out of memory\n");
@@ -195,10 +258,12 @@ int vg_run(const struct vg_run_opts *o)
 
     /* Configuration values, all checked before anything starts. */
     struct vg_worker_config wcfg;
+    struct live_settings live;
     uint64_t cid_seed;
     bool cid_enabled;
     char key[256];
     if (vg_worker_config_load(&wcfg, cfg, err, sizeof(err)) != 0 ||
+        live_settings_load(&live, o, cfg, err, sizeof(err)) != 0 ||
         vg_config_get_bool(cfg, eve_setting(cfg, "community-id", key, sizeof(key)), true,
                            &cid_enabled, err, sizeof(err)) ||
         vg_config_get_u64(cfg, eve_setting(cfg, "community-id-seed", key, sizeof(key)), 0,
@@ -239,20 +304,70 @@ int vg_run(const struct vg_run_opts *o)
             printf("configuration and rules OK\n");
         goto out;
     }
-    if (o->pcap_path == NULL) {
-        fprintf(stderr, "vigil: nothing to read: give a capture with -r FILE (see --help)\n");
+
+    enum capture_mode mode;
+    if (o->dpdk)
+        mode = MODE_DPDK;
+    else if (o->pcap_path != NULL)
+        mode = MODE_FILE;
+    else if (live.iface != NULL)
+        mode = MODE_PCAP;
+    else {
+        fprintf(stderr, "vigil: nothing to read: give a capture with -r FILE, an interface with "
+                        "-i IFACE, or DPDK ports with --dpdk (see --help)\n");
         goto out;
     }
+    const bool is_live = mode != MODE_FILE;
+    enum vg_checksum_mode csum =
+        o->checksum_mode >= 0 ? (enum vg_checksum_mode)o->checksum_mode : VG_CSUM_COUNT;
+    char source[320];
 
-    nworkers = o->workers ? o->workers : default_workers();
-    reader.path = o->pcap_path;
-    reader.preload = o->preload;
-    reader.progress = !o->quiet && isatty(STDERR_FILENO);
-    reader.csum = o->checksum_mode >= 0 ? (enum vg_checksum_mode)o->checksum_mode : VG_CSUM_COUNT;
-    reader.nworkers = nworkers;
-    if (vg_reader_open(&reader, err, sizeof(err)) != 0) {
-        fprintf(stderr, "vigil: %s\n", err);
+    if (mode == MODE_DPDK) {
+#ifdef VG_HAVE_DPDK
+        struct vg_dpdk_opts dopts = {
+            .eal_argc = o->eal_argc,
+            .eal_argv = o->eal_argv,
+            .cfg = cfg,
+            .workers = o->workers,
+            .csum = csum,
+        };
+        dpdk = vg_dpdk_open(&dopts, &nworkers, err, sizeof(err));
+        if (dpdk == NULL) {
+            fprintf(stderr, "vigil: %s\n", err);
+            goto out;
+        }
+        snprintf(source, sizeof(source), "DPDK %s", vg_dpdk_label(dpdk));
+        /* Workers read mbufs, not the packet ring: keep that ring minimal. */
+        wcfg.ring_bytes = 0;
+#else
+        fprintf(stderr, "vigil: --dpdk: this vigil was built without DPDK (install libdpdk-dev "
+                        "and rebuild; meson setup -Ddpdk=enabled)\n");
         goto out;
+#endif
+    } else {
+        nworkers = o->workers ? o->workers : default_workers();
+        reader.path = o->pcap_path;
+        reader.preload = o->preload && mode == MODE_FILE;
+        reader.progress = mode == MODE_FILE && !o->quiet && isatty(STDERR_FILENO);
+        reader.csum = csum;
+        reader.decode = wcfg.decode;
+        reader.decode.csum = csum;
+        reader.nworkers = nworkers;
+        if (mode == MODE_PCAP) {
+            reader.path = NULL;
+            reader.iface = live.iface;
+            reader.bpf = live.bpf;
+            reader.snaplen = (int)live.snaplen;
+            reader.buffer_size = (int)live.buffer_size;
+        }
+        if (vg_reader_open(&reader, err, sizeof(err)) != 0) {
+            fprintf(stderr, "vigil: %s\n", err);
+            goto out;
+        }
+        if (mode == MODE_PCAP)
+            snprintf(source, sizeof(source), "interface %s", live.iface);
+        else
+            snprintf(source, sizeof(source), "%s", o->pcap_path);
     }
 
     const char *logdir = o->logdir ? o->logdir : ".";
@@ -263,8 +378,9 @@ int vg_run(const struct vg_run_opts *o)
     const char *eve_name = vg_config_get(cfg, eve_setting(cfg, "filename", key, sizeof(key)));
     char eve_path[4096];
     snprintf(eve_path, sizeof(eve_path), "%s/%s", logdir, eve_name ? eve_name : "eve.json");
-    /* Each offline run starts a fresh file, so results are the run's alone. */
-    int fd = open(eve_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    /* Each offline run starts a fresh file, so results are the run's alone;
+     * a live sensor appends, as Suricata does. */
+    int fd = open(eve_path, O_WRONLY | O_CREAT | (is_live ? O_APPEND : O_TRUNC), 0644);
     if (fd < 0) {
         fprintf(stderr, "vigil: cannot write %s: %s\n", eve_path, strerror(errno));
         goto out;
@@ -277,17 +393,24 @@ int vg_run(const struct vg_run_opts *o)
     if (workers == NULL || rings == NULL)
         goto oom;
     for (unsigned i = 0; i < nworkers; i++) {
-        if (vg_worker_init(&workers[i], i, nworkers, &wcfg, rs, true) != 0)
+        if (vg_worker_init(&workers[i], i, nworkers, &wcfg, rs, !is_live) != 0)
             goto oom;
         rings[i] = workers[i].events;
     }
     reader.workers = workers;
 
+    const char *in_iface = NULL;
+    if (mode == MODE_PCAP)
+        in_iface = live.iface;
+#ifdef VG_HAVE_DPDK
+    if (mode == MODE_DPDK && strchr(vg_dpdk_label(dpdk), ',') == NULL)
+        in_iface = vg_dpdk_label(dpdk);
+#endif
     struct vg_eve_opts eve_opts = {
         .community_id_seed = (uint16_t)cid_seed,
         .community_id = cid_enabled,
-        .pcap_filename = o->pcap_path,
-        .in_iface = NULL,
+        .pcap_filename = mode == MODE_FILE ? o->pcap_path : NULL,
+        .in_iface = in_iface,
     };
     exporter = vg_exporter_new(eve_path, rings, nworkers, &eve_opts, err, sizeof(err));
     if (exporter == NULL) {
@@ -299,57 +422,130 @@ int vg_run(const struct vg_run_opts *o)
         goto out;
     }
     exporter_running = true;
-    for (; started < nworkers; started++) {
-        if (pthread_create(&workers[started].thread, NULL, vg_worker_main, &workers[started])) {
-            fprintf(stderr, "vigil: cannot start worker thread %u\n", started);
-            break;
+
+    if (is_live && live.stats_enabled) {
+        struct vg_live_source src = {.read = vg_reader_read_counters, .ports = NULL,
+                                     .ctx = &reader};
+#ifdef VG_HAVE_DPDK
+        if (mode == MODE_DPDK)
+            src = (struct vg_live_source){.read = vg_dpdk_read_counters,
+                                          .ports = vg_dpdk_port_stats,
+                                          .ctx = dpdk};
+#endif
+        stats = vg_stats_thread_new(eve_path, (unsigned)live.stats_interval, workers, nworkers,
+                                    &src, err, sizeof(err));
+        if (stats == NULL) {
+            fprintf(stderr, "vigil: %s\n", err);
+            goto out;
         }
-        char name[16];
-        snprintf(name, sizeof(name), "vg-worker-%u", started);
-        pthread_setname_np(workers[started].thread, name);
     }
-    if (started < nworkers) {
-        /* Stop the workers that did start, then give up. */
-        for (unsigned i = 0; i < started; i++) {
-            void *slot;
-            while ((slot = vg_pktring_reserve(workers[i].ring, 8, VG_REC_END)) == NULL)
-                ;
-            memset(slot, 0, 8);
-            vg_pktring_commit(workers[i].ring);
-            pthread_join(workers[i].thread, NULL);
+    vg_signals_install();
+
+    if (mode == MODE_DPDK) {
+#ifdef VG_HAVE_DPDK
+        if (vg_dpdk_start(dpdk, workers, err, sizeof(err)) != 0) {
+            fprintf(stderr, "vigil: %s\n", err);
+            goto out;
         }
-        started = 0;
-        goto out;
+        dpdk_running = true;
+#endif
+    } else {
+        for (; started < nworkers; started++) {
+            if (pthread_create(&workers[started].thread, NULL, vg_worker_main,
+                               &workers[started])) {
+                fprintf(stderr, "vigil: cannot start worker thread %u\n", started);
+                break;
+            }
+            char name[16];
+            snprintf(name, sizeof(name), "vg-worker-%u", started);
+            pthread_setname_np(workers[started].thread, name);
+        }
+        if (started < nworkers) {
+            /* Stop the workers that did start, then give up. */
+            for (unsigned i = 0; i < started; i++) {
+                void *slot;
+                while ((slot = vg_pktring_reserve(workers[i].ring, 8, VG_REC_END)) == NULL)
+                    ;
+                memset(slot, 0, 8);
+                vg_pktring_commit(workers[i].ring);
+                pthread_join(workers[i].thread, NULL);
+            }
+            started = 0;
+            goto out;
+        }
     }
+    if (stats != NULL && vg_stats_thread_start(stats) != 0)
+        fprintf(stderr, "vigil: warning: cannot start the stats thread; stats only at exit\n");
+    if (is_live && !o->quiet)
+        fprintf(stderr, "vigil: capturing from %s with %u worker%s; SIGINT or SIGTERM stops\n",
+                source, nworkers, nworkers == 1 ? "" : "s");
 
     uint64_t t0 = monotonic_ns();
-    int read_status = vg_reader_run(&reader);
-    for (unsigned i = 0; i < nworkers; i++)
-        pthread_join(workers[i].thread, NULL);
-    started = 0;
+    int read_status = 0;
+    if (mode == MODE_DPDK) {
+#ifdef VG_HAVE_DPDK
+        while (!vg_stop_requested())
+            sleep_ms(100);
+        vg_dpdk_stop(dpdk);
+#endif
+    } else {
+        read_status = vg_reader_run(&reader);
+        for (unsigned i = 0; i < nworkers; i++)
+            pthread_join(workers[i].thread, NULL);
+        started = 0;
+    }
     uint64_t t1 = monotonic_ns();
+    /* Every worker has stopped: its counters are final. */
+    for (unsigned i = 0; i < nworkers; i++)
+        vg_worker_publish(&workers[i]);
+    vg_stats_thread_stop(stats);
     vg_exporter_stop(exporter);
     exporter_running = false;
+    if (stats != NULL)
+        vg_stats_thread_final(stats);
 
     exit_code = VG_EXIT_OK;
     if (read_status != 0) {
-        fprintf(stderr, "vigil: %s: %s%s\n", o->pcap_path,
+        fprintf(stderr, "vigil: %s: %s%s\n", source,
                 reader.st.truncated ? "capture is truncated: " : "read stopped early: ",
                 reader.st.error);
+        exit_code = VG_EXIT_PROBLEMS;
+    }
+    if (mode == MODE_FILE && reader.st.interrupted) {
+        fprintf(stderr, "vigil: %s: interrupted after %llu packets\n", source,
+                (unsigned long long)reader.st.packets);
         exit_code = VG_EXIT_PROBLEMS;
     }
     if (rstats.rules_skipped || rstats.files_failed)
         exit_code = VG_EXIT_PROBLEMS;
 
+    struct vg_capture_counters cap;
+    struct vg_decode_stats dec;
+    struct vg_port_summary ports[VG_LIVE_MAX_PORTS];
+    unsigned nports = 0;
+    memset(&cap, 0, sizeof(cap));
+    memset(&dec, 0, sizeof(dec));
+    if (mode == MODE_PCAP)
+        vg_reader_read_counters(&reader, &cap, &dec);
+#ifdef VG_HAVE_DPDK
+    if (mode == MODE_DPDK) {
+        vg_dpdk_read_counters(dpdk, &cap, &dec);
+        nports = vg_dpdk_port_stats(dpdk, ports, VG_LIVE_MAX_PORTS);
+    }
+#endif
     struct vg_summary sum = {
-        .pcap_path = o->pcap_path,
+        .pcap_path = source,
         .eve_path = eve_path,
         .elapsed_s = (double)(t1 - t0) / 1e9,
         .nworkers = nworkers,
         .workers = workers,
-        .reader = &reader,
+        .reader = mode == MODE_DPDK ? NULL : &reader,
         .exporter = exporter,
         .rules = &rstats,
+        .capture = is_live ? &cap : NULL,
+        .dec = mode == MODE_DPDK ? &dec : NULL,
+        .ports = ports,
+        .nports = nports,
     };
     if (!o->quiet)
         vg_summary_print(&sum, stdout);
@@ -363,6 +559,12 @@ oom:
     fprintf(stderr, "vigil: out of memory while allocating per-worker state (lower flow.memcap "
                     "or capture.ring-size)\n");
 out:
+#ifdef VG_HAVE_DPDK
+    if (dpdk_running)
+        vg_dpdk_stop(dpdk);
+#endif
+    (void)dpdk_running;
+    vg_stats_thread_free(stats);
     if (exporter_running)
         vg_exporter_stop(exporter);
     if (exporter != NULL)
@@ -374,6 +576,9 @@ out:
     free(workers);
     free(rings);
     vg_reader_close(&reader);
+#ifdef VG_HAVE_DPDK
+    vg_dpdk_close(dpdk);
+#endif
     vg_ruleset_free(rs);
     rule_list_free(&rules);
     vg_config_free(cfg);

@@ -1,6 +1,8 @@
-/* Exit summary: one screen for people, one JSON object for scripts. */
+/* Exit summary: one screen for people, one JSON object for scripts; and the
+ * stats event that live capture appends to the EVE file. */
 #include "summary.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -14,13 +16,14 @@ struct summary_totals {
     uint64_t fragments;
     struct vg_flow_table_stats flows;
     struct vg_decode_stats dec;
+    struct vg_defrag_stats defrag;
     uint64_t anomalies;
 };
 
 static void summary_totals(const struct vg_summary *s, struct summary_totals *t)
 {
     memset(t, 0, sizeof(*t));
-    t->dec = s->reader->dec;
+    t->dec = s->dec != NULL ? *s->dec : s->reader->dec;
     for (unsigned i = 0; i < s->nworkers; i++) {
         const struct vg_worker *w = &s->workers[i];
         t->packets += w->st.packets;
@@ -29,6 +32,9 @@ static void summary_totals(const struct vg_summary *s, struct summary_totals *t)
         t->events_dropped += w->st.events_dropped;
         t->event_waits += w->st.event_waits;
         t->fragments += w->st.fragments_unreassembled;
+        vg_decode_stats_add(&t->dec, &w->dec);
+        if (w->defrag != NULL)
+            vg_defrag_stats_add(&t->defrag, vg_defrag_stats(w->defrag));
         const struct vg_flow_table_stats *fs = vg_flow_table_stats(w->flows);
         t->flows.created += fs->created;
         t->flows.ended_timeout += fs->ended_timeout;
@@ -39,6 +45,40 @@ static void summary_totals(const struct vg_summary *s, struct summary_totals *t)
     }
     for (int e = 0; e < VG_DEC_EVENT_COUNT; e++)
         t->anomalies += t->dec.events[e];
+}
+
+static void print_defrag(FILE *out, const struct vg_defrag_stats *d)
+{
+    uint64_t frags = d->ipv4_fragments + d->ipv6_fragments;
+    if (frags == 0)
+        return;
+    fprintf(out,
+            "  defrag     %llu fragments, %llu datagrams rebuilt; %llu timed out, %llu overlaps "
+            "(%llu with different data); dropped: %llu at the memcap, %llu tracker table full, "
+            "%llu too many fragments, %llu oversize, %llu invalid\n",
+            (unsigned long long)frags,
+            (unsigned long long)(d->ipv4_reassembled + d->ipv6_reassembled),
+            (unsigned long long)d->timeouts, (unsigned long long)d->overlaps,
+            (unsigned long long)d->overlaps_different, (unsigned long long)d->memcap_drops,
+            (unsigned long long)d->tracker_table_full, (unsigned long long)d->too_many_fragments,
+            (unsigned long long)d->oversize, (unsigned long long)d->invalid);
+}
+
+static void json_defrag(FILE *f, const struct vg_defrag_stats *d)
+{
+    fprintf(f,
+            "\"defrag\":{\"ipv4_fragments\":%llu,\"ipv6_fragments\":%llu,\"ipv4_reassembled\":%llu,"
+            "\"ipv6_reassembled\":%llu,\"timeouts\":%llu,\"overlaps\":%llu,"
+            "\"overlaps_different\":%llu,\"duplicates\":%llu,\"memcap_drops\":%llu,"
+            "\"tracker_table_full\":%llu,\"too_many_fragments\":%llu,\"oversize\":%llu,"
+            "\"invalid\":%llu},",
+            (unsigned long long)d->ipv4_fragments, (unsigned long long)d->ipv6_fragments,
+            (unsigned long long)d->ipv4_reassembled, (unsigned long long)d->ipv6_reassembled,
+            (unsigned long long)d->timeouts, (unsigned long long)d->overlaps,
+            (unsigned long long)d->overlaps_different, (unsigned long long)d->duplicates,
+            (unsigned long long)d->memcap_drops, (unsigned long long)d->tracker_table_full,
+            (unsigned long long)d->too_many_fragments, (unsigned long long)d->oversize,
+            (unsigned long long)d->invalid);
 }
 
 static long peak_rss_kb(void)
@@ -60,11 +100,65 @@ static void print_sid(void *user, uint32_t sid, const char *msg, uint64_t count)
     fprintf(sp->out, "    %10llu  sid %-9u %s\n", (unsigned long long)count, sid, msg ? msg : "");
 }
 
+/* The reader's counters, or the capture's when there is no reader (DPDK). */
+static const struct vg_reader_stats *summary_reader_stats(const struct vg_summary *s,
+                                                          struct vg_reader_stats *tmp)
+{
+    if (s->reader != NULL)
+        return &s->reader->st;
+    memset(tmp, 0, sizeof(*tmp));
+    if (s->capture != NULL) {
+        tmp->packets = s->capture->packets;
+        tmp->bytes = s->capture->bytes;
+        tmp->oversize = s->capture->oversize;
+        tmp->ring_drops = s->capture->ring_full;
+    }
+    return tmp;
+}
+
+static void print_capture(const struct vg_summary *s, FILE *out)
+{
+    const struct vg_capture_counters *c = s->capture;
+    if (s->nports == 0) {
+        fprintf(out,
+                "  capture    %" PRIu64 " seen by the kernel, %" PRIu64
+                " dropped there (buffer full), %" PRIu64 " by the interface; %" PRIu64
+                " dropped (worker ring full)\n",
+                c->kernel_packets, c->kernel_drops, c->kernel_ifdrops, c->ring_full);
+        return;
+    }
+    for (unsigned i = 0; i < s->nports; i++) {
+        const struct vg_port_summary *p = &s->ports[i];
+        if (p->capture) {
+            fprintf(out,
+                    "  port %-5u %s (%s, link %s): %" PRIu64 " received, %" PRIu64
+                    " missed (NIC queue full), %" PRIu64 " no mbuf, %" PRIu64 " errors; per queue",
+                    i, p->name, p->driver, p->link_up ? "up" : "down", p->ipackets, p->imissed,
+                    p->rx_nombuf, p->ierrors);
+            for (unsigned q = 0; q < p->nqueues && q < VG_PORT_MAX_QUEUES; q++)
+                fprintf(out, " %" PRIu64, p->q_ipackets[q]);
+            fprintf(out, "\n");
+        } else {
+            fprintf(out,
+                    "  port %-5u %s (%s, link %s): tap output, %" PRIu64 " sent, %" PRIu64
+                    " errors\n",
+                    i, p->name, p->driver, p->link_up ? "up" : "down", p->opackets, p->oerrors);
+        }
+        if (p->tap_to >= 0 && (unsigned)p->tap_to < s->nports)
+            fprintf(out,
+                    "  tap        %s -> %s: %" PRIu64 " sent, %" PRIu64
+                    " not sent (TX queue full)\n",
+                    p->name, s->ports[p->tap_to].name, p->tap_sent, p->tap_dropped);
+    }
+    fprintf(out, "  dispatch   %" PRIu64 " dropped (worker ring full)\n", c->ring_full);
+}
+
 void vg_summary_print(const struct vg_summary *s, FILE *out)
 {
     struct summary_totals t;
     summary_totals(s, &t);
-    const struct vg_reader_stats *rd = &s->reader->st;
+    struct vg_reader_stats rd_tmp;
+    const struct vg_reader_stats *rd = summary_reader_stats(s, &rd_tmp);
     double secs = s->elapsed_s > 0 ? s->elapsed_s : 1e-9;
     fprintf(out, "vigil %s summary for %s\n", VG_VERSION, s->pcap_path);
     fprintf(out, "  packets    %llu read (%.1f MB), %llu analysed, %llu not IP, %llu invalid\n",
@@ -99,13 +193,16 @@ void vg_summary_print(const struct vg_summary *s, FILE *out)
             (unsigned long long)t.dec.invalid, (unsigned long long)t.dec.csum_dropped,
             (unsigned long long)rd->oversize, (unsigned long long)t.events_dropped,
             (unsigned long long)xs->write_errors, (unsigned long long)t.fragments);
+    print_defrag(out, &t.defrag);
+    if (s->capture != NULL)
+        print_capture(s, out);
     double pps = (double)rd->packets / secs;
     double gbps = (double)rd->bytes * 8 / secs / 1e9;
     fprintf(out,
             "  time       %.3f s, %.0f packets/s, %.3f Gbit/s with %u worker%s (%.0f "
             "packets/s per worker)\n",
             s->elapsed_s, pps, gbps, s->nworkers, s->nworkers == 1 ? "" : "s", pps / s->nworkers);
-    if (s->reader->preload)
+    if (s->reader != NULL && s->reader->preload)
         fprintf(out,
                 "  memory     %ld MB peak resident, of which %llu MB is the preloaded capture\n",
                 peak_rss_kb() / 1024, (unsigned long long)(s->reader->file_size >> 20));
@@ -119,6 +216,57 @@ struct sid_json {
     FILE *f;
     int first;
 };
+
+static void json_ports(FILE *f, const struct vg_port_summary *ports, unsigned nports)
+{
+    fprintf(f, "\"ports\":[");
+    for (unsigned i = 0; i < nports; i++) {
+        const struct vg_port_summary *p = &ports[i];
+        fprintf(f,
+                "%s{\"name\":\"%s\",\"driver\":\"%s\",\"capture\":%s,\"link_up\":%s,"
+                "\"ipackets\":%" PRIu64 ",\"ibytes\":%" PRIu64 ",\"imissed\":%" PRIu64
+                ",\"ierrors\":%" PRIu64 ",\"rx_nombuf\":%" PRIu64 ",\"opackets\":%" PRIu64
+                ",\"oerrors\":%" PRIu64 ",\"queues\":[",
+                i ? "," : "", p->name, p->driver, p->capture ? "true" : "false",
+                p->link_up ? "true" : "false", p->ipackets, p->ibytes, p->imissed, p->ierrors,
+                p->rx_nombuf, p->opackets, p->oerrors);
+        for (unsigned q = 0; q < p->nqueues && q < VG_PORT_MAX_QUEUES; q++)
+            fprintf(f, "%s{\"ipackets\":%" PRIu64 ",\"errors\":%" PRIu64 "}", q ? "," : "",
+                    p->q_ipackets[q], p->q_errors[q]);
+        fprintf(f, "]");
+        if (p->tap_to >= 0 && (unsigned)p->tap_to < nports)
+            fprintf(f, ",\"tap\":{\"to\":\"%s\",\"sent\":%" PRIu64 ",\"dropped\":%" PRIu64 "}",
+                    ports[p->tap_to].name, p->tap_sent, p->tap_dropped);
+        fprintf(f, "}");
+    }
+    fprintf(f, "],");
+}
+
+/* Live capture: where every packet went before a worker saw it, and what
+ * each worker did. */
+static void json_capture(const struct vg_summary *s, FILE *f)
+{
+    const struct vg_capture_counters *c = s->capture;
+    fprintf(f,
+            "\"capture\":{\"packets\":%" PRIu64 ",\"kernel_packets\":%" PRIu64
+            ",\"kernel_drops\":%" PRIu64 ",\"kernel_ifdrops\":%" PRIu64 ",\"errors\":%" PRIu64
+            ",\"nic_missed\":%" PRIu64 ",\"nic_nombuf\":%" PRIu64 ",\"worker_ring_full\":%" PRIu64
+            ",\"oversize\":%" PRIu64 ",\"tap_sent\":%" PRIu64 ",\"tap_dropped\":%" PRIu64 "},",
+            c->packets, c->kernel_packets, c->kernel_drops, c->kernel_ifdrops, c->errors,
+            c->nic_missed, c->nic_nombuf, c->ring_full, c->oversize, c->tap_sent, c->tap_dropped);
+    if (s->nports > 0)
+        json_ports(f, s->ports, s->nports);
+    fprintf(f, "\"worker_stats\":[");
+    for (unsigned i = 0; i < s->nworkers; i++) {
+        const struct vg_worker *w = &s->workers[i];
+        fprintf(f,
+                "%s{\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"alerts\":%" PRIu64
+                ",\"events_dropped\":%" PRIu64 ",\"flows\":%" PRIu64 "}",
+                i ? "," : "", w->st.packets, w->st.bytes, w->st.alerts, w->st.events_dropped,
+                vg_flow_table_stats(w->flows)->created);
+    }
+    fprintf(f, "],");
+}
 
 static void json_sid(void *user, uint32_t sid, const char *msg, uint64_t count)
 {
@@ -135,7 +283,8 @@ int vg_summary_write_json(const struct vg_summary *s, const char *path)
         return -1;
     struct summary_totals t;
     summary_totals(s, &t);
-    const struct vg_reader_stats *rd = &s->reader->st;
+    struct vg_reader_stats rd_tmp;
+    const struct vg_reader_stats *rd = summary_reader_stats(s, &rd_tmp);
     const struct vg_exporter_stats *xs = vg_exporter_stats(s->exporter);
     double secs = s->elapsed_s > 0 ? s->elapsed_s : 1e-9;
     fprintf(f,
@@ -148,8 +297,9 @@ int vg_summary_write_json(const struct vg_summary *s, const char *path)
     fprintf(f, "\"alerts_by_sid\":{");
     struct sid_json sj = {f, 1};
     vg_exporter_foreach_sid(s->exporter, json_sid, &sj);
-    fprintf(f, "},\"peak_rss_kb\":%ld,\"preload_bytes\":%llu,", peak_rss_kb(),
-            (unsigned long long)(s->reader->preload ? s->reader->file_size : 0));
+    fprintf(
+        f, "},\"peak_rss_kb\":%ld,\"preload_bytes\":%llu,", peak_rss_kb(),
+        (unsigned long long)(s->reader != NULL && s->reader->preload ? s->reader->file_size : 0));
     fprintf(f, "\"rules\":{\"loaded\":%u,\"skipped\":%u},", s->rules->rules_loaded,
             s->rules->rules_skipped);
     fprintf(f,
@@ -164,7 +314,7 @@ int vg_summary_write_json(const struct vg_summary *s, const char *path)
             "\"raw\":%llu,\"null\":%llu,\"vlan\":%llu,\"vlan_qinq\":%llu,\"ipv4\":%llu,"
             "\"ipv6\":%llu,\"ipv4_frag\":%llu,\"ipv6_frag\":%llu,\"tcp\":%llu,\"udp\":%llu,"
             "\"icmpv4\":%llu,\"icmpv6\":%llu,\"other_ip_proto\":%llu,\"non_ip\":%llu,"
-            "\"invalid\":%llu,\"event\":{",
+            "\"invalid\":%llu,",
             (unsigned long long)d->pkts, (unsigned long long)d->bytes,
             (unsigned long long)d->ethernet, (unsigned long long)d->sll, (unsigned long long)d->raw,
             (unsigned long long)d->null, (unsigned long long)d->vlan,
@@ -174,10 +324,23 @@ int vg_summary_write_json(const struct vg_summary *s, const char *path)
             (unsigned long long)d->udp, (unsigned long long)d->icmpv4,
             (unsigned long long)d->icmpv6, (unsigned long long)d->other_ip_proto,
             (unsigned long long)d->non_ip, (unsigned long long)d->invalid);
+    fprintf(f,
+            "\"mpls\":%llu,\"gre\":%llu,\"gre_pptp\":%llu,\"erspan\":%llu,\"vxlan\":%llu,"
+            "\"geneve\":%llu,\"ipv4_in_ipv4\":%llu,\"ipv6_in_ipv4\":%llu,\"ipv4_in_ipv6\":%llu,"
+            "\"ipv6_in_ipv6\":%llu,\"teredo\":%llu,\"pppoe\":%llu,\"pppoe_discovery\":%llu,"
+            "\"event\":{",
+            (unsigned long long)d->mpls, (unsigned long long)d->gre,
+            (unsigned long long)d->gre_pptp, (unsigned long long)d->erspan,
+            (unsigned long long)d->vxlan, (unsigned long long)d->geneve,
+            (unsigned long long)d->ipv4_in_ipv4, (unsigned long long)d->ipv6_in_ipv4,
+            (unsigned long long)d->ipv4_in_ipv6, (unsigned long long)d->ipv6_in_ipv6,
+            (unsigned long long)d->teredo, (unsigned long long)d->pppoe,
+            (unsigned long long)d->pppoe_discovery);
     for (int e = 0; e < VG_DEC_EVENT_COUNT; e++)
         fprintf(f, "%s\"%s\":%llu", e ? "," : "", vg_decode_event_name((enum vg_decode_event)e),
                 (unsigned long long)d->events[e]);
     fprintf(f, "}},");
+    json_defrag(f, &t.defrag);
     fprintf(f,
             "\"drops\":{\"malformed\":%llu,\"checksum\":%llu,\"oversize\":%llu,"
             "\"event_ring_full\":%llu,\"event_write_errors\":%llu},",
@@ -186,7 +349,161 @@ int vg_summary_write_json(const struct vg_summary *s, const char *path)
             (unsigned long long)xs->write_errors);
     fprintf(f, "\"waits\":{\"reader_ring_full\":%llu,\"worker_event_ring_full\":%llu},",
             (unsigned long long)rd->ring_waits, (unsigned long long)t.event_waits);
+    if (s->capture != NULL)
+        json_capture(s, f);
     fprintf(f, "\"truncated\":%s,\"events_written\":%llu}\n", rd->truncated ? "true" : "false",
             (unsigned long long)xs->events_written);
     return fclose(f) == 0 ? 0 : -1;
+}
+
+/* ---- the EVE stats event ---- */
+
+#define JU64(j, name, v) vg_jbuf_appendf(j, "\"" name "\":%" PRIu64, (uint64_t)(v))
+
+void vg_stats_event_format(struct vg_jbuf *j, const struct vg_stats_view *v)
+{
+    char ts[40];
+    vg_format_timestamp(v->now_us, ts, sizeof(ts));
+    struct vg_worker_stats w;
+    struct vg_flow_table_stats fl;
+    memset(&w, 0, sizeof(w));
+    memset(&fl, 0, sizeof(fl));
+    for (unsigned i = 0; i < v->nworkers; i++) {
+        w.packets += v->workers[i].packets;
+        w.alerts += v->workers[i].alerts;
+        w.events_dropped += v->workers[i].events_dropped;
+        fl.created += v->worker_flows[i].created;
+        fl.active += v->worker_flows[i].active;
+        fl.ended_timeout += v->worker_flows[i].ended_timeout;
+        fl.ended_forced += v->worker_flows[i].ended_forced;
+        fl.ended_shutdown += v->worker_flows[i].ended_shutdown;
+        fl.tcp_midstream += v->worker_flows[i].tcp_midstream;
+    }
+    const struct vg_capture_counters *c = &v->cap;
+    const struct vg_decode_stats *d = &v->dec;
+
+    vg_jbuf_appendf(j, "{\"timestamp\":\"%s\",\"event_type\":\"stats\",\"stats\":{", ts);
+    JU64(j, "uptime", v->uptime_s);
+    vg_jbuf_appendf(j, ",\"capture\":{");
+    JU64(j, "kernel_packets", c->kernel_packets);
+    vg_jbuf_appendf(j, ",");
+    JU64(j, "kernel_drops", c->kernel_drops);
+    vg_jbuf_appendf(j, ",");
+    JU64(j, "errors", c->errors);
+    vg_jbuf_appendf(j, ",");
+    JU64(j, "packets", c->packets);
+    vg_jbuf_appendf(j, ",");
+    JU64(j, "bytes", c->bytes);
+    if (v->dpdk) {
+        vg_jbuf_appendf(j,
+                        ",\"dpdk\":{\"imissed\":%" PRIu64 ",\"rx_nombuf\":%" PRIu64
+                        ",\"ierrors\":%" PRIu64 "},\"ports\":[",
+                        c->nic_missed, c->nic_nombuf, c->errors);
+        for (unsigned i = 0; i < v->nports; i++) {
+            const struct vg_port_summary *p = &v->ports[i];
+            vg_jbuf_appendf(j, "%s{\"name\":", i ? "," : "");
+            vg_jbuf_append_json_string(j, (const uint8_t *)p->name, strlen(p->name));
+            vg_jbuf_appendf(j,
+                            ",\"ipackets\":%" PRIu64 ",\"imissed\":%" PRIu64
+                            ",\"rx_nombuf\":%" PRIu64 ",\"ierrors\":%" PRIu64
+                            ",\"opackets\":%" PRIu64 ",\"queues\":[",
+                            p->ipackets, p->imissed, p->rx_nombuf, p->ierrors, p->opackets);
+            for (unsigned q = 0; q < p->nqueues && q < VG_PORT_MAX_QUEUES; q++)
+                vg_jbuf_appendf(j, "%s%" PRIu64, q ? "," : "", p->q_ipackets[q]);
+            vg_jbuf_appendf(j, "]");
+            if (p->tap_to >= 0 && (unsigned)p->tap_to < v->nports) {
+                const char *to = v->ports[p->tap_to].name;
+                vg_jbuf_appendf(j, ",\"tap\":{\"to\":");
+                vg_jbuf_append_json_string(j, (const uint8_t *)to, strlen(to));
+                vg_jbuf_appendf(j, ",\"sent\":%" PRIu64 ",\"dropped\":%" PRIu64 "}", p->tap_sent,
+                                p->tap_dropped);
+            }
+            vg_jbuf_appendf(j, "}");
+        }
+        vg_jbuf_appendf(j, "]");
+    } else {
+        vg_jbuf_appendf(j, ",");
+        JU64(j, "kernel_ifdrops", c->kernel_ifdrops);
+    }
+    vg_jbuf_appendf(j, "},\"decoder\":{");
+    JU64(j, "pkts", d->pkts);
+    vg_jbuf_appendf(j, ",");
+    JU64(j, "bytes", d->bytes);
+    vg_jbuf_appendf(j, ",");
+    JU64(j, "invalid", d->invalid);
+    vg_jbuf_appendf(j, ",");
+    JU64(j, "ethernet", d->ethernet);
+    vg_jbuf_appendf(j, ",");
+    JU64(j, "vlan", d->vlan);
+    vg_jbuf_appendf(j, ",");
+    JU64(j, "vlan_qinq", d->vlan_qinq);
+    vg_jbuf_appendf(j, ",");
+    JU64(j, "ipv4", d->ipv4);
+    vg_jbuf_appendf(j, ",");
+    JU64(j, "ipv6", d->ipv6);
+    vg_jbuf_appendf(j, ",");
+    JU64(j, "ipv4_frag", d->ipv4_frag);
+    vg_jbuf_appendf(j, ",");
+    JU64(j, "ipv6_frag", d->ipv6_frag);
+    vg_jbuf_appendf(j, ",");
+    JU64(j, "tcp", d->tcp);
+    vg_jbuf_appendf(j, ",");
+    JU64(j, "udp", d->udp);
+    vg_jbuf_appendf(j, ",");
+    JU64(j, "icmpv4", d->icmpv4);
+    vg_jbuf_appendf(j, ",");
+    JU64(j, "icmpv6", d->icmpv6);
+    vg_jbuf_appendf(j, ",");
+    JU64(j, "non_ip", d->non_ip);
+    vg_jbuf_appendf(j, ",\"event\":{");
+    for (int e = 0; e < VG_DEC_EVENT_COUNT; e++)
+        vg_jbuf_appendf(j, "%s\"%s\":%" PRIu64, e ? "," : "",
+                        vg_decode_event_name((enum vg_decode_event)e), d->events[e]);
+    vg_jbuf_appendf(j, "}},\"flow\":{");
+    JU64(j, "total", fl.created);
+    vg_jbuf_appendf(j, ",");
+    JU64(j, "active", fl.active);
+    vg_jbuf_appendf(j, ",");
+    JU64(j, "timeout", fl.ended_timeout);
+    vg_jbuf_appendf(j, ",");
+    JU64(j, "forced", fl.ended_forced);
+    vg_jbuf_appendf(j, ",");
+    JU64(j, "shutdown", fl.ended_shutdown);
+    vg_jbuf_appendf(j, ",");
+    JU64(j, "tcp_midstream", fl.tcp_midstream);
+    vg_jbuf_appendf(j, "},\"detect\":{");
+    JU64(j, "alert", w.alerts);
+    /* Every loss between the wire and the EVE file, by cause. */
+    vg_jbuf_appendf(j, "},\"drops\":{");
+    JU64(j, "kernel", c->kernel_drops);
+    vg_jbuf_appendf(j, ",");
+    JU64(j, "interface", c->kernel_ifdrops);
+    vg_jbuf_appendf(j, ",");
+    JU64(j, "nic_full", c->nic_missed);
+    vg_jbuf_appendf(j, ",");
+    JU64(j, "no_mbuf", c->nic_nombuf);
+    vg_jbuf_appendf(j, ",");
+    JU64(j, "nic_errors", c->errors);
+    vg_jbuf_appendf(j, ",");
+    JU64(j, "worker_ring_full", c->ring_full);
+    vg_jbuf_appendf(j, ",");
+    JU64(j, "oversize", c->oversize);
+    vg_jbuf_appendf(j, ",");
+    JU64(j, "malformed", d->invalid);
+    vg_jbuf_appendf(j, ",");
+    JU64(j, "checksum", d->csum_dropped);
+    vg_jbuf_appendf(j, ",");
+    JU64(j, "event_ring_full", w.events_dropped);
+    vg_jbuf_appendf(j, ",");
+    JU64(j, "flow_memcap_evictions", fl.ended_forced);
+    vg_jbuf_appendf(j, ",");
+    JU64(j, "tap_tx_full", c->tap_dropped);
+    vg_jbuf_appendf(j, "},\"workers\":[");
+    for (unsigned i = 0; i < v->nworkers; i++)
+        vg_jbuf_appendf(j,
+                        "%s{\"packets\":%" PRIu64 ",\"alerts\":%" PRIu64
+                        ",\"flows_active\":%" PRIu64 ",\"events_dropped\":%" PRIu64 "}",
+                        i ? "," : "", v->workers[i].packets, v->workers[i].alerts,
+                        v->worker_flows[i].active, v->workers[i].events_dropped);
+    vg_jbuf_appendf(j, "]}}");
 }

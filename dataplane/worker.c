@@ -50,6 +50,17 @@ static void tuple_from_packet(struct vg_event_tuple *t, const struct vg_packet *
         t->sport = p->sport;
         t->dport = p->dport;
     }
+    if (p->encap_depth != 0) {
+        t->tunnel_type = p->tunnel_type;
+        t->encap_depth = p->encap_depth;
+        t->tunnel_family = p->tunnel_family;
+        t->tunnel_proto = p->tunnel_proto;
+        t->tunnel_sport = p->tunnel_sport;
+        t->tunnel_dport = p->tunnel_dport;
+        t->tunnel_id = p->tunnel_id;
+        t->tunnel_src = p->tunnel_src;
+        t->tunnel_dst = p->tunnel_dst;
+    }
 }
 
 /* Called by the flow table for every flow that ends. */
@@ -75,6 +86,17 @@ void vg_worker_flow_end(void *user, const struct vg_flow *f, enum vg_flow_end_re
     t->has_ports = f->key.proto == 6 || f->key.proto == 17 || f->key.proto == 132;
     t->icmp_type = f->icmp_type;
     t->icmp_code = f->icmp_code;
+    if (f->encap_depth != 0) {
+        t->tunnel_type = f->tunnel_type;
+        t->encap_depth = f->encap_depth;
+        t->tunnel_family = f->tunnel_family;
+        t->tunnel_proto = f->tunnel_proto;
+        t->tunnel_sport = f->tunnel_sport;
+        t->tunnel_dport = f->tunnel_dport;
+        t->tunnel_id = f->key.tunnel_id;
+        t->tunnel_src = f->tunnel_src;
+        t->tunnel_dst = f->tunnel_dst;
+    }
     struct vg_event_flow *fl = &ev.u.flow;
     fl->pkts_toserver = f->pkts[VG_DIR_TOSERVER];
     fl->pkts_toclient = f->pkts[VG_DIR_TOCLIENT];
@@ -118,6 +140,47 @@ static void worker_alert(void *user, const struct vg_rule_meta *rule)
     worker_emit(a->w, &ev);
 }
 
+static void worker_anomaly(struct vg_worker *w, const struct vg_packet *p, uint8_t kind,
+                           uint16_t event)
+{
+    struct vg_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.type = VG_EVENT_ANOMALY;
+    ev.ts_us = p->ts_us;
+    ev.pcap_cnt = p->pcap_cnt;
+    tuple_from_packet(&ev.tuple, p);
+    ev.u.anomaly.kind = kind;
+    ev.u.anomaly.event = event;
+    worker_emit(w, &ev);
+}
+
+/* Feeds a fragment to the defragmenter. Returns true when it completed a
+ * datagram, which then replaces the fragment in *p. */
+static bool worker_defrag(struct vg_worker *w, struct vg_packet *p, struct vg_packet *whole)
+{
+    int done = vg_defrag_packet(w->defrag, p, w->clock_us, whole, &w->dec);
+    if (done == 1) {
+        /* The rebuilt datagram travelled in the same tunnel as its fragments. */
+        whole->tunnel_type = p->tunnel_type;
+        whole->encap_depth = p->encap_depth;
+        whole->tunnel_family = p->tunnel_family;
+        whole->tunnel_proto = p->tunnel_proto;
+        whole->tunnel_id = p->tunnel_id;
+        whole->tunnel_sport = p->tunnel_sport;
+        whole->tunnel_dport = p->tunnel_dport;
+        whole->tunnel_src = p->tunnel_src;
+        whole->tunnel_dst = p->tunnel_dst;
+    }
+    uint32_t events = vg_defrag_last_events(w->defrag);
+    for (unsigned e = 0; events != 0 && e < VG_DEFRAG_EV_COUNT; e++) {
+        if (events & VG_DEFRAG_EVENT_BIT(e)) {
+            worker_anomaly(w, p, VG_ANOMALY_DEFRAG, (uint16_t)e);
+            events &= ~VG_DEFRAG_EVENT_BIT(e);
+        }
+    }
+    return done == 1;
+}
+
 /* Moves this worker's clock to now_us and expires flows once per second of
  * packet time. Every worker expires at the same packet times whatever the
  * worker count, because the reader broadcasts a tick at each new second. */
@@ -128,6 +191,8 @@ static void worker_advance_clock(struct vg_worker *w, uint64_t now_us)
     w->clock_us = now_us;
     if (now_us >= w->next_expire_us) {
         vg_flow_table_expire(w->flows, now_us);
+        if (w->defrag != NULL)
+            vg_defrag_expire(w->defrag, now_us);
         w->next_expire_us = (now_us / SECOND_US + 1) * SECOND_US;
     }
 }
@@ -150,11 +215,20 @@ void vg_worker_packet(struct vg_worker *w, struct vg_packet *p)
     w->st.packets++;
     w->st.bytes += p->wirelen;
 
+    struct vg_packet whole;
+    if (VG_UNLIKELY(p->flags & VG_PKT_FRAGMENT) && w->defrag != NULL) {
+        /* Only the rebuilt datagram is analysed, like Suricata: a fragment
+         * on its own joins no flow and is not inspected. */
+        if (!worker_defrag(w, p, &whole))
+            return;
+        p = &whole;
+    }
+
     struct alert_ctx a = {.w = w, .p = p, .flow = NULL, .dir = VG_DIR_TOSERVER};
     uint32_t flags = 0;
     if (VG_UNLIKELY(p->flags & VG_PKT_FRAGMENT)) {
-        /* Without reassembly a fragment has no trustworthy ports: inspect it
-         * as an IP packet, outside any flow. */
+        /* Defragmentation off: a fragment has no trustworthy ports, so it is
+         * inspected as an IP packet outside any flow. */
         w->st.fragments_unreassembled++;
     } else {
         a.flow = vg_flow_table_packet(w->flows, p, &a.dir);
@@ -206,6 +280,37 @@ int vg_worker_config_load(struct vg_worker_config *wc, const struct vg_config *c
         vg_config_get_size(cfg, "capture.ring-size", 16ull << 20, &wc->ring_bytes, err, errlen) ||
         vg_config_get_u64(cfg, "event-ring.size", 65536, &wc->event_ring_size, err, errlen))
         return -1;
+    vg_decode_config_default(&wc->decode);
+    if (vg_decode_config_load(&wc->decode, cfg, err, errlen) != 0)
+        return -1;
+    vg_defrag_config_default(&wc->defrag);
+    uint64_t trackers = wc->defrag.max_trackers, max_frags = wc->defrag.max_fragments;
+    uint64_t timeout_s = wc->defrag.timeout_us / SECOND_US;
+    if (vg_config_get_bool(cfg, "defrag.enabled", true, &wc->defrag_enabled, err, errlen) ||
+        vg_config_get_size(cfg, "defrag.memcap", wc->defrag.memcap, &wc->defrag.memcap, err,
+                           errlen) ||
+        vg_config_get_u64(cfg, "defrag.trackers", trackers, &trackers, err, errlen) ||
+        vg_config_get_u64(cfg, "defrag.max-frags", max_frags, &max_frags, err, errlen) ||
+        vg_config_get_u64(cfg, "defrag.timeout", timeout_s, &timeout_s, err, errlen))
+        return -1;
+    if (trackers == 0 || trackers > UINT32_MAX || max_frags == 0 || max_frags > 65535 ||
+        timeout_s == 0) {
+        snprintf(err, errlen,
+                 "defrag: trackers, max-frags and timeout must be positive "
+                 "(max-frags at most 65535)");
+        return -1;
+    }
+    wc->defrag.max_trackers = (uint32_t)trackers;
+    wc->defrag.max_fragments = (uint32_t)max_frags;
+    wc->defrag.timeout_us = timeout_s * SECOND_US;
+    const char *policy = vg_config_get(cfg, "defrag.policy");
+    if (policy != NULL && vg_defrag_policy_parse(policy, &wc->defrag.policy) != 0) {
+        snprintf(err, errlen,
+                 "defrag.policy: '%s' is not one of bsd, first, last, linux, "
+                 "windows, solaris",
+                 policy);
+        return -1;
+    }
     if (wc->event_ring_size == 0 || wc->event_ring_size > (1u << 30)) {
         snprintf(err, errlen, "event-ring.size: must be between 1 and 2^30");
         return -1;
@@ -231,6 +336,16 @@ int vg_worker_init(struct vg_worker *w, unsigned id, unsigned nworkers,
     w->detect = vg_detect_ctx_new(rs);
     if (!w->ring || !w->events || !w->flows || !w->detect)
         return -1;
+    if (wc->defrag_enabled) {
+        /* Caps in the configuration are for the whole sensor. */
+        struct vg_defrag_config dc = wc->defrag;
+        unsigned n = nworkers ? nworkers : 1;
+        dc.memcap = dc.memcap / n;
+        dc.max_trackers = dc.max_trackers / n ? dc.max_trackers / n : 1;
+        w->defrag = vg_defrag_new(&dc);
+        if (w->defrag == NULL)
+            return -1;
+    }
     return 0;
 }
 
@@ -240,6 +355,7 @@ void vg_worker_destroy(struct vg_worker *w)
     vg_event_ring_free(w->events);
     vg_flow_table_free(w->flows);
     vg_detect_ctx_free(w->detect);
+    vg_defrag_free(w->defrag);
     memset(w, 0, sizeof(*w));
 }
 
@@ -263,6 +379,7 @@ void *vg_worker_main(void *arg)
             uint64_t ts;
             memcpy(&ts, rec, sizeof(ts));
             vg_worker_tick(w, ts);
+            vg_worker_publish(w);
         } else if (kind == VG_REC_END) {
             uint64_t ts;
             memcpy(&ts, rec, sizeof(ts));
@@ -274,4 +391,10 @@ void *vg_worker_main(void *arg)
     }
     atomic_store(&w->finished, true);
     return NULL;
+}
+
+void vg_worker_publish(struct vg_worker *w)
+{
+    vg_counters_publish(&w->pub_st, &w->st, sizeof(w->st));
+    vg_counters_publish(&w->pub_flows, vg_flow_table_stats(w->flows), sizeof(w->pub_flows));
 }

@@ -1,14 +1,18 @@
 /* EVE JSON records, field for field as Suricata writes them. */
 #include <string.h>
 
+#include "vigil/defrag.h"
 #include "vigil/event.h"
 #include "vigil/flow.h"
 
 #define APPEND_LIT(j, lit) vg_jbuf_append((j), (lit), sizeof(lit) - 1)
 
 #define PROTO_ICMP   1
+#define PROTO_IPIP   4
 #define PROTO_TCP    6
 #define PROTO_UDP    17
+#define PROTO_IPV6   41
+#define PROTO_GRE    47
 #define PROTO_ICMPV6 58
 
 #define TCP_FIN 0x01u
@@ -319,18 +323,77 @@ static void append_layer(struct vg_jbuf *j, const char *name)
     vg_jbuf_append_json_string(j, (const uint8_t *)name, n);
 }
 
-static void append_anomaly(struct vg_jbuf *j, const struct vg_event_anomaly *a)
+static void append_anomaly(struct vg_jbuf *j, const struct vg_event_anomaly *a, int family)
 {
     const char *name = NULL;
-    if (a->event < VG_DEC_EVENT_COUNT)
+    const char *type = "decode";
+    if (a->kind == VG_ANOMALY_DECODE && a->event < VG_DEC_EVENT_COUNT)
         name = vg_decode_event_name((enum vg_decode_event)a->event);
+    else if (a->kind == VG_ANOMALY_DEFRAG && a->event < VG_DEFRAG_EV_COUNT)
+        name = vg_defrag_event_name_family((enum vg_defrag_event)a->event, family);
     if (name == NULL)
         name = "unknown";
 
-    APPEND_LIT(j, ",\"anomaly\":{\"type\":\"decode\",\"event\":");
+    APPEND_LIT(j, ",\"anomaly\":{\"type\":");
+    append_str(j, type);
+    APPEND_LIT(j, ",\"event\":");
     append_str(j, name);
     APPEND_LIT(j, ",\"layer\":");
     append_layer(j, name);
+    APPEND_LIT(j, "}");
+}
+
+/* Name of a tunnel carrier's IP protocol, IANA's keyword. */
+static void append_tunnel_proto(struct vg_jbuf *j, uint8_t proto)
+{
+    switch (proto) {
+    case PROTO_IPIP:
+        APPEND_LIT(j, "\"IPv4\"");
+        break;
+    case PROTO_IPV6:
+        APPEND_LIT(j, "\"IPv6\"");
+        break;
+    case PROTO_GRE:
+        APPEND_LIT(j, "\"GRE\"");
+        break;
+    default:
+        append_proto(j, proto);
+        break;
+    }
+}
+
+/* Suricata 7's "tunnel" object (the carrier's addresses, ports, protocol and
+ * the depth), with vigil's tunnel_type and tunnel_id added. The carrier is
+ * the IP header around the innermost tunnel; MPLS or PPPoE straight on
+ * Ethernet has none, and then only the depth and type are shown. */
+static void append_tunnel(struct vg_jbuf *j, const struct vg_event_tuple *t)
+{
+    char addr[64];
+    APPEND_LIT(j, ",\"tunnel\":{");
+    if (t->tunnel_family == 4 || t->tunnel_family == 6) {
+        bool ports = t->tunnel_proto == PROTO_UDP;
+        APPEND_LIT(j, "\"src_ip\":");
+        append_str(j, vg_ip_addr_str(&t->tunnel_src, t->tunnel_family, addr, sizeof(addr)));
+        if (ports) {
+            APPEND_LIT(j, ",\"src_port\":");
+            append_u64(j, t->tunnel_sport);
+        }
+        APPEND_LIT(j, ",\"dest_ip\":");
+        append_str(j, vg_ip_addr_str(&t->tunnel_dst, t->tunnel_family, addr, sizeof(addr)));
+        if (ports) {
+            APPEND_LIT(j, ",\"dest_port\":");
+            append_u64(j, t->tunnel_dport);
+        }
+        APPEND_LIT(j, ",\"proto\":");
+        append_tunnel_proto(j, t->tunnel_proto);
+        APPEND_LIT(j, ",");
+    }
+    APPEND_LIT(j, "\"depth\":");
+    append_u64(j, t->encap_depth);
+    APPEND_LIT(j, ",\"tunnel_type\":");
+    append_str(j, vg_tunnel_type_name((enum vg_tunnel_type)t->tunnel_type));
+    APPEND_LIT(j, ",\"tunnel_id\":");
+    append_u64(j, t->tunnel_id);
     APPEND_LIT(j, "}");
 }
 
@@ -352,11 +415,13 @@ void vg_eve_format(struct vg_jbuf *j, const struct vg_event *ev, const struct vg
         append_flow(j, &ev->u.flow, ev->tuple.proto);
         break;
     case VG_EVENT_ANOMALY:
-        append_anomaly(j, &ev->u.anomaly);
+        append_anomaly(j, &ev->u.anomaly, ev->tuple.family);
         break;
     default:
         break;
     }
+    if (ev->tuple.encap_depth != 0)
+        append_tunnel(j, &ev->tuple);
 
     if (o->pcap_filename != NULL) {
         APPEND_LIT(j, ",\"pcap_filename\":");

@@ -1,11 +1,19 @@
 /* Packet decoding: link layer, VLAN tags, IPv4, IPv6 and its extension
- * headers, TCP, UDP, ICMP and ICMPv6.
+ * headers, TCP, UDP, ICMP and ICMPv6, and the tunnels around them: MPLS,
+ * GRE, ERSPAN I/II/III, VXLAN, Geneve, IP-in-IP, Teredo and PPPoE.
  *
  * Two lengths bound every layer: the captured bytes (what we may read) and
  * the wire length (what the sender put on the link). A length field larger
  * than the wire frame is a lie and an anomaly; one larger than the capture
  * but within the wire frame only means the snapshot length cut the packet,
- * which is not the packet's fault, so the headers we do have are kept. */
+ * which is not the packet's fault, so the headers we do have are kept.
+ *
+ * A tunnel narrows both bounds to the payload its carrier announces, so an
+ * inner header cannot claim bytes beyond its tunnel. The inner packet then
+ * overwrites the packet's addresses and ports, and the carrier's go to the
+ * tunnel_* fields. UDP-carried tunnels (VXLAN, Geneve, Teredo) are only
+ * taken when their header is fully valid; anything less on their port is a
+ * plain UDP packet, since any application may use the port. */
 #include <netinet/in.h>
 #include <stddef.h>
 #include <string.h>
@@ -25,11 +33,59 @@
 #define IPV6_EXT_MIN  8
 #define IPV6_MAX_EXTS 8
 
-#define ETHERTYPE_IPV4   0x0800
-#define ETHERTYPE_IPV6   0x86dd
-#define ETHERTYPE_8021Q  0x8100
-#define ETHERTYPE_8021AD 0x88a8
-#define ETHERTYPE_QINQ   0x9100
+#define ETHERTYPE_IPV4       0x0800
+#define ETHERTYPE_IPV6       0x86dd
+#define ETHERTYPE_8021Q      0x8100
+#define ETHERTYPE_8021AD     0x88a8
+#define ETHERTYPE_QINQ       0x9100
+#define ETHERTYPE_ARP        0x0806
+#define ETHERTYPE_TEB        0x6558 /* transparent Ethernet bridging */
+#define ETHERTYPE_MPLS       0x8847
+#define ETHERTYPE_MPLS_M     0x8848
+#define ETHERTYPE_PPPOE_DISC 0x8863
+#define ETHERTYPE_PPPOE_SESS 0x8864
+#define ETHERTYPE_ERSPAN2    0x88be /* also type I, without GRE sequence number */
+#define ETHERTYPE_ERSPAN3    0x22eb
+#define ETHERTYPE_PPTP       0x880b
+
+#define MPLS_ENTRY_LEN       4
+#define MPLS_BOS             0x100u
+#define MPLS_LABEL_V4_NULL   0
+#define MPLS_LABEL_V6_NULL   2
+#define MPLS_LABEL_IMPL_NULL 3
+#define MPLS_PW_CW_LEN       4
+
+#define GRE_HDR_LEN   4
+#define GRE_F_CSUM    0x8000u
+#define GRE_F_ROUTING 0x4000u
+#define GRE_F_KEY     0x2000u
+#define GRE_F_SEQ     0x1000u
+#define GRE_F_SSR     0x0800u /* RFC 1701 strict source route */
+#define GRE_RECUR     0x0700u
+#define GRE_VERSION   0x0007u
+#define GRE_OPT_LEN   4
+
+#define ERSPAN2_HDR_LEN 8
+#define ERSPAN3_HDR_LEN 12
+#define ERSPAN3_SUB_LEN 8 /* platform-specific sub-header, when the O bit is set */
+#define ERSPAN2_VERSION 1
+#define ERSPAN3_VERSION 2
+#define ERSPAN_SESSION  0x03ffu
+#define ERSPAN3_FT_ETH  0
+#define ERSPAN3_FT_IP   2
+
+#define VXLAN_HDR_LEN     8
+#define VXLAN_F_I         0x08u
+#define GENEVE_HDR_LEN    8
+#define GENEVE_OPT_HDR    4
+#define TEREDO_AUTH_MIN   13 /* indicator, two lengths, nonce, confirmation */
+#define TEREDO_ORIGIN_LEN 8
+
+#define PPPOE_HDR_LEN  6
+#define PPPOE_VER_TYPE 0x11
+#define PPP_PROTO_LEN  2
+#define PPP_IPV4       0x0021
+#define PPP_IPV6       0x0057
 
 /* BSD address family values found in DLT_NULL headers: AF_INET is 2
  * everywhere, AF_INET6 differs between the BSDs (24 NetBSD/OpenBSD,
@@ -49,11 +105,31 @@
 struct decoder {
     struct vg_packet *p;
     struct vg_decode_stats *st;
+    const struct vg_decode_config *cfg;
     const uint8_t *data;
-    uint32_t cap;  /* bytes we may read */
-    uint32_t wire; /* bytes the frame had on the link (>= cap) */
+    uint32_t cap;  /* bytes we may read (from data; a tunnel lowers it) */
+    uint32_t wire; /* bytes the frame, or the current tunnel, had on the wire (>= cap) */
     enum vg_checksum_mode csum;
 };
+
+static const struct vg_decode_config default_config = {
+    .csum = VG_CSUM_COUNT,
+    .vxlan_enabled = true,
+    .geneve_enabled = true,
+    .teredo_enabled = true,
+    .mpls_ethernet_pw = false,
+    .n_vxlan_ports = 1,
+    .n_geneve_ports = 1,
+    .n_teredo_ports = 1,
+    .vxlan_ports = {4789},
+    .geneve_ports = {6081},
+    .teredo_ports = {3544},
+};
+
+void vg_decode_config_default(struct vg_decode_config *dc)
+{
+    *dc = default_config;
+}
 
 /* What an L4 decoder needs to know about the IP layer below it. */
 struct l4_ctx {
@@ -89,7 +165,43 @@ static const char *const event_names[VG_DEC_EVENT_COUNT] = {
     [VG_DEC_TCP_BAD_CHECKSUM] = "tcp.csum_invalid",
     [VG_DEC_UDP_BAD_CHECKSUM] = "udp.csum_invalid",
     [VG_DEC_ICMP_BAD_CHECKSUM] = "icmp.csum_invalid",
+    [VG_DEC_MPLS_HEADER_TOO_SMALL] = "mpls.header_too_small",
+    [VG_DEC_MPLS_PKT_TOO_SMALL] = "mpls.pkt_too_small",
+    [VG_DEC_MPLS_BAD_LABEL_IMPLICIT_NULL] = "mpls.bad_label_implicit_null",
+    [VG_DEC_MPLS_UNKNOWN_PAYLOAD_TYPE] = "mpls.unknown_payload_type",
+    [VG_DEC_GRE_PKT_TOO_SMALL] = "gre.pkt_too_small",
+    [VG_DEC_GRE_WRONG_VERSION] = "gre.wrong_version",
+    [VG_DEC_GRE_VERSION0_FLAGS] = "gre.version0_flags",
+    [VG_DEC_ERSPAN_HEADER_TOO_SMALL] = "erspan.header_too_small",
+    [VG_DEC_ERSPAN_UNSUPPORTED_VERSION] = "erspan.unsupported_version",
+    [VG_DEC_ERSPAN_UNKNOWN_FRAME_TYPE] = "erspan.unknown_frame_type",
+    [VG_DEC_VXLAN_INVALID_HEADER] = "vxlan.invalid_header",
+    [VG_DEC_VXLAN_UNKNOWN_PAYLOAD_TYPE] = "vxlan.unknown_payload_type",
+    [VG_DEC_GENEVE_INVALID_HEADER] = "geneve.invalid_header",
+    [VG_DEC_GENEVE_UNKNOWN_PAYLOAD_TYPE] = "geneve.unknown_payload_type",
+    [VG_DEC_TEREDO_INVALID] = "teredo.invalid_header",
+    [VG_DEC_PPPOE_PKT_TOO_SMALL] = "pppoe.pkt_too_small",
+    [VG_DEC_PPPOE_WRONG_VERSION] = "pppoe.wrong_version",
+    [VG_DEC_PPPOE_WRONG_CODE] = "pppoe.wrong_code",
+    [VG_DEC_PPP_PKT_TOO_SMALL] = "ppp.pkt_too_small",
+    [VG_DEC_TOO_MANY_LAYERS] = "decoder.too_many_layers",
 };
+
+static const char *const tunnel_names[VG_TUNNEL_TYPE_COUNT] = {
+    [VG_TUNNEL_NONE] = "none",       [VG_TUNNEL_GRE] = "gre",
+    [VG_TUNNEL_ERSPAN1] = "erspan1", [VG_TUNNEL_ERSPAN2] = "erspan2",
+    [VG_TUNNEL_ERSPAN3] = "erspan3", [VG_TUNNEL_VXLAN] = "vxlan",
+    [VG_TUNNEL_GENEVE] = "geneve",   [VG_TUNNEL_IPIP] = "ipip",
+    [VG_TUNNEL_TEREDO] = "teredo",   [VG_TUNNEL_MPLS] = "mpls",
+    [VG_TUNNEL_PPPOE] = "pppoe",
+};
+
+const char *vg_tunnel_type_name(enum vg_tunnel_type t)
+{
+    if ((unsigned)t >= VG_TUNNEL_TYPE_COUNT)
+        return "unknown";
+    return tunnel_names[t];
+}
 
 const char *vg_decode_event_name(enum vg_decode_event ev)
 {
@@ -138,6 +250,18 @@ static inline int malformed(struct decoder *d, enum vg_decode_event ev)
     d->st->invalid++;
     return -1;
 }
+
+/* Layers call each other through tunnels. */
+static int decode_ipv4(struct decoder *d, uint32_t off);
+static int decode_ipv6(struct decoder *d, uint32_t off);
+static int decode_ethernet_at(struct decoder *d, uint32_t off);
+static int decode_mpls(struct decoder *d, uint32_t off);
+static int decode_gre(struct decoder *d, const struct l4_ctx *c);
+static int decode_ipip(struct decoder *d, const struct l4_ctx *c);
+static int decode_udp_tunnel(struct decoder *d, const struct l4_ctx *c, uint32_t ulen);
+
+/* decode_udp_tunnel() result: the datagram is no tunnel, analyse it as UDP. */
+#define NOT_A_TUNNEL 1
 
 /* ---- Internet checksum (RFC 1071) ----
  *
@@ -304,7 +428,9 @@ static int decode_udp(struct decoder *d, const struct l4_ctx *c)
     if (d->csum != VG_CSUM_NONE && has_csum && c->csum_ok && c->cap_len >= ulen &&
         !l4_csum_valid(c, IPPROTO_UDP, ulen))
         l4_csum_bad(d, VG_DEC_UDP_BAD_CHECKSUM);
-    return 0;
+
+    int rc = decode_udp_tunnel(d, c, ulen);
+    return rc == NOT_A_TUNNEL ? 0 : rc;
 }
 
 static int decode_icmp(struct decoder *d, const struct l4_ctx *c, bool v6)
@@ -334,6 +460,15 @@ static int decode_icmp(struct decoder *d, const struct l4_ctx *c, bool v6)
     return 0;
 }
 
+/* An IP packet without ports: GRE we do not open, ESP, SCTP and the rest. */
+static int other_ip_proto(struct decoder *d, const struct l4_ctx *c)
+{
+    d->st->other_ip_proto++;
+    d->p->payload = c->l4;
+    d->p->payload_len = c->cap_len;
+    return 0;
+}
+
 static int decode_l4(struct decoder *d, const struct l4_ctx *c)
 {
     struct vg_packet *p = d->p;
@@ -342,6 +477,11 @@ static int decode_l4(struct decoder *d, const struct l4_ctx *c)
         return decode_tcp(d, c);
     case IPPROTO_UDP:
         return decode_udp(d, c);
+    case IPPROTO_GRE:
+        return decode_gre(d, c);
+    case IPPROTO_IPIP:
+    case IPPROTO_IPV6:
+        return decode_ipip(d, c);
     case IPPROTO_ICMP:
         if (p->family == 4)
             return decode_icmp(d, c, false);
@@ -353,11 +493,7 @@ static int decode_l4(struct decoder *d, const struct l4_ctx *c)
     default:
         break;
     }
-    /* GRE, ESP, SCTP and the rest: an IP packet without ports. */
-    d->st->other_ip_proto++;
-    p->payload = c->l4;
-    p->payload_len = c->cap_len;
-    return 0;
+    return other_ip_proto(d, c);
 }
 
 /* A first fragment still shows the ports when its L4 header is there; they
@@ -538,11 +674,451 @@ upper_layer:
     return decode_l4(d, &c);
 }
 
+/* ---- tunnels ---- */
+
+/* Opens one more encapsulation layer. from_ip: the packet's current IP (and
+ * UDP) header carries it and becomes the tunnel's outer view; otherwise
+ * (MPLS, PPPoE, ERSPAN over Ethernet) the carrier recorded before stays. A
+ * layer without an identifier of its own (has_id false) keeps the one of the
+ * layer around it. */
+static int enter_tunnel(struct decoder *d, enum vg_tunnel_type type, bool has_id, uint32_t id,
+                        bool from_ip)
+{
+    struct vg_packet *p = d->p;
+    if (VG_UNLIKELY(p->encap_depth >= VG_MAX_ENCAP_DEPTH))
+        return malformed(d, VG_DEC_TOO_MANY_LAYERS);
+    p->encap_depth++;
+    p->tunnel_type = (uint8_t)type;
+    if (has_id)
+        p->tunnel_id = id;
+    if (from_ip) {
+        p->tunnel_family = p->family;
+        p->tunnel_proto = p->proto;
+        p->tunnel_src = p->src;
+        p->tunnel_dst = p->dst;
+        p->tunnel_sport = p->sport;
+        p->tunnel_dport = p->dport;
+        /* The carrier's L4 view is not the inner packet's. Nor are its
+         * checksums: they are counted, but -k all judges the packet that is
+         * analysed (a tunnel endpoint with checksum offload often leaves
+         * the outer UDP checksum wrong in its own capture). */
+        p->sport = 0;
+        p->dport = 0;
+        p->l4 = NULL;
+        p->payload = NULL;
+        p->payload_len = 0;
+        p->flags &= (uint16_t) ~(VG_PKT_HAS_L4 | VG_PKT_IPV4_CSUM_BAD | VG_PKT_L4_CSUM_BAD);
+    }
+    return 0;
+}
+
+/* From here on only [start, start + wire_len) belongs to the tunnel, of
+ * which cap_len bytes were captured. */
+static void narrow(struct decoder *d, uint32_t start, uint32_t cap_len, uint32_t wire_len)
+{
+    d->cap = start + cap_len;
+    d->wire = start + wire_len;
+}
+
+/* The carrier's L4 payload, from the header at c->l4 plus hlen. */
+static void narrow_to_l4(struct decoder *d, const struct l4_ctx *c, uint32_t hlen)
+{
+    uint32_t start = (uint32_t)(c->l4 - d->data) + hlen;
+    narrow(d, start, c->cap_len - hlen, c->dgram_len - hlen);
+}
+
+/* An IP header right at off, by its version nibble. */
+static int decode_ip_by_version(struct decoder *d, uint32_t off, enum vg_decode_event unknown)
+{
+    if (VG_UNLIKELY(d->cap - off < 1))
+        return malformed(d, VG_DEC_IPV4_TRUNCATED);
+    switch (d->data[off] >> 4) {
+    case 4:
+        return decode_ipv4(d, off);
+    case 6:
+        return decode_ipv6(d, off);
+    default:
+        return malformed(d, unknown);
+    }
+}
+
+/* MPLS label stack (RFC 3032), then IPv4 / IPv6 by the version nibble, or an
+ * Ethernet pseudowire after its control word (RFC 4385) when configured. */
+static int decode_mpls(struct decoder *d, uint32_t off)
+{
+    d->st->mpls++;
+    uint32_t entry;
+    do {
+        if (VG_UNLIKELY(d->cap - off < MPLS_ENTRY_LEN))
+            return malformed(d, VG_DEC_MPLS_HEADER_TOO_SMALL);
+        entry = rd32(d->data + off);
+        off += MPLS_ENTRY_LEN;
+    } while (!(entry & MPLS_BOS));
+    uint32_t label = entry >> 12;
+    /* Label 3 is only ever signalled, never sent. */
+    if (VG_UNLIKELY(label == MPLS_LABEL_IMPL_NULL))
+        return malformed(d, VG_DEC_MPLS_BAD_LABEL_IMPLICIT_NULL);
+    if (VG_UNLIKELY(d->cap - off < 1))
+        return malformed(d, VG_DEC_MPLS_PKT_TOO_SMALL);
+    int rc = enter_tunnel(d, VG_TUNNEL_MPLS, false, 0, false);
+    if (rc != 0)
+        return rc;
+    if (label == MPLS_LABEL_V4_NULL)
+        return decode_ipv4(d, off);
+    if (label == MPLS_LABEL_V6_NULL)
+        return decode_ipv6(d, off);
+    unsigned nibble = d->data[off] >> 4;
+    if (nibble == 4)
+        return decode_ipv4(d, off);
+    if (nibble == 6)
+        return decode_ipv6(d, off);
+    if (nibble == 0 && d->cfg->mpls_ethernet_pw) {
+        if (VG_UNLIKELY(d->cap - off < MPLS_PW_CW_LEN))
+            return malformed(d, VG_DEC_MPLS_PKT_TOO_SMALL);
+        return decode_ethernet_at(d, off + MPLS_PW_CW_LEN);
+    }
+    return malformed(d, VG_DEC_MPLS_UNKNOWN_PAYLOAD_TYPE);
+}
+
+/* ERSPAN type II and III headers (draft-foschiano-erspan) after a GRE
+ * header; type I has none. Returns the offset of the mirrored frame and
+ * sets *session and *is_ip, or -1 (counted). */
+static int64_t erspan_header(struct decoder *d, uint32_t off, bool type3, uint32_t *session,
+                             bool *is_ip)
+{
+    uint32_t avail = d->cap - off;
+    uint32_t hlen = type3 ? ERSPAN3_HDR_LEN : ERSPAN2_HDR_LEN;
+    if (VG_UNLIKELY(avail < hlen))
+        return malformed(d, VG_DEC_ERSPAN_HEADER_TOO_SMALL);
+    const uint8_t *h = d->data + off;
+    unsigned version = h[0] >> 4;
+    if (VG_UNLIKELY(version != (type3 ? ERSPAN3_VERSION : ERSPAN2_VERSION)))
+        return malformed(d, VG_DEC_ERSPAN_UNSUPPORTED_VERSION);
+    *session = rd16(h + 2) & ERSPAN_SESSION;
+    *is_ip = false;
+    if (type3) {
+        uint16_t w = rd16(h + 10); /* P, FT(5), HW ID(6), D, Gra(2), O */
+        unsigned frame_type = (w >> 10) & 0x1f;
+        if (w & 1) {
+            if (VG_UNLIKELY(avail < hlen + ERSPAN3_SUB_LEN))
+                return malformed(d, VG_DEC_ERSPAN_HEADER_TOO_SMALL);
+            hlen += ERSPAN3_SUB_LEN;
+        }
+        if (frame_type == ERSPAN3_FT_IP)
+            *is_ip = true;
+        else if (VG_UNLIKELY(frame_type != ERSPAN3_FT_ETH))
+            return malformed(d, VG_DEC_ERSPAN_UNKNOWN_FRAME_TYPE);
+    }
+    return off + hlen;
+}
+
+/* GRE (RFC 2784 with the key and sequence number of RFC 2890). Version 1 is
+ * PPTP's enhanced GRE: counted, its PPP payload left unopened. A protocol
+ * type we do not open leaves the packet as the GRE packet it is. */
+static int decode_gre(struct decoder *d, const struct l4_ctx *c)
+{
+    d->st->gre++;
+    if (VG_UNLIKELY(c->dgram_len < GRE_HDR_LEN || c->cap_len < GRE_HDR_LEN))
+        return malformed(d, VG_DEC_GRE_PKT_TOO_SMALL);
+    const uint8_t *g = c->l4;
+    uint16_t flags = rd16(g);
+    uint16_t ptype = rd16(g + 2);
+    unsigned version = flags & GRE_VERSION;
+    if (version == 1) {
+        d->st->gre_pptp++;
+        return other_ip_proto(d, c);
+    }
+    if (VG_UNLIKELY(version != 0))
+        return malformed(d, VG_DEC_GRE_WRONG_VERSION);
+    /* RFC 2784: a receiver that does not implement RFC 1701 discards these. */
+    if (VG_UNLIKELY(flags & (GRE_F_ROUTING | GRE_F_SSR | GRE_RECUR)))
+        return malformed(d, VG_DEC_GRE_VERSION0_FLAGS);
+    uint32_t hlen = GRE_HDR_LEN;
+    uint32_t key = 0;
+    if (flags & GRE_F_CSUM)
+        hlen += GRE_OPT_LEN;
+    if (flags & GRE_F_KEY) {
+        if (VG_LIKELY(c->cap_len >= hlen + GRE_OPT_LEN))
+            key = rd32(g + hlen);
+        hlen += GRE_OPT_LEN;
+    }
+    if (flags & GRE_F_SEQ)
+        hlen += GRE_OPT_LEN;
+    if (VG_UNLIKELY(hlen > c->dgram_len || hlen > c->cap_len))
+        return malformed(d, VG_DEC_GRE_PKT_TOO_SMALL);
+
+    bool has_key = (flags & GRE_F_KEY) != 0;
+    enum vg_tunnel_type type = VG_TUNNEL_GRE;
+    switch (ptype) {
+    case ETHERTYPE_IPV4:
+    case ETHERTYPE_IPV6:
+    case ETHERTYPE_TEB:
+    case ETHERTYPE_MPLS:
+    case ETHERTYPE_MPLS_M:
+        break;
+    case ETHERTYPE_ERSPAN2:
+        type = (flags & GRE_F_SEQ) ? VG_TUNNEL_ERSPAN2 : VG_TUNNEL_ERSPAN1;
+        break;
+    case ETHERTYPE_ERSPAN3:
+        type = VG_TUNNEL_ERSPAN3;
+        break;
+    default:
+        return other_ip_proto(d, c);
+    }
+
+    int rc = enter_tunnel(d, type, has_key, key, true);
+    if (rc != 0)
+        return rc;
+    narrow_to_l4(d, c, hlen);
+    uint32_t off = (uint32_t)(c->l4 - d->data) + hlen;
+    switch (ptype) {
+    case ETHERTYPE_IPV4:
+        return decode_ipv4(d, off);
+    case ETHERTYPE_IPV6:
+        return decode_ipv6(d, off);
+    case ETHERTYPE_TEB:
+        return decode_ethernet_at(d, off);
+    case ETHERTYPE_MPLS:
+    case ETHERTYPE_MPLS_M:
+        return decode_mpls(d, off);
+    default:
+        break;
+    }
+    d->st->erspan++;
+    if (type == VG_TUNNEL_ERSPAN1)
+        return decode_ethernet_at(d, off);
+    uint32_t session;
+    bool is_ip;
+    int64_t inner = erspan_header(d, off, type == VG_TUNNEL_ERSPAN3, &session, &is_ip);
+    if (inner < 0)
+        return -1;
+    d->p->tunnel_id = session;
+    if (is_ip)
+        return decode_ip_by_version(d, (uint32_t)inner, VG_DEC_ERSPAN_UNKNOWN_FRAME_TYPE);
+    return decode_ethernet_at(d, (uint32_t)inner);
+}
+
+/* IPv4 or IPv6 in IPv4 or IPv6 (protocols 4 and 41). */
+static int decode_ipip(struct decoder *d, const struct l4_ctx *c)
+{
+    struct vg_packet *p = d->p;
+    bool inner4 = p->proto == IPPROTO_IPIP;
+    if (p->family == 4 && inner4)
+        d->st->ipv4_in_ipv4++;
+    else if (p->family == 4)
+        d->st->ipv6_in_ipv4++;
+    else if (inner4)
+        d->st->ipv4_in_ipv6++;
+    else
+        d->st->ipv6_in_ipv6++;
+    int rc = enter_tunnel(d, VG_TUNNEL_IPIP, false, 0, true);
+    if (rc != 0)
+        return rc;
+    narrow_to_l4(d, c, 0);
+    uint32_t off = (uint32_t)(c->l4 - d->data);
+    return inner4 ? decode_ipv4(d, off) : decode_ipv6(d, off);
+}
+
+static bool port_in(const uint16_t *ports, unsigned n, uint16_t port)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (ports[i] == port)
+            return true;
+    return false;
+}
+
+/* How much of a UDP tunnel header is there: all of need bytes (TUN_OK), cut
+ * by the snapshot length (TUN_CUT: nothing to judge, plain UDP), or fewer
+ * than the datagram holds (TUN_SHORT: not this tunnel). */
+enum tun_avail { TUN_OK, TUN_CUT, TUN_SHORT };
+
+static enum tun_avail tun_need(uint32_t need, uint32_t wire_len, uint32_t cap_len)
+{
+    if (need > wire_len)
+        return TUN_SHORT;
+    return need > cap_len ? TUN_CUT : TUN_OK;
+}
+
+/* Counts a UDP datagram on a tunnel port that is not that tunnel. */
+static int not_a_tunnel(struct decoder *d, enum tun_avail a, enum vg_decode_event ev)
+{
+    if (a != TUN_CUT)
+        d->st->events[ev]++;
+    return NOT_A_TUNNEL;
+}
+
+static bool ethertype_in_tunnel(uint16_t type)
+{
+    switch (type) {
+    case ETHERTYPE_IPV4:
+    case ETHERTYPE_IPV6:
+    case ETHERTYPE_8021Q:
+    case ETHERTYPE_8021AD:
+    case ETHERTYPE_QINQ:
+    case ETHERTYPE_ARP:
+    case ETHERTYPE_MPLS:
+    case ETHERTYPE_MPLS_M:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* VXLAN (RFC 7348): I flag set, last reserved byte zero, and an Ethernet
+ * frame of a type we know behind it. */
+static int decode_vxlan(struct decoder *d, const struct l4_ctx *c, uint32_t wire_len,
+                        uint32_t cap_len)
+{
+    const uint8_t *h = c->l4 + UDP_HDR_LEN;
+    enum tun_avail a = tun_need(VXLAN_HDR_LEN + ETH_HDR_LEN, wire_len, cap_len);
+    if (a != TUN_OK)
+        return not_a_tunnel(d, a, VG_DEC_VXLAN_INVALID_HEADER);
+    if (!(h[0] & VXLAN_F_I) || h[7] != 0)
+        return not_a_tunnel(d, a, VG_DEC_VXLAN_INVALID_HEADER);
+    if (!ethertype_in_tunnel(rd16(h + VXLAN_HDR_LEN + 12)))
+        return not_a_tunnel(d, a, VG_DEC_VXLAN_UNKNOWN_PAYLOAD_TYPE);
+    d->st->vxlan++;
+    int rc = enter_tunnel(d, VG_TUNNEL_VXLAN, true, rd32(h + 4) >> 8, true);
+    if (rc != 0)
+        return rc;
+    narrow_to_l4(d, c, UDP_HDR_LEN);
+    return decode_ethernet_at(d, (uint32_t)(h - d->data) + VXLAN_HDR_LEN);
+}
+
+/* Geneve (RFC 8926): version 0, options that add up to the options length,
+ * and Ethernet, IPv4 or IPv6 behind them. */
+static int decode_geneve(struct decoder *d, const struct l4_ctx *c, uint32_t wire_len,
+                         uint32_t cap_len)
+{
+    const uint8_t *h = c->l4 + UDP_HDR_LEN;
+    enum tun_avail a = tun_need(GENEVE_HDR_LEN, wire_len, cap_len);
+    if (a != TUN_OK || h[0] >> 6 != 0)
+        return not_a_tunnel(d, a, VG_DEC_GENEVE_INVALID_HEADER);
+    uint32_t hlen = GENEVE_HDR_LEN + (uint32_t)(h[0] & 0x3f) * 4;
+    uint16_t ptype = rd16(h + 2);
+    uint32_t inner_min = ptype == ETHERTYPE_TEB ? ETH_HDR_LEN : 1;
+    a = tun_need(hlen + inner_min, wire_len, cap_len);
+    if (a != TUN_OK)
+        return not_a_tunnel(d, a, VG_DEC_GENEVE_INVALID_HEADER);
+    for (uint32_t o = GENEVE_HDR_LEN; o < hlen;) {
+        uint32_t olen = GENEVE_OPT_HDR + (uint32_t)(h[o + 3] & 0x1f) * 4;
+        if (olen > hlen - o)
+            return not_a_tunnel(d, a, VG_DEC_GENEVE_INVALID_HEADER);
+        o += olen;
+    }
+    if (ptype != ETHERTYPE_TEB && ptype != ETHERTYPE_IPV4 && ptype != ETHERTYPE_IPV6)
+        return not_a_tunnel(d, a, VG_DEC_GENEVE_UNKNOWN_PAYLOAD_TYPE);
+    if (ptype == ETHERTYPE_TEB && !ethertype_in_tunnel(rd16(h + hlen + 12)))
+        return not_a_tunnel(d, a, VG_DEC_GENEVE_UNKNOWN_PAYLOAD_TYPE);
+    d->st->geneve++;
+    int rc = enter_tunnel(d, VG_TUNNEL_GENEVE, true, rd32(h + 4) >> 8, true);
+    if (rc != 0)
+        return rc;
+    narrow_to_l4(d, c, UDP_HDR_LEN);
+    uint32_t off = (uint32_t)(h - d->data) + hlen;
+    if (ptype == ETHERTYPE_TEB)
+        return decode_ethernet_at(d, off);
+    return ptype == ETHERTYPE_IPV4 ? decode_ipv4(d, off) : decode_ipv6(d, off);
+}
+
+/* Teredo (RFC 4380): an optional authentication header, an optional origin
+ * indication, then an IPv6 packet that fills the datagram exactly. Nothing
+ * else marks Teredo, so that exact fit is the test. */
+static int decode_teredo(struct decoder *d, const struct l4_ctx *c, uint32_t wire_len,
+                         uint32_t cap_len)
+{
+    const uint8_t *h = c->l4 + UDP_HDR_LEN;
+    uint32_t o = 0;
+    enum tun_avail a = tun_need(2, wire_len, cap_len);
+    if (a == TUN_OK && h[0] == 0 && h[1] == 1) {
+        a = tun_need(4, wire_len, cap_len);
+        if (a != TUN_OK)
+            return not_a_tunnel(d, a, VG_DEC_TEREDO_INVALID);
+        o = TEREDO_AUTH_MIN + (uint32_t)h[2] + h[3];
+        a = tun_need(o + 2, wire_len, cap_len);
+    }
+    if (a == TUN_OK && h[o] == 0 && h[o + 1] == 0)
+        o += TEREDO_ORIGIN_LEN;
+    if (a == TUN_OK)
+        a = tun_need(o + IPV6_HDR_LEN, wire_len, cap_len);
+    if (a != TUN_OK)
+        return not_a_tunnel(d, a, VG_DEC_TEREDO_INVALID);
+    const uint8_t *ip6 = h + o;
+    if (ip6[0] >> 4 != 6 || IPV6_HDR_LEN + (uint32_t)rd16(ip6 + 4) != wire_len - o)
+        return not_a_tunnel(d, a, VG_DEC_TEREDO_INVALID);
+    d->st->teredo++;
+    int rc = enter_tunnel(d, VG_TUNNEL_TEREDO, false, 0, true);
+    if (rc != 0)
+        return rc;
+    narrow_to_l4(d, c, UDP_HDR_LEN);
+    return decode_ipv6(d, (uint32_t)(ip6 - d->data));
+}
+
+/* A UDP datagram on a configured tunnel port: the tunnel's inner packet, or
+ * NOT_A_TUNNEL. */
+static int decode_udp_tunnel(struct decoder *d, const struct l4_ctx *c, uint32_t ulen)
+{
+    const struct vg_decode_config *cfg = d->cfg;
+    uint16_t sport = d->p->sport, dport = d->p->dport;
+    /* The UDP length bounds the tunnel; bytes past it are IP padding. */
+    uint32_t wire_len = ulen - UDP_HDR_LEN;
+    uint32_t cap_len = min_u32(ulen, c->cap_len) - UDP_HDR_LEN;
+    struct l4_ctx u = *c;
+    u.dgram_len = ulen;
+    u.cap_len = min_u32(ulen, c->cap_len);
+    if (cfg->vxlan_enabled && port_in(cfg->vxlan_ports, cfg->n_vxlan_ports, dport))
+        return decode_vxlan(d, &u, wire_len, cap_len);
+    if (cfg->geneve_enabled && port_in(cfg->geneve_ports, cfg->n_geneve_ports, dport))
+        return decode_geneve(d, &u, wire_len, cap_len);
+    if (cfg->teredo_enabled && (port_in(cfg->teredo_ports, cfg->n_teredo_ports, dport) ||
+                                port_in(cfg->teredo_ports, cfg->n_teredo_ports, sport)))
+        return decode_teredo(d, &u, wire_len, cap_len);
+    return NOT_A_TUNNEL;
+}
+
+/* PPPoE session stage (RFC 2516) carrying PPP; IPv4 and IPv6 are analysed,
+ * PPP's own control protocols count as not IP. */
+static int decode_pppoe_session(struct decoder *d, uint32_t off)
+{
+    d->st->pppoe++;
+    uint32_t avail = d->cap - off;
+    if (VG_UNLIKELY(avail < PPPOE_HDR_LEN))
+        return malformed(d, VG_DEC_PPPOE_PKT_TOO_SMALL);
+    const uint8_t *h = d->data + off;
+    if (VG_UNLIKELY(h[0] != PPPOE_VER_TYPE))
+        return malformed(d, VG_DEC_PPPOE_WRONG_VERSION);
+    if (VG_UNLIKELY(h[1] != 0))
+        return malformed(d, VG_DEC_PPPOE_WRONG_CODE);
+    uint32_t len = rd16(h + 4);
+    if (VG_UNLIKELY(len > d->wire - off - PPPOE_HDR_LEN))
+        return malformed(d, VG_DEC_PPPOE_PKT_TOO_SMALL);
+    if (VG_UNLIKELY(len < PPP_PROTO_LEN || avail - PPPOE_HDR_LEN < PPP_PROTO_LEN))
+        return malformed(d, VG_DEC_PPP_PKT_TOO_SMALL);
+    int rc = enter_tunnel(d, VG_TUNNEL_PPPOE, true, rd16(h + 2), false);
+    if (rc != 0)
+        return rc;
+    uint32_t start = off + PPPOE_HDR_LEN;
+    narrow(d, start, min_u32(len, avail - PPPOE_HDR_LEN), len);
+    switch (rd16(h + PPPOE_HDR_LEN)) {
+    case PPP_IPV4:
+        return decode_ipv4(d, start + PPP_PROTO_LEN);
+    case PPP_IPV6:
+        return decode_ipv6(d, start + PPP_PROTO_LEN);
+    default:
+        d->st->non_ip++;
+        return -1;
+    }
+}
+
 /* ---- link layer ---- */
 
+/* The payload of an Ethernet header (or a tunnel that names its payload by
+ * ethertype) at off. At most two VLAN tags per Ethernet header; the packet
+ * keeps the first two seen in any header. */
 static int decode_ethertype(struct decoder *d, uint32_t off, uint16_t type)
 {
     struct vg_packet *p = d->p;
+    unsigned tags = 0;
     for (;;) {
         switch (type) {
         case ETHERTYPE_IPV4:
@@ -552,18 +1128,28 @@ static int decode_ethertype(struct decoder *d, uint32_t off, uint16_t type)
         case ETHERTYPE_8021Q:
         case ETHERTYPE_8021AD:
         case ETHERTYPE_QINQ:
-            if (VG_UNLIKELY(p->vlan_count >= VG_MAX_VLAN))
+            if (VG_UNLIKELY(tags >= VG_MAX_VLAN))
                 return malformed(d, VG_DEC_VLAN_TOO_MANY);
             if (VG_UNLIKELY(d->cap - off < VLAN_HDR_LEN))
                 return malformed(d, VG_DEC_VLAN_TRUNCATED);
-            p->vlan[p->vlan_count++] = rd16(d->data + off) & 0x0fff;
-            if (p->vlan_count == 1)
+            if (p->vlan_count < VG_MAX_VLAN)
+                p->vlan[p->vlan_count++] = rd16(d->data + off) & 0x0fff;
+            if (++tags == 1)
                 d->st->vlan++;
             else
                 d->st->vlan_qinq++;
             type = rd16(d->data + off + 2);
             off += VLAN_HDR_LEN;
             break;
+        case ETHERTYPE_MPLS:
+        case ETHERTYPE_MPLS_M:
+            return decode_mpls(d, off);
+        case ETHERTYPE_PPPOE_SESS:
+            return decode_pppoe_session(d, off);
+        case ETHERTYPE_PPPOE_DISC:
+            d->st->pppoe_discovery++;
+            d->st->non_ip++;
+            return -1;
         default:
             d->st->non_ip++;
             return -1;
@@ -571,12 +1157,18 @@ static int decode_ethertype(struct decoder *d, uint32_t off, uint16_t type)
     }
 }
 
+/* An Ethernet header at off (the frame itself, or one inside a tunnel). */
+static int decode_ethernet_at(struct decoder *d, uint32_t off)
+{
+    if (VG_UNLIKELY(d->cap - off < ETH_HDR_LEN))
+        return malformed(d, VG_DEC_LINK_TRUNCATED);
+    return decode_ethertype(d, off + ETH_HDR_LEN, rd16(d->data + off + 12));
+}
+
 static int decode_ethernet(struct decoder *d)
 {
     d->st->ethernet++;
-    if (VG_UNLIKELY(d->cap < ETH_HDR_LEN))
-        return malformed(d, VG_DEC_LINK_TRUNCATED);
-    return decode_ethertype(d, ETH_HDR_LEN, rd16(d->data + 12));
+    return decode_ethernet_at(d, 0);
 }
 
 static int decode_sll(struct decoder *d)
@@ -644,8 +1236,8 @@ static int decode_raw(struct decoder *d)
     }
 }
 
-int vg_decode(struct vg_packet *p, int linktype, enum vg_checksum_mode csum,
-              struct vg_decode_stats *st)
+static int decode_packet(struct vg_packet *p, int linktype, const struct vg_decode_config *cfg,
+                         enum vg_checksum_mode csum, struct vg_decode_stats *st)
 {
     /* Reset everything decode fills; the caller's fields come first. */
     memset((uint8_t *)p + offsetof(struct vg_packet, family), 0,
@@ -657,6 +1249,7 @@ int vg_decode(struct vg_packet *p, int linktype, enum vg_checksum_mode csum,
         .cap = p->caplen,
         .wire = p->wirelen > p->caplen ? p->wirelen : p->caplen,
         .csum = csum,
+        .cfg = cfg,
     };
     st->pkts++;
     st->bytes += d.wire;
@@ -702,6 +1295,18 @@ int vg_decode(struct vg_packet *p, int linktype, enum vg_checksum_mode csum,
         return -1;
     }
     return 0;
+}
+
+int vg_decode_ex(struct vg_packet *p, int linktype, const struct vg_decode_config *dc,
+                 struct vg_decode_stats *st)
+{
+    return decode_packet(p, linktype, dc, dc->csum, st);
+}
+
+int vg_decode(struct vg_packet *p, int linktype, enum vg_checksum_mode csum,
+              struct vg_decode_stats *st)
+{
+    return decode_packet(p, linktype, &default_config, csum, st);
 }
 
 static const uint8_t *rebase_ptr(const uint8_t *ptr, const uint8_t *old_data,

@@ -76,6 +76,7 @@ void vg_flow_key_from_packet(struct vg_flow_key *k, const struct vg_packet *p, b
     }
     for (unsigned i = 0; i < p->vlan_count && i < VG_MAX_VLAN; i++)
         k->vlan[i] = p->vlan[i];
+    k->tunnel_id = p->tunnel_id;
     k->proto = p->proto;
     k->family = p->family;
     *src_is_a = a;
@@ -346,6 +347,27 @@ static void evict_oldest(struct vg_flow_table *t, uint64_t now_us)
         flow_end(t, oldest, VG_FLOW_END_FORCED, now_us);
 }
 
+/* Keeps the tunnel metadata of a flow's first packet, the outer endpoints
+ * turned client to server like the flow's own. */
+static void flow_set_tunnel(struct vg_flow *f, const struct vg_packet *p, bool src_is_a)
+{
+    f->tunnel_type = p->tunnel_type;
+    f->encap_depth = p->encap_depth;
+    f->tunnel_family = p->tunnel_family;
+    f->tunnel_proto = p->tunnel_proto;
+    if (src_is_a == (bool)f->client_is_a) {
+        f->tunnel_src = p->tunnel_src;
+        f->tunnel_dst = p->tunnel_dst;
+        f->tunnel_sport = p->tunnel_sport;
+        f->tunnel_dport = p->tunnel_dport;
+    } else {
+        f->tunnel_src = p->tunnel_dst;
+        f->tunnel_dst = p->tunnel_src;
+        f->tunnel_sport = p->tunnel_dport;
+        f->tunnel_dport = p->tunnel_sport;
+    }
+}
+
 static struct vg_flow *flow_create(struct vg_flow_table *t, const struct vg_flow_key *k,
                                    uint32_t hash, bool src_is_a, const struct vg_packet *p)
 {
@@ -377,6 +399,9 @@ static struct vg_flow *flow_create(struct vg_flow_table *t, const struct vg_flow
         else if (syn_ack == (TCP_SYN | TCP_ACK))
             f->tcp_state = VG_TCP_SYN_RECV;
     }
+
+    if (p->encap_depth != 0)
+        flow_set_tunnel(f, p, src_is_a);
 
     uint32_t b = bucket_of(t, hash);
     f->bucket_next = t->buckets[b];

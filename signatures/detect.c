@@ -1,12 +1,13 @@
 /* Rule set compilation and packet matching.
  *
- * Every rule with a positive content contributes one literal (its fast
- * pattern) to a single Hyperscan block-mode database whose pattern id is the
- * rule's index. A scan yields candidate rules; rules without a usable
- * content are always candidates (chosen by protocol, skipped cheaply by
- * destination port). Candidates are then verified in full, in rule order
- * (priority, then sid), which is simply index order since the rule array is
- * sorted that way. */
+ * Every rule with a positive content that packets may match (all but the
+ * stream-only ones) contributes one literal, its fast pattern, to a
+ * Hyperscan block-mode database whose pattern id is the rule's index. A
+ * scan yields candidate rules; rules without a usable content are always
+ * candidates (chosen by protocol, skipped cheaply by destination port).
+ * Candidates are then verified in full, in rule order (priority, then sid),
+ * which is simply index order since the rule array is sorted that way.
+ * Streams are matched in detect_stream.c. */
 #include <errno.h>
 #include <hs.h>
 #include <stdlib.h>
@@ -17,23 +18,9 @@
 
 #include "rule_int.h"
 
-/* Bound on content search attempts per rule and packet, as Suricata's
- * inspection recursion limit: backtracking over many occurrences of an
- * early content cannot blow up. */
-#define INSPECT_BUDGET 3000u
-
 /* Below this many candidates an insertion sort is cheaper than a walk over
  * the whole candidate bitmap. */
 #define SMALL_CANDIDATE_COUNT 32u
-
-struct vg_detect_ctx {
-    const struct vg_ruleset *rs;
-    hs_scratch_t *scratch;
-    uint32_t *cand; /* candidate rule indices, nrules entries */
-    uint32_t ncand;
-    uint64_t *seen; /* one bit per rule: already a candidate for this packet */
-    uint32_t nwords;
-};
 
 /* ---- Loading and compiling --------------------------------------------------- */
 
@@ -85,11 +72,17 @@ static int build_always_lists(struct vg_ruleset *rs)
     return 0;
 }
 
+/* A rule whose fast pattern belongs in the packet database. */
+static bool packet_pattern(const struct sig_rule *r)
+{
+    return r->fast >= 0 && r->inspect != SIG_INSPECT_STREAM;
+}
+
 static int compile_database(struct vg_ruleset *rs, FILE *err)
 {
     uint32_t n = 0;
     for (uint32_t i = 0; i < rs->nrules; i++)
-        n += rs->rules[i].fast >= 0;
+        n += packet_pattern(&rs->rules[i]);
     rs->stats.patterns = n;
     if (n == 0)
         return 0;
@@ -107,7 +100,7 @@ static int compile_database(struct vg_ruleset *rs, FILE *err)
     uint32_t k = 0;
     for (uint32_t i = 0; i < rs->nrules; i++) {
         const struct sig_rule *r = &rs->rules[i];
-        if (r->fast < 0)
+        if (!packet_pattern(r))
             continue;
         const struct sig_content *c = &r->contents[r->fast];
         exprs[k] = (const char *)c->pattern;
@@ -203,6 +196,8 @@ struct vg_ruleset *vg_ruleset_load(const struct vg_rule_load_opts *opts,
     }
     if (ok && compile_database(rs, opts->err) != 0)
         ok = false;
+    if (ok && sig_stream_prepare(rs, opts->err) != 0)
+        ok = false;
     rs->stats.compile_ms = elapsed_ms(&t0);
     if (stats != NULL)
         *stats = rs->stats;
@@ -218,6 +213,7 @@ void vg_ruleset_free(struct vg_ruleset *rs)
     if (rs == NULL)
         return;
     hs_free_database(rs->db);
+    hs_free_database(rs->stream_db);
     for (int k = 0; k < SIG_PKT_CLASS_COUNT; k++)
         free(rs->always[k]);
     free(rs->rules);
@@ -252,7 +248,8 @@ struct vg_detect_ctx *vg_detect_ctx_new(const struct vg_ruleset *rs)
     ctx->cand = malloc((rs->nrules ? rs->nrules : 1) * sizeof(*ctx->cand));
     ctx->seen = calloc(ctx->nwords ? ctx->nwords : 1, sizeof(*ctx->seen));
     if (ctx->cand == NULL || ctx->seen == NULL ||
-        (rs->db != NULL && hs_alloc_scratch(rs->db, &ctx->scratch) != HS_SUCCESS)) {
+        (rs->db != NULL && hs_alloc_scratch(rs->db, &ctx->scratch) != HS_SUCCESS) ||
+        (rs->stream_db != NULL && hs_alloc_scratch(rs->stream_db, &ctx->scratch) != HS_SUCCESS)) {
         vg_detect_ctx_free(ctx);
         return NULL;
     }
@@ -263,6 +260,7 @@ void vg_detect_ctx_free(struct vg_detect_ctx *ctx)
 {
     if (ctx == NULL)
         return;
+    sig_stream_pool_free(ctx->streams);
     hs_free_scratch(ctx->scratch);
     free(ctx->cand);
     free(ctx->seen);
@@ -463,57 +461,65 @@ static inline const uint8_t *content_find(const struct sig_content *c, const uin
  * with Suricata's semantics: offset/depth are absolute, distance/within are
  * relative to prev_end, a negated content must be absent from its window.
  * When a later content with within fails, this content is retried at its
- * next occurrence. Returns 1 on a match, 0 on no match (the caller may
- * retry), -1 to give up. */
-static int inspect_contents(const struct sig_rule *r, uint32_t i, const uint8_t *buf, uint32_t len,
-                            uint32_t prev_end, uint32_t *budget)
+ * next occurrence. The fast pattern content only matches at in->anchor when
+ * that is set. Returns 1 on a match, 0 on no match (the caller may retry),
+ * -1 to give up. */
+static int inspect_from(const struct sig_rule *r, uint32_t i, struct sig_inspection *in,
+                        int64_t prev_end)
 {
     const struct sig_content *c = &r->contents[i];
     const bool last = i + 1 == r->ncontents;
+    const bool anchored = in->anchor >= 0 && (int32_t)i == r->fast;
     bool retrying = false;
-    uint32_t retry_from = 0;
+    int64_t retry_from = 0;
     for (;;) {
-        if (*budget == 0)
+        if (in->budget == 0)
             return -1;
-        (*budget)--;
+        in->budget--;
 
-        int64_t start, end = len;
+        /* [start, limit) is the content's window; the buffer may cut it. */
+        int64_t start, limit = INT64_MAX;
         if (c->flags & SIG_CONTENT_RELATIVE) {
             int64_t dist = (c->flags & SIG_CONTENT_DISTANCE) ? c->distance : 0;
-            start = (int64_t)prev_end + dist;
-            if (start < 0)
-                start = 0;
-            if (c->flags & SIG_CONTENT_WITHIN) {
-                int64_t w = (int64_t)prev_end + dist + c->within;
-                if (w < end)
-                    end = w;
-            }
+            start = prev_end + dist;
+            if (c->flags & SIG_CONTENT_WITHIN)
+                limit = prev_end + dist + c->within;
         } else {
             start = c->offset;
-            if (c->flags & SIG_CONTENT_DEPTH) {
-                int64_t d = (int64_t)c->offset + c->depth;
-                if (d < end)
-                    end = d;
-            }
+            if (c->flags & SIG_CONTENT_DEPTH)
+                limit = (int64_t)c->offset + c->depth;
         }
         if (retrying)
             start = retry_from;
+        if (start < in->base)
+            start = in->base;
+        const int64_t end = limit < in->end ? limit : in->end;
 
-        const uint8_t *found = NULL;
-        if (end - start >= (int64_t)c->len)
-            found = content_find(c, buf + start, (uint32_t)(end - start));
+        int64_t found = -1;
+        if (anchored) {
+            if (in->anchor >= start && in->anchor + c->len <= end)
+                found = in->anchor;
+        } else if (end - start >= (int64_t)c->len) {
+            const uint8_t *at =
+                content_find(c, in->data + (start - in->base), (uint32_t)(end - start));
+            if (at != NULL)
+                found = in->base + (at - in->data);
+        }
 
         if (c->flags & SIG_CONTENT_NEGATED) {
-            if (found != NULL)
+            if (found >= 0)
                 return 0;
-            return last ? 1 : inspect_contents(r, i + 1, buf, len, prev_end, budget);
+            int rc = last ? 1 : inspect_from(r, i + 1, in, prev_end);
+            /* Absent so far: bytes still to come may hold it. */
+            if (rc == 1 && in->open_end && limit > in->end)
+                in->provisional = true;
+            return rc;
         }
-        if (found == NULL)
+        if (found < 0)
             return 0;
-        uint32_t pos = (uint32_t)(found - buf);
         if (last)
             return 1;
-        int next = inspect_contents(r, i + 1, buf, len, pos + c->len, budget);
+        int next = inspect_from(r, i + 1, in, found + c->len);
         if (next != 0)
             return next;
         /* Only a within on the next content makes its outcome depend on
@@ -521,11 +527,19 @@ static int inspect_contents(const struct sig_rule *r, uint32_t i, const uint8_t 
         if (!(c->flags & SIG_CONTENT_WITHIN_NEXT))
             return -1;
         retrying = true;
-        retry_from = pos + 1;
+        retry_from = found + 1;
     }
 }
 
-static bool rule_matches(const struct sig_rule *r, const struct vg_packet *p, uint32_t flow_flags)
+int sig_inspect_contents(const struct sig_rule *r, struct sig_inspection *in)
+{
+    if (r->ncontents == 0)
+        return 1;
+    return inspect_from(r, 0, in, 0) == 1;
+}
+
+bool sig_rule_header_matches(const struct sig_rule *r, const struct vg_packet *p,
+                             uint32_t flow_flags)
 {
     switch (r->proto) {
     case SIG_PROTO_TCP:
@@ -561,15 +575,28 @@ static bool rule_matches(const struct sig_rule *r, const struct vg_packet *p, ui
                 return false;
         }
     }
-    if (!endpoints_match(r, p))
+    return endpoints_match(r, p);
+}
+
+static bool rule_matches(const struct sig_rule *r, const struct vg_packet *p, uint32_t flow_flags)
+{
+    /* Content the stream inspects is not inspected again on the packet. */
+    if (r->inspect != SIG_INSPECT_PACKET &&
+        (r->inspect == SIG_INSPECT_STREAM || ((flow_flags & VG_DF_STREAM) && p->proto == 6)))
+        return false;
+    if (!sig_rule_header_matches(r, p, flow_flags))
         return false;
     if (r->ncontents == 0)
         return true;
     static const uint8_t empty[1];
-    const uint8_t *buf = p->payload != NULL ? p->payload : empty;
-    const uint32_t len = p->payload != NULL ? p->payload_len : 0;
-    uint32_t budget = INSPECT_BUDGET;
-    return inspect_contents(r, 0, buf, len, 0, &budget) == 1;
+    struct sig_inspection in = {
+        .data = p->payload != NULL ? p->payload : empty,
+        .base = 0,
+        .end = p->payload != NULL ? p->payload_len : 0,
+        .anchor = -1,
+        .budget = SIG_INSPECT_BUDGET,
+    };
+    return sig_inspect_contents(r, &in) == 1;
 }
 
 static inline enum sig_pkt_class packet_class(const struct vg_packet *p)

@@ -153,9 +153,34 @@ enum sig_tcpflags_mod {
     SIG_TCPFLAGS_ANY,  /* '*': any of the listed flags set */
 };
 
+/* Where a rule's content is inspected. Suricata's: tcp-stream and
+ * flow:only_stream inspect the reassembled stream only; tcp-pkt and
+ * flow:no_stream the packet payload only; any other TCP (or IP) rule with a
+ * content the stream when its direction is reassembled and the packet
+ * payload otherwise. A rule without a positive content, or with dsize, is a
+ * packet rule. */
+enum sig_inspect {
+    SIG_INSPECT_PACKET = 0,
+    SIG_INSPECT_STREAM,
+    SIG_INSPECT_STREAM_OR_PACKET,
+};
+
+/* The stream bytes a content may read, for a candidate whose fast pattern
+ * ends at stream offset E: [max(E + rel_lo, abs_lo), min(E + rel_hi, abs_hi)).
+ * rel_* bound it through the relative chain that holds the fast pattern,
+ * abs_* through offset/depth and the chain from the stream start;
+ * +-SIG_SPAN_INF where nothing bounds it. */
+#define SIG_SPAN_INF ((int64_t)1 << 60)
+
+struct sig_span {
+    int64_t rel_lo, rel_hi;
+    int64_t abs_lo, abs_hi;
+};
+
 struct sig_rule {
     /* Header tests, read first for every candidate. */
     uint8_t proto;      /* enum sig_proto */
+    uint8_t inspect;    /* enum sig_inspect */
     uint8_t bidir;      /* "<>": either direction matches */
     uint8_t tests;      /* SIG_TEST_* */
     uint8_t flow_mask;  /* VG_DF_* bits the flow keyword tests ... */
@@ -173,6 +198,13 @@ struct sig_rule {
     uint32_t ncontents;
     int32_t fast; /* index of the fast pattern content, -1 when none */
     const struct sig_content *contents;
+
+    /* Stream inspection (set when the rule set is compiled): one span per
+     * content, and the bytes before and after the fast pattern's end a
+     * candidate may read, capped so that a stream's window holds them. */
+    const struct sig_span *spans;
+    uint32_t stream_before;
+    uint32_t stream_ahead;
 
     struct vg_rule_meta meta;
     const char *file;
@@ -245,7 +277,9 @@ struct vg_ruleset {
      * Hyperscan pattern id. */
     struct sig_rule *rules;
     uint32_t nrules;
-    struct hs_database *db; /* NULL when no rule has a fast pattern */
+    struct hs_database *db;        /* packet payloads; NULL when no rule has a fast pattern */
+    struct hs_database *stream_db; /* streaming mode, stream rules; NULL when none */
+    uint32_t stream_window; /* bytes a stream keeps: max over stream rules of before + ahead */
     struct sig_always *always[SIG_PKT_CLASS_COUNT];
     uint32_t nalways[SIG_PKT_CLASS_COUNT];
     struct vg_ruleset_stats stats;
@@ -255,5 +289,54 @@ struct vg_ruleset {
 
 /* The rule with this gid:sid, or NULL. */
 const struct sig_rule *sig_ruleset_find(const struct vg_ruleset *rs, uint32_t gid, uint32_t sid);
+
+/* Stream inspection of the loaded rules: spans and windows of the stream
+ * rules, and their streaming database. Returns 0, or -1 with the reason on
+ * err. */
+int sig_stream_prepare(struct vg_ruleset *rs, FILE *err);
+
+/* ---- Matching --------------------------------------------------------------- */
+
+struct hs_scratch;
+struct sig_stream_pool;
+
+struct vg_detect_ctx {
+    const struct vg_ruleset *rs;
+    struct hs_scratch *scratch; /* fits both databases */
+    uint32_t *cand;             /* candidate rule indices, nrules entries */
+    uint32_t ncand;
+    uint64_t *seen; /* one bit per rule: already a candidate for this packet */
+    uint32_t nwords;
+    struct sig_stream_pool *streams; /* NULL until vg_detect_ctx_streams */
+};
+
+void sig_stream_pool_free(struct sig_stream_pool *pool);
+
+/* A buffer inspected for one rule. Positions are absolute: a packet payload
+ * starts at 0, stream bytes at their stream offset, so offset and depth
+ * count from the start of the stream. */
+struct sig_inspection {
+    const uint8_t *data; /* the byte at position base */
+    int64_t base;
+    int64_t end;      /* position after the last byte */
+    int64_t anchor;   /* where the fast pattern content must start; -1: anywhere */
+    bool open_end;    /* bytes after end may still come */
+    bool provisional; /* out: the match needs a negated content absent from a
+                       * window that reaches past end while open_end */
+    uint32_t budget;  /* content search attempts left */
+};
+
+/* Bound on content search attempts per rule and buffer, as Suricata's
+ * inspection recursion limit: backtracking over many occurrences of an
+ * early content cannot blow up. */
+#define SIG_INSPECT_BUDGET 3000u
+
+/* The rule's contents on the buffer, with Suricata's semantics. Returns 1 on
+ * a match. */
+int sig_inspect_contents(const struct sig_rule *r, struct sig_inspection *in);
+
+/* Every test of the rule but its contents, on the packet and flow facts. */
+bool sig_rule_header_matches(const struct sig_rule *r, const struct vg_packet *p,
+                             uint32_t flow_flags);
 
 #endif

@@ -627,23 +627,28 @@ out:
 /* Application-layer protocols Suricata accepts in the header; named so the
  * message says they are not supported yet rather than unknown. */
 static const char *const app_protocols[] = {
-    "http",       "http1",    "http2",
-    "tls",        "ssl",      "dns",
-    "ftp",        "ftp-data", "smb",
-    "ssh",        "smtp",     "imap",
-    "pop3",       "dcerpc",   "dhcp",
-    "sip",        "krb5",     "nfs",
-    "ntp",        "snmp",     "tftp",
-    "ike",        "ikev2",    "rdp",
-    "rfb",        "mqtt",     "modbus",
-    "dnp3",       "enip",     "quic",
-    "pgsql",      "telnet",   "bittorrent-dht",
-    "websocket",  "ldap",     "doh2",
-    "mdns",       "sctp",     "pkthdr",
-    "tcp-stream", "udp-pkt",
+    "http",      "http1",    "http2",
+    "tls",       "ssl",      "dns",
+    "ftp",       "ftp-data", "smb",
+    "ssh",       "smtp",     "imap",
+    "pop3",      "dcerpc",   "dhcp",
+    "sip",       "krb5",     "nfs",
+    "ntp",       "snmp",     "tftp",
+    "ike",       "ikev2",    "rdp",
+    "rfb",       "mqtt",     "modbus",
+    "dnp3",      "enip",     "quic",
+    "pgsql",     "telnet",   "bittorrent-dht",
+    "websocket", "ldap",     "doh2",
+    "mdns",      "sctp",     "pkthdr",
+    "udp-pkt",
 };
 
-static int parse_header(struct rule_ctx *rc, char *header, struct sig_rule *r)
+/* What a rule asks about where its content is inspected: the protocol
+ * (tcp-stream, tcp-pkt) and the flow keyword (only_stream, no_stream). */
+#define ASK_STREAM 0x1u
+#define ASK_PACKET 0x2u
+
+static int parse_header(struct rule_ctx *rc, char *header, struct sig_rule *r, uint32_t *ask)
 {
     char *tok[MAX_HEADER_TOKENS];
     int ntok = 0;
@@ -678,8 +683,14 @@ static int parse_header(struct rule_ctx *rc, char *header, struct sig_rule *r)
     const char *proto = tok[1];
     if (strcasecmp(proto, "ip") == 0) {
         r->proto = SIG_PROTO_IP;
-    } else if (strcasecmp(proto, "tcp") == 0 || strcasecmp(proto, "tcp-pkt") == 0) {
+    } else if (strcasecmp(proto, "tcp") == 0) {
         r->proto = SIG_PROTO_TCP;
+    } else if (strcasecmp(proto, "tcp-stream") == 0) {
+        r->proto = SIG_PROTO_TCP;
+        *ask = ASK_STREAM;
+    } else if (strcasecmp(proto, "tcp-pkt") == 0) {
+        r->proto = SIG_PROTO_TCP;
+        *ask = ASK_PACKET;
     } else if (strcasecmp(proto, "udp") == 0) {
         r->proto = SIG_PROTO_UDP;
     } else if (strcasecmp(proto, "icmp") == 0) {
@@ -785,6 +796,8 @@ struct rule_build {
     uint32_t priority;
     const struct sig_classtype *classtype;
     const char *msg;
+    uint32_t proto_ask; /* ASK_* of the protocol */
+    uint32_t flow_ask;  /* ASK_* of the flow keyword */
 };
 
 enum {
@@ -1020,22 +1033,23 @@ static int parse_content_modifier(struct rule_ctx *rc, struct rule_build *b, con
     return 0;
 }
 
-static int parse_flow(struct rule_ctx *rc, struct sig_rule *r, const char *val)
+static int parse_flow(struct rule_ctx *rc, struct rule_build *b, const char *val)
 {
+    struct sig_rule *r = b->r;
     char buf[256];
     snprintf(buf, sizeof(buf), "%s", val);
     char *save = NULL;
-    bool dir = false, state = false;
+    bool dir = false, state = false, stream = false;
     for (char *t = strtok_r(buf, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
         t = trim(t);
         uint8_t bit = 0, value = 0;
-        bool is_dir = false;
+        bool *group = &state;
         if (strcasecmp(t, "to_server") == 0 || strcasecmp(t, "from_client") == 0) {
             bit = value = VG_DF_TOSERVER;
-            is_dir = true;
+            group = &dir;
         } else if (strcasecmp(t, "to_client") == 0 || strcasecmp(t, "from_server") == 0) {
             bit = value = VG_DF_TOCLIENT;
-            is_dir = true;
+            group = &dir;
         } else if (strcasecmp(t, "established") == 0) {
             bit = value = VG_DF_ESTABLISHED;
         } else if (strcasecmp(t, "not_established") == 0) {
@@ -1043,13 +1057,17 @@ static int parse_flow(struct rule_ctx *rc, struct sig_rule *r, const char *val)
             value = 0;
         } else if (strcasecmp(t, "stateless") == 0) {
             continue; /* no constraint */
-        } else if (strcasecmp(t, "only_stream") == 0 || strcasecmp(t, "no_stream") == 0 ||
-                   strcasecmp(t, "only_frag") == 0 || strcasecmp(t, "no_frag") == 0) {
+        } else if (strcasecmp(t, "only_stream") == 0) {
+            b->flow_ask = ASK_STREAM;
+            group = &stream;
+        } else if (strcasecmp(t, "no_stream") == 0) {
+            b->flow_ask = ASK_PACKET;
+            group = &stream;
+        } else if (strcasecmp(t, "only_frag") == 0 || strcasecmp(t, "no_frag") == 0) {
             return fail(rc, "flow option '%s' not supported yet", t);
         } else {
             return fail(rc, "unknown flow option '%s'", *t ? t : "(empty)");
         }
-        bool *group = is_dir ? &dir : &state;
         if (*group)
             return fail(rc, "conflicting flow options in '%s'", val);
         *group = true;
@@ -1244,7 +1262,7 @@ static int parse_option(struct rule_ctx *rc, struct rule_build *b, const struct 
     if (strcasecmp(kw, "flow") == 0) {
         if (once(rc, b, SEEN_FLOW, kw) != 0 || need_value(rc, o) != 0)
             return -1;
-        return parse_flow(rc, r, o->val);
+        return parse_flow(rc, b, o->val);
     }
     if (strcasecmp(kw, "dsize") == 0) {
         if (once(rc, b, SEEN_DSIZE, kw) != 0 || need_value(rc, o) != 0)
@@ -1303,6 +1321,34 @@ static int finish_contents(struct rule_ctx *rc, struct rule_build *b)
         if (r->contents == NULL)
             return fail(rc, "out of memory");
     }
+    return 0;
+}
+
+/* Where the content is inspected (enum sig_inspect), from the protocol, the
+ * flow keyword and what the rule tests. */
+static int choose_inspection(struct rule_ctx *rc, struct rule_build *b)
+{
+    struct sig_rule *r = b->r;
+    if (b->proto_ask != 0 && b->flow_ask != 0 && b->proto_ask != b->flow_ask)
+        return fail(rc, "flow:%s contradicts protocol '%s'",
+                    b->flow_ask == ASK_STREAM ? "only_stream" : "no_stream",
+                    b->proto_ask == ASK_STREAM ? "tcp-stream" : "tcp-pkt");
+    const uint32_t ask = b->proto_ask | b->flow_ask;
+    if (ask == ASK_STREAM) {
+        const char *who = b->proto_ask ? "protocol 'tcp-stream'" : "flow:only_stream";
+        if (r->proto != SIG_PROTO_TCP && r->proto != SIG_PROTO_IP)
+            return fail(rc, "%s needs a tcp or ip rule", who);
+        /* Only content is inspected on the stream. */
+        if (r->fast < 0)
+            return fail(rc, "%s needs a content to inspect on the stream", who);
+        if (r->tests & SIG_TEST_DSIZE)
+            return fail(rc, "%s cannot be used with dsize, a packet test", who);
+        r->inspect = SIG_INSPECT_STREAM;
+        return 0;
+    }
+    const bool streamable = (r->proto == SIG_PROTO_TCP || r->proto == SIG_PROTO_IP) &&
+                            r->fast >= 0 && !(r->tests & SIG_TEST_DSIZE);
+    r->inspect = ask == 0 && streamable ? SIG_INSPECT_STREAM_OR_PACKET : SIG_INSPECT_PACKET;
     return 0;
 }
 
@@ -1405,7 +1451,8 @@ static int parse_rule_text(struct rule_ctx *rc, char *text, struct sig_rule *r)
     }
 
     int ret = -1;
-    if (parse_header(rc, text, r) != 0)
+    uint32_t proto_ask = 0;
+    if (parse_header(rc, text, r, &proto_ask) != 0)
         goto out;
     if (split_rc != 0) {
         snprintf(rc->msg, sizeof(rc->msg), "%s", split_msg);
@@ -1418,6 +1465,7 @@ static int parse_rule_text(struct rule_ctx *rc, char *text, struct sig_rule *r)
         goto out;
     }
     b->r = r;
+    b->proto_ask = proto_ask;
     r->meta.gid = 1;
     for (uint32_t i = 0; i < nopts; i++) {
         if (parse_option(rc, b, &opts[i]) != 0) {
@@ -1430,7 +1478,7 @@ static int parse_rule_text(struct rule_ctx *rc, char *text, struct sig_rule *r)
         fail(rc, "rule has no sid");
         goto out;
     }
-    if (finish_contents(rc, b) != 0) {
+    if (finish_contents(rc, b) != 0 || choose_inspection(rc, b) != 0) {
         free(b);
         goto out;
     }

@@ -62,6 +62,11 @@ struct vg_run_opts {
     bool quiet;               /* no summary and no progress line */
     bool test_only;           /* -T: check config and rules, then exit */
     const char *summary_json; /* write the summary as JSON here */
+    const char *iface;        /* -i: live capture through libpcap */
+    const char *bpf;          /* --bpf: capture filter for -i */
+    bool dpdk;                /* --dpdk: capture from DPDK ports */
+    int eal_argc;             /* --dpdk: EAL's arguments, argv[0] first */
+    char **eal_argv;
 };
 
 /* Runs vigil as asked. Returns an enum vg_exit_code. */

@@ -1,10 +1,12 @@
-/* Rules and detection (signatures/): Suricata rule syntax, compiled to one
- * Hyperscan database whose matches are candidates; each candidate rule is
- * then verified in full on the packet.
+/* Rules and detection (signatures/): Suricata rule syntax, compiled to
+ * Hyperscan databases (one for packet payloads, one in streaming mode for
+ * reassembled TCP streams) whose matches are candidates; each candidate rule
+ * is then verified in full on the packet or the stream.
  *
  * Threading: a vg_ruleset is immutable once loaded and is shared by all
- * workers; each worker owns a vg_detect_ctx (Hyperscan scratch and candidate
- * buffers), so detection takes no lock and allocates nothing. */
+ * workers; each worker owns a vg_detect_ctx (Hyperscan scratch, candidate
+ * buffers and its pool of stream states), so detection takes no lock and
+ * allocates nothing. */
 #ifndef VIGIL_DETECT_H
 #define VIGIL_DETECT_H
 
@@ -45,6 +47,10 @@ struct vg_ruleset_stats {
     uint32_t no_pattern_rules;
     uint64_t db_bytes;
     double compile_ms;
+    uint32_t stream_rules;    /* rules inspected on reassembled streams (their fast
+                               * patterns form the streaming database) */
+    uint32_t stream_window;   /* bytes each stream keeps for verification */
+    uint64_t stream_db_bytes; /* streaming Hyperscan database */
 };
 
 /* Loads and compiles rules. Returns NULL only when nothing usable can be
@@ -56,7 +62,8 @@ struct vg_ruleset *vg_ruleset_load(const struct vg_rule_load_opts *opts,
 void vg_ruleset_free(struct vg_ruleset *rs);
 const struct vg_ruleset_stats *vg_ruleset_stats(const struct vg_ruleset *rs);
 
-/* Per-worker state. NULL on allocation failure. */
+/* Per-worker state (stream states come with vg_detect_ctx_streams). NULL on
+ * allocation failure. */
 struct vg_detect_ctx *vg_detect_ctx_new(const struct vg_ruleset *rs);
 void vg_detect_ctx_free(struct vg_detect_ctx *ctx);
 
@@ -65,6 +72,10 @@ void vg_detect_ctx_free(struct vg_detect_ctx *ctx);
 #define VG_DF_TOSERVER    0x02u
 #define VG_DF_TOCLIENT    0x04u
 #define VG_DF_ESTABLISHED 0x08u
+/* This packet's payload is covered by stream reassembly: the rules the
+ * stream inspects (tcp, tcp-stream, only_stream with a content) are left to
+ * vg_detect_stream_data and skipped here, so they do not alert twice. */
+#define VG_DF_STREAM 0x10u
 
 typedef void (*vg_alert_fn)(void *user, const struct vg_rule_meta *rule);
 
@@ -73,5 +84,67 @@ typedef void (*vg_alert_fn)(void *user, const struct vg_rule_meta *rule);
  * of alerts. */
 uint32_t vg_detect_packet(struct vg_detect_ctx *ctx, const struct vg_packet *p, uint32_t flow_flags,
                           vg_alert_fn on_alert, void *user);
+
+/* ---- Reassembled streams ----
+ * One state per flow and direction whose bytes are reassembled. The bytes
+ * come in order, each once, as chunks; a match split over chunks is found
+ * once. A candidate is the end E of a fast pattern in the stream; the rule
+ * is verified with that content at E, on the bytes the stream keeps (its
+ * window, see vg_ruleset_stats.stream_window) plus the chunk. It alerts
+ * once per rule and match position. When a rule needs bytes after E (a
+ * later content, a negated content's window), the candidate waits for them
+ * and alerts on the chunk that completes the match. Offset and depth count
+ * from the start of the stream. */
+
+struct vg_detect_stream;
+
+/* Chunk flags. VG_DS_GAP: bytes were lost before this chunk, so no match
+ * spans it (the value of the reassembler's VG_STREAM_GAP_BEFORE; its other
+ * flags are ignored here). VG_DS_END: the direction ends after this chunk,
+ * which may be empty; candidates waiting for more bytes are decided now. */
+#define VG_DS_GAP 0x01u
+#define VG_DS_END 0x8000u
+
+/* Preallocates max_streams stream states (all memory, Hyperscan streams
+ * included, up front). Call before the first open; again only while no
+ * state is open. Returns 0, or -1 on allocation failure or open states. */
+int vg_detect_ctx_streams(struct vg_detect_ctx *ctx, uint32_t max_streams);
+
+/* A state for one direction, or NULL when every state is in use (counted;
+ * the caller then inspects that direction's packets without VG_DF_STREAM). */
+struct vg_detect_stream *vg_detect_stream_open(struct vg_detect_ctx *ctx);
+
+/* Returns the state to the pool. Never alerts: candidates still waiting for
+ * bytes are dropped and counted (send VG_DS_END first to decide them). */
+void vg_detect_stream_close(struct vg_detect_ctx *ctx, struct vg_detect_stream *s);
+
+/* Inspects the next chunk of a stream: data[0] is at stream_offset from the
+ * start of the direction's stream. Bytes already seen (stream_offset below
+ * the end of the previous chunk) are skipped; a chunk starting past it is
+ * treated as after a gap. p is the packet that delivered the data, seen in
+ * the data's direction: its addresses, ports and TCP flags are the ones the
+ * rules test and the alert reports (with p NULL nothing alerts). flow_flags
+ * as for vg_detect_packet, of that direction. Calls on_alert once per rule
+ * and match position, as matches complete. Returns the number of alerts. */
+uint32_t vg_detect_stream_data(struct vg_detect_ctx *ctx, struct vg_detect_stream *s,
+                               const uint8_t *data, uint32_t len, uint64_t stream_offset,
+                               uint32_t chunk_flags, const struct vg_packet *p, uint32_t flow_flags,
+                               vg_alert_fn on_alert, void *user);
+
+struct vg_detect_stream_stats {
+    uint32_t max_streams;
+    uint32_t streams_in_use;
+    uint32_t window;             /* bytes kept per stream */
+    uint64_t bytes_per_stream;   /* memory of one state, its Hyperscan stream included */
+    uint64_t pool_exhausted;     /* opens refused: every state in use */
+    uint64_t windows_too_short;  /* candidates whose rule could need bytes beyond the window */
+    uint64_t pending_overflow;   /* candidates decided early: too many waited on one stream */
+    uint64_t undecided_at_close; /* candidates still waiting for bytes when their stream closed */
+};
+
+/* Counters of the context's stream states (all zero before
+ * vg_detect_ctx_streams). */
+void vg_detect_ctx_stream_stats(const struct vg_detect_ctx *ctx,
+                                struct vg_detect_stream_stats *out);
 
 #endif

@@ -37,6 +37,16 @@ struct vg_event_tuple {
     uint8_t icmp_type; /* for Community ID of ICMP */
     uint8_t icmp_code;
     uint8_t has_ports; /* 0 for fragments and other protocols */
+    /* Encapsulation, as in struct vg_packet (encap_depth 0: none). */
+    uint8_t tunnel_type; /* enum vg_tunnel_type */
+    uint8_t encap_depth;
+    uint8_t tunnel_family; /* 0: no outer IP (MPLS or PPPoE on Ethernet) */
+    uint8_t tunnel_proto;
+    uint16_t tunnel_sport; /* UDP carriers only */
+    uint16_t tunnel_dport;
+    uint32_t tunnel_id;
+    struct vg_ip_addr tunnel_src;
+    struct vg_ip_addr tunnel_dst;
 };
 
 struct vg_event_alert {
@@ -60,8 +70,16 @@ struct vg_event_flow {
     uint8_t tcp_flags_tc;
 };
 
+/* Which stage raised an anomaly: it selects the enum of `event`. */
+enum vg_anomaly_kind {
+    VG_ANOMALY_DECODE = 0, /* enum vg_decode_event */
+    VG_ANOMALY_DEFRAG = 1, /* enum vg_defrag_event */
+    VG_ANOMALY_STREAM = 2, /* enum vg_stream_event */
+};
+
 struct vg_event_anomaly {
-    uint16_t event; /* enum vg_decode_event */
+    uint16_t event;
+    uint8_t kind; /* enum vg_anomaly_kind */
 };
 
 struct vg_event {

@@ -1,6 +1,7 @@
 /* Flow table (parsers/flow.c): one per worker, bidirectional, preallocated.
  *
- * Flows are keyed by the normalised 5-tuple plus the VLAN ids; both
+ * Flows are keyed by the normalised 5-tuple plus the VLAN ids and the tunnel
+ * id (two VXLAN segments may reuse the same inner addresses); both
  * directions map to the same key, so the key's hash is symmetric and also
  * serves to pick the worker. Time is packet time: a flow times out when the
  * packet clock passes its last packet plus the timeout of its protocol and
@@ -21,6 +22,7 @@ struct vg_flow_key {
     uint16_t port_a;
     uint16_t port_b;
     uint16_t vlan[VG_MAX_VLAN];
+    uint32_t tunnel_id; /* the packet's tunnel_id: VNI, GRE key, ... (0 outside tunnels) */
     uint8_t proto;
     uint8_t family;
     uint8_t pad[2]; /* always zero, so keys compare with memcmp */
@@ -96,6 +98,16 @@ struct vg_flow {
     uint8_t in_use;
     uint8_t icmp_type; /* of the first packet, for the record's Community ID */
     uint8_t icmp_code;
+    /* The tunnel the first packet came in (see struct vg_packet), its outer
+     * addresses and ports turned to read client to server. */
+    uint8_t tunnel_type;
+    uint8_t encap_depth;
+    uint8_t tunnel_family;
+    uint8_t tunnel_proto;
+    uint16_t tunnel_sport;
+    uint16_t tunnel_dport;
+    struct vg_ip_addr tunnel_src;
+    struct vg_ip_addr tunnel_dst;
     /* table links (indices into the table's array; UINT32_MAX = none) */
     uint32_t bucket_next;
     uint32_t lru_prev;

@@ -1,4 +1,7 @@
-/* Packet decoding (parsers/decode.c): link, VLAN, IP and L4 headers.
+/* Packet decoding (parsers/decode.c): link, VLAN, IP and L4 headers, and
+ * the tunnels that mirrored traffic arrives in (MPLS, GRE, ERSPAN I/II/III,
+ * VXLAN, Geneve, IP-in-IP, Teredo, PPPoE). The innermost packet is the one
+ * analysed; the outer layers are kept as metadata.
  *
  * A packet is decoded once, where it enters the process (the reader thread
  * in file and libpcap mode, the worker in DPDK mode). The decoded view points
@@ -8,6 +11,7 @@
 #define VIGIL_PACKET_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "vigil/common.h"
@@ -55,6 +59,26 @@ enum vg_decode_event {
     VG_DEC_TCP_BAD_CHECKSUM,
     VG_DEC_UDP_BAD_CHECKSUM,
     VG_DEC_ICMP_BAD_CHECKSUM,
+    VG_DEC_MPLS_HEADER_TOO_SMALL,
+    VG_DEC_MPLS_PKT_TOO_SMALL,
+    VG_DEC_MPLS_BAD_LABEL_IMPLICIT_NULL,
+    VG_DEC_MPLS_UNKNOWN_PAYLOAD_TYPE,
+    VG_DEC_GRE_PKT_TOO_SMALL,
+    VG_DEC_GRE_WRONG_VERSION,
+    VG_DEC_GRE_VERSION0_FLAGS,
+    VG_DEC_ERSPAN_HEADER_TOO_SMALL,
+    VG_DEC_ERSPAN_UNSUPPORTED_VERSION,
+    VG_DEC_ERSPAN_UNKNOWN_FRAME_TYPE,
+    VG_DEC_VXLAN_INVALID_HEADER, /* analysed as plain UDP, not dropped */
+    VG_DEC_VXLAN_UNKNOWN_PAYLOAD_TYPE,
+    VG_DEC_GENEVE_INVALID_HEADER, /* analysed as plain UDP, not dropped */
+    VG_DEC_GENEVE_UNKNOWN_PAYLOAD_TYPE,
+    VG_DEC_TEREDO_INVALID, /* analysed as plain UDP, not dropped */
+    VG_DEC_PPPOE_PKT_TOO_SMALL,
+    VG_DEC_PPPOE_WRONG_VERSION,
+    VG_DEC_PPPOE_WRONG_CODE,
+    VG_DEC_PPP_PKT_TOO_SMALL,
+    VG_DEC_TOO_MANY_LAYERS,
     VG_DEC_EVENT_COUNT
 };
 
@@ -81,9 +105,23 @@ struct vg_decode_stats {
     uint64_t icmpv4;
     uint64_t icmpv6;
     uint64_t other_ip_proto; /* IP packets with another L4 protocol */
-    uint64_t non_ip;         /* ARP, LLDP and the like: counted, not analysed */
-    uint64_t invalid;        /* packets dropped by a decode error */
-    uint64_t csum_dropped;   /* bad checksum with checksum validation enforced */
+    /* encapsulations, one count per layer decapsulated */
+    uint64_t mpls;
+    uint64_t gre;
+    uint64_t gre_pptp; /* GRE version 1 (PPTP): counted, its PPP payload not analysed */
+    uint64_t erspan;   /* ERSPAN of any type (also counted under gre) */
+    uint64_t vxlan;
+    uint64_t geneve;
+    uint64_t ipv4_in_ipv4;
+    uint64_t ipv6_in_ipv4;
+    uint64_t ipv4_in_ipv6;
+    uint64_t ipv6_in_ipv6;
+    uint64_t teredo;
+    uint64_t pppoe;           /* PPPoE session frames */
+    uint64_t pppoe_discovery; /* PPPoE discovery frames: counted as not IP */
+    uint64_t non_ip;          /* ARP, LLDP and the like: counted, not analysed */
+    uint64_t invalid;         /* packets dropped by a decode error */
+    uint64_t csum_dropped;    /* bad checksum with checksum validation enforced */
     uint64_t events[VG_DEC_EVENT_COUNT];
 };
 
@@ -102,6 +140,62 @@ enum vg_checksum_mode {
 };
 
 #define VG_MAX_VLAN 2
+
+/* Encapsulation layers decoded before a packet is dropped with
+ * VG_DEC_TOO_MANY_LAYERS. An MPLS label stack, a GRE header with what it
+ * announces (ERSPAN included), a VXLAN or Geneve header, an IP-in-IP header,
+ * Teredo and PPPoE count one layer each. */
+#define VG_MAX_ENCAP_DEPTH 8
+
+/* The innermost encapsulation a packet came out of. A layer without an
+ * identifier of its own leaves the tunnel id of the layer around it. */
+enum vg_tunnel_type {
+    VG_TUNNEL_NONE = 0,
+    VG_TUNNEL_GRE,     /* GRE carrying IP, Ethernet (NVGRE) or MPLS; id = GRE key if present */
+    VG_TUNNEL_ERSPAN1, /* GRE 0x88BE without sequence number: no ERSPAN header */
+    VG_TUNNEL_ERSPAN2, /* id = ERSPAN session id */
+    VG_TUNNEL_ERSPAN3, /* id = ERSPAN session id */
+    VG_TUNNEL_VXLAN,   /* id = VNI */
+    VG_TUNNEL_GENEVE,  /* id = VNI */
+    VG_TUNNEL_IPIP,    /* IPv4 or IPv6 in IPv4 or IPv6 (protocols 4 and 41); no id */
+    VG_TUNNEL_TEREDO,  /* no id */
+    VG_TUNNEL_MPLS,    /* no id: labels differ per direction */
+    VG_TUNNEL_PPPOE,   /* id = PPPoE session id */
+    VG_TUNNEL_TYPE_COUNT
+};
+
+/* "gre", "erspan2", "vxlan", ...; "none" for VG_TUNNEL_NONE. */
+const char *vg_tunnel_type_name(enum vg_tunnel_type t);
+
+/* What the decoder looks for, in Suricata's decoder.* terms. */
+#define VG_DECODE_MAX_PORTS 8
+struct vg_decode_config {
+    enum vg_checksum_mode csum;
+    bool vxlan_enabled;
+    bool geneve_enabled;
+    bool teredo_enabled;
+    bool mpls_ethernet_pw; /* MPLS payload of first nibble 0: control word, then Ethernet */
+    uint8_t n_vxlan_ports;
+    uint8_t n_geneve_ports;
+    uint8_t n_teredo_ports;
+    uint16_t vxlan_ports[VG_DECODE_MAX_PORTS];  /* UDP destination ports */
+    uint16_t geneve_ports[VG_DECODE_MAX_PORTS]; /* UDP destination ports */
+    uint16_t teredo_ports[VG_DECODE_MAX_PORTS]; /* UDP source or destination ports */
+};
+
+/* Defaults: checksums counted; VXLAN on 4789, Geneve on 6081 and Teredo on
+ * 3544 enabled; MPLS pseudowires not assumed. */
+void vg_decode_config_default(struct vg_decode_config *dc);
+
+struct vg_config;
+
+/* Reads decoder.vxlan.enabled, decoder.vxlan.ports ("4789", "[4789,8472]",
+ * a $NAME of vars.port-groups, or a YAML sequence), the same for geneve and
+ * teredo, and decoder.mpls.ethernet-pw, over the values already in dc
+ * (parsers/decode_config.c).
+ * Returns 0, or -1 with a message naming the key in err. */
+int vg_decode_config_load(struct vg_decode_config *dc, const struct vg_config *cfg, char *err,
+                          size_t errlen);
 
 /* A decoded packet. Pointers refer into data. */
 struct vg_packet {
@@ -129,6 +223,21 @@ struct vg_packet {
     struct vg_ip_addr src;
     struct vg_ip_addr dst;
 
+    /* Encapsulation (all zero outside a tunnel). The tunnel_* addresses and
+     * ports are those of the IP header (and UDP header) that carried the
+     * innermost tunnel; tunnel_family is 0 when no IP header did (MPLS or
+     * PPPoE straight on Ethernet). */
+    uint8_t tunnel_type; /* enum vg_tunnel_type */
+    uint8_t encap_depth; /* encapsulation layers decoded */
+    uint8_t tunnel_family;
+    uint8_t tunnel_proto;  /* IP protocol of the carrier: 47 GRE, 17 UDP, 4 or 41 */
+    uint32_t tunnel_id;    /* of the innermost layer that has one (VNI, GRE key, ERSPAN
+                            * or PPPoE session id), else 0 */
+    uint16_t tunnel_sport; /* UDP carriers only */
+    uint16_t tunnel_dport;
+    struct vg_ip_addr tunnel_src;
+    struct vg_ip_addr tunnel_dst;
+
     const uint8_t *l3;      /* IPv4/IPv6 header */
     const uint8_t *l4;      /* TCP/UDP/ICMP header, NULL for fragments */
     const uint8_t *payload; /* L4 payload (or IP payload for other protocols) */
@@ -141,6 +250,10 @@ struct vg_packet {
  * packet is IP and may be analysed, -1 when it is dropped (malformed, not IP,
  * or bad checksum under VG_CSUM_ALL); every outcome is counted in st. Never
  * reads outside [data, data + caplen). */
+int vg_decode_ex(struct vg_packet *p, int linktype, const struct vg_decode_config *dc,
+                 struct vg_decode_stats *st);
+
+/* vg_decode_ex() with the default configuration and the given checksum mode. */
 int vg_decode(struct vg_packet *p, int linktype, enum vg_checksum_mode csum,
               struct vg_decode_stats *st);
 

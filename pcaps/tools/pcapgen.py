@@ -8,9 +8,12 @@ What it builds:
   * link layers: Ethernet (with 802.1Q / 802.1ad QinQ tags), Linux cooked SLL and SLL2,
     raw IP;
   * IPv4 (options, fragments), IPv6 (hop-by-hop, destination options, routing and
-    fragment extension headers);
+    fragment extension headers); ipv4_fragments() and ipv6_fragments() cut a datagram
+    into fragments;
   * TCP (options), UDP, ICMP, ICMPv6, all with correct checksums unless a test asks
     for a wrong one;
+  * tunnel headers: MPLS, GRE (key, sequence), ERSPAN II and III, VXLAN, Geneve,
+    Teredo (origin indication), PPPoE session;
   * flows: TcpSession (3-way handshake, data both ways with correct seq/ack, MSS
     splitting, FIN close or RST), UdpFlow, IcmpEchoFlow; each keeps the packet and
     byte counters a flow record should report (bytes = on-wire frame lengths);
@@ -36,6 +39,11 @@ __all__ = [
     "http_request", "http_response", "dns_query", "dns_response",
     "tls_record", "tls_client_hello", "tls_server_hello", "tls_change_cipher_spec",
     "tls_application_data", "det_bytes", "det32",
+    "ipv4_fragments", "ipv6_fragments",
+    "ETH_P_MPLS", "ETH_P_PPPOE_DISC", "ETH_P_PPPOE_SESS", "ETH_P_TEB", "ETH_P_ERSPAN2",
+    "ETH_P_ERSPAN3", "IPPROTO_IPIP", "IPPROTO_IPV6", "IPPROTO_GRE",
+    "mpls", "gre", "erspan2", "erspan3", "vxlan", "geneve", "geneve_option", "teredo",
+    "pppoe_session", "pppoe_discovery", "udp_nocsum",
 ]
 
 BASE_TIME_US = 1760529600 * 1000000  # 2025-10-15T12:00:00Z
@@ -230,6 +238,69 @@ def ipv6(src, dst, nh, payload, hlim=64, tc=0, flow_label=0, ext=()):
     return hdr + chain + payload
 
 
+def _split_sizes(n, sizes):
+    """Cuts n bytes at the given sizes (each a positive multiple of 8); the last
+    piece takes the rest. Returns (offset, length) pairs."""
+    out, off = [], 0
+    for size in sizes:
+        if size <= 0 or size % 8:
+            raise ValueError("fragment data sizes must be positive multiples of 8")
+        if off + size >= n:
+            raise ValueError("fragment sizes leave nothing for the last fragment")
+        out.append((off, size))
+        off += size
+    out.append((off, n - off))
+    return out
+
+
+def ipv4_fragments(packet, sizes):
+    """Splits an IPv4 datagram (bytes, as ipv4() builds them) into fragments. sizes:
+    the data bytes of every fragment but the last (multiples of 8); the last one
+    takes the rest. Each fragment repeats the header, options included, with its
+    total length, offset, MF and checksum; DF is cleared. Returns the fragments in
+    datagram order."""
+    ihl = (packet[0] & 0x0F) * 4
+    data = packet[ihl:]
+    out = []
+    parts = _split_sizes(len(data), sizes)
+    for i, (off, n) in enumerate(parts):
+        h = bytearray(packet[:ihl])
+        mf = 0x2000 if i < len(parts) - 1 else 0
+        struct.pack_into("!HHHH", h, 2, ihl + n, struct.unpack("!H", packet[4:6])[0],
+                         mf | (off // 8), struct.unpack("!H", packet[8:10])[0])
+        struct.pack_into("!H", h, 10, 0)
+        struct.pack_into("!H", h, 10, checksum(bytes(h)))
+        out.append(bytes(h) + data[off:off + n])
+    return out
+
+
+def ipv6_fragments(packet, sizes, ident):
+    """Splits an IPv6 packet (as ipv6() builds it) into fragments (RFC 8200). The
+    per-fragment part (the IPv6 header and the extension headers up to the last
+    hop-by-hop or routing header) is repeated, then a fragment header with
+    identification ident, then the fragment's share of the rest. sizes as for
+    ipv4_fragments(). Returns the fragments in datagram order."""
+    t, off = packet[6], 40  # the type of the header at off
+    unfrag_end, unfrag_nh_at = 40, 6
+    while t in (IPPROTO_HOPOPTS, IPPROTO_ROUTING, IPPROTO_DSTOPTS):
+        ln = (packet[off + 1] + 1) * 8
+        if t in (IPPROTO_HOPOPTS, IPPROTO_ROUTING):
+            unfrag_end, unfrag_nh_at = off + ln, off
+        t, off = packet[off], off + ln
+    per = bytearray(packet[:unfrag_end])
+    first_nh = per[unfrag_nh_at]
+    per[unfrag_nh_at] = IPPROTO_FRAGMENT
+    data = packet[unfrag_end:]
+    out = []
+    parts = _split_sizes(len(data), sizes)
+    for i, (foff, n) in enumerate(parts):
+        more = 1 if i < len(parts) - 1 else 0
+        frag = bytes(per) + struct.pack("!BBHI", first_nh, 0, foff | more, ident & 0xFFFFFFFF) + \
+            data[foff:foff + n]
+        out.append(frag[:4] + struct.pack("!H", len(frag) - 40) + frag[6:])
+    return out
+
+
 def ip(src, dst, proto, payload, **kw):
     """IPv4 or IPv6 by the address family of src. Keyword arguments that do not
     apply to the family are ignored."""
@@ -247,6 +318,117 @@ def ip(src, dst, proto, payload, **kw):
 
 def ethertype_of(src):
     return ETH_P_IP if _family(src) == 4 else ETH_P_IPV6
+
+
+# ---------------------------------------------------------------------------
+# tunnels: each function returns its header followed by payload
+
+ETH_P_MPLS = 0x8847
+ETH_P_PPPOE_DISC = 0x8863
+ETH_P_PPPOE_SESS = 0x8864
+ETH_P_TEB = 0x6558  # transparent Ethernet bridging
+ETH_P_ERSPAN2 = 0x88BE  # also ERSPAN type I (GRE without sequence number)
+ETH_P_ERSPAN3 = 0x22EB
+IPPROTO_IPIP = 4
+IPPROTO_IPV6 = 41
+IPPROTO_GRE = 47
+
+
+def mpls(labels, payload, ttl=64, tc=0):
+    """An MPLS label stack (RFC 3032), outermost label first, bottom of stack set on
+    the last."""
+    out = b""
+    for i, label in enumerate(labels):
+        bos = 1 if i == len(labels) - 1 else 0
+        out += struct.pack("!I", (label << 12) | (tc << 9) | (bos << 8) | ttl)
+    return out + payload
+
+
+def gre(proto, payload, key=None, seq=None, with_checksum=False):
+    """GRE version 0 (RFC 2784, key and sequence number of RFC 2890)."""
+    flags = (0x8000 if with_checksum else 0) | (0x2000 if key is not None else 0) | \
+        (0x1000 if seq is not None else 0)
+    opt = b""
+    if with_checksum:
+        opt += b"\x00\x00\x00\x00"
+    if key is not None:
+        opt += struct.pack("!I", key)
+    if seq is not None:
+        opt += struct.pack("!I", seq)
+    hdr = struct.pack("!HH", flags, proto) + opt
+    if with_checksum:
+        c = checksum(hdr + payload)
+        hdr = hdr[:4] + struct.pack("!H", c) + hdr[6:]
+    return hdr + payload
+
+
+def erspan2(session, payload, vlan=0, cos=0, encap=0, index=0):
+    """ERSPAN type II header (version 1, 8 bytes); GRE protocol 0x88BE with a
+    sequence number carries it."""
+    return struct.pack("!HHI", (1 << 12) | (vlan & 0xFFF),
+                       (cos << 13) | (encap << 11) | (session & 0x3FF), index & 0xFFFFF) + payload
+
+
+def erspan3(session, payload, vlan=0, timestamp=0, sgt=0, frame_type=0, hw_id=1,
+            subheader=None):
+    """ERSPAN type III header (version 2, 12 bytes), with the 8-byte
+    platform-specific sub-header when subheader is given (the O bit); GRE protocol
+    0x22EB carries it. frame_type 0 = Ethernet, 2 = IP."""
+    o = 1 if subheader is not None else 0
+    word = ((frame_type & 0x1F) << 10) | ((hw_id & 0x3F) << 4) | (3 << 1) | o
+    hdr = struct.pack("!HHIHH", (2 << 12) | (vlan & 0xFFF), session & 0x3FF,
+                      timestamp & 0xFFFFFFFF, sgt, word)
+    if subheader is not None:
+        if len(subheader) != 8:
+            raise ValueError("ERSPAN III sub-header is 8 bytes")
+        hdr += subheader
+    return hdr + payload
+
+
+def vxlan(vni, payload, flags=0x08):
+    """VXLAN header (RFC 7348): the I flag and a 24-bit VNI."""
+    return struct.pack("!B3xI", flags, (vni & 0xFFFFFF) << 8) + payload
+
+
+def geneve_option(opt_class, opt_type, data):
+    """One Geneve option TLV; data is padded to a multiple of 4 bytes."""
+    if len(data) % 4:
+        data += b"\x00" * (4 - len(data) % 4)
+    return struct.pack("!HBB", opt_class, opt_type, len(data) // 4) + data
+
+
+def geneve(vni, proto, payload, options=b""):
+    """Geneve header (RFC 8926), version 0; proto 0x6558 (Ethernet) or an
+    ethertype."""
+    if len(options) % 4:
+        raise ValueError("Geneve options must be a multiple of 4 bytes")
+    return struct.pack("!BBHI", len(options) // 4, 0, proto, (vni & 0xFFFFFF) << 8) + \
+        options + payload
+
+
+def teredo(ipv6_packet, origin=None):
+    """A Teredo UDP payload (RFC 4380): an optional origin indication (port,
+    IPv4 address: both stored obfuscated) before the IPv6 packet."""
+    if origin is None:
+        return ipv6_packet
+    port, addr = origin
+    return struct.pack("!HH", 0, port ^ 0xFFFF) + \
+        bytes(b ^ 0xFF for b in _addr(addr).packed) + ipv6_packet
+
+
+def pppoe_session(session, ppp_proto, payload):
+    """PPPoE session stage header (RFC 2516) with the PPP protocol field."""
+    return struct.pack("!BBHHH", 0x11, 0, session, len(payload) + 2, ppp_proto) + payload
+
+
+def pppoe_discovery(code, session=0, tags=b""):
+    """A PPPoE discovery packet (PADI 0x09, PADO 0x07, PADR 0x19, PADS 0x65)."""
+    return struct.pack("!BBHH", 0x11, code, session, len(tags)) + tags
+
+
+def udp_nocsum(sport, dport, payload):
+    """UDP over IPv4 without a checksum (zero), as tunnel endpoints send it."""
+    return struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
 
 
 # ---------------------------------------------------------------------------
@@ -589,6 +771,38 @@ class TcpSession(_Flow):
 
     def ack(self, from_client=True, gap_us=None):
         return self._seg(from_client, TCP_ACK, gap_us=gap_us)
+
+    def stream_seq(self, from_client, offset):
+        """Sequence number of byte `offset` of one side's stream: offset 0 is the byte
+        after its SYN, -1 the SYN itself."""
+        d = 0 if from_client else 1
+        return (self.isn[d] + 1 + offset) & 0xFFFFFFFF
+
+    def set_isn(self, from_client, isn):
+        """Chooses one side's initial sequence number (before it sends anything)."""
+        d = 0 if from_client else 1
+        self.isn[d] = self.nxt[d] = isn & 0xFFFFFFFF
+
+    def segment(self, from_client, payload=b"", offset=None, ack_offset=None,
+                flags=TCP_ACK | TCP_PSH, gap_us=None):
+        """One segment with chosen numbers, for captures that exercise stream
+        reassembly (out-of-order, overlapping, retransmitted or lost segments, split
+        handshakes, data on a SYN): payload at stream offset `offset` of the sender
+        (default: its next byte), acknowledging the other side's stream up to
+        `ack_offset` (default: everything it sent; ignored without TCP_ACK). The
+        sender's next byte moves forward when the segment ends beyond it. Returns the
+        packet number."""
+        d = 0 if from_client else 1
+        seq = None if offset is None else self.stream_seq(from_client, offset)
+        ack = None if ack_offset is None else self.stream_seq(not from_client, ack_offset)
+        if not flags & TCP_ACK:
+            ack = 0
+        n = self._seg(from_client, flags, payload, gap_us=gap_us, seq=seq, ack=ack)
+        if seq is not None:
+            end = (seq + len(payload) + (1 if flags & (TCP_SYN | TCP_FIN) else 0)) & 0xFFFFFFFF
+            if 0 < ((end - self.nxt[d]) & 0xFFFFFFFF) < 0x80000000:
+                self.nxt[d] = end
+        return n
 
     def close(self, from_client=True):
         """FIN+ACK from one side, FIN+ACK back, last ACK."""

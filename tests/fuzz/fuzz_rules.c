@@ -1,5 +1,6 @@
 /* Fuzz harness: the rule parser and compiler, then a match over the input
- * itself as packet payload. */
+ * itself as packet payload, and as a reassembled stream cut into chunks
+ * (sizes, gaps and resent bytes drawn from the input). */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +15,49 @@ static void count_alert(void *user, const struct vg_rule_meta *rule)
 {
     (void)rule;
     (*(unsigned *)user)++;
+}
+
+/* The input again, as the chunks of a stream. */
+static void fuzz_stream(struct vg_detect_ctx *ctx, const struct vg_packet *p, const uint8_t *data,
+                        size_t size, unsigned *alerts)
+{
+    uint64_t rng = 0x9E3779B97F4A7C15ull ^ size;
+    for (size_t i = 0; i < size && i < 64; i++)
+        rng = (rng ^ data[i]) * 0x100000001B3ull;
+    const uint32_t flags = VG_DF_HAS_FLOW | VG_DF_TOSERVER | VG_DF_ESTABLISHED | VG_DF_STREAM;
+    for (int pass = 0; pass < 2; pass++) {
+        struct vg_detect_stream *s = vg_detect_stream_open(ctx);
+        if (s == NULL)
+            return;
+        size_t off = 0;
+        uint64_t stream_off = 0;
+        while (off < size) {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            size_t len = 1 + (size_t)(rng % (pass == 0 ? 16 : 512));
+            if (len > size - off)
+                len = size - off;
+            uint32_t chunk_flags = 0;
+            uint64_t at = stream_off;
+            if ((rng >> 20) % 31 == 0) {
+                chunk_flags = VG_DS_GAP;
+                at += 1 + (rng >> 40) % 100;
+            } else if ((rng >> 20) % 29 == 0 && at > 0) {
+                at -= 1 + (rng >> 40) % at; /* bytes already seen come again */
+            }
+            vg_detect_stream_data(ctx, s, data + off, (uint32_t)len, at, chunk_flags, p, flags,
+                                  count_alert, alerts);
+            off += len;
+            if (at + len > stream_off)
+                stream_off = at + len;
+        }
+        /* The first pass is closed with candidates still waiting. */
+        if (pass == 1)
+            vg_detect_stream_data(ctx, s, NULL, 0, stream_off, VG_DS_END, p, flags, count_alert,
+                                  alerts);
+        vg_detect_stream_close(ctx, s);
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -49,6 +93,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             unsigned n = 0;
             vg_detect_packet(ctx, &p, VG_DF_HAS_FLOW | VG_DF_TOSERVER | VG_DF_ESTABLISHED,
                              count_alert, &n);
+            if (vg_detect_ctx_streams(ctx, 1) == 0)
+                fuzz_stream(ctx, &p, data, size, &n);
             vg_detect_ctx_free(ctx);
         }
         vg_ruleset_free(rs);

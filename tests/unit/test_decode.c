@@ -578,14 +578,14 @@ Test(decode, icmpv4_and_icmpv6)
 Test(decode, other_ip_protocol_kept_without_ports)
 {
     uint8_t l3[256], f[MAX_FRAME];
-    uint8_t gre[8] = {0, 0, 0x08, 0x00, 1, 2, 3, 4};
-    size_t n = build_ipv4(l3, 47, 0, gre, sizeof(gre));
+    uint8_t body[8] = {0, 0, 0x08, 0x00, 1, 2, 3, 4};
+    size_t n = build_ipv4(l3, 132, 0, body, sizeof(body)); /* SCTP: no decoder */
     n = build_eth(f, NULL, NULL, 0, 0x0800, l3, n);
     struct vg_packet p;
     struct vg_decode_stats st = {0};
     cr_assert_eq(decode(f, n, VG_LINK_ETHERNET, VG_CSUM_ALL, &p, &st), 0);
     cr_assert_eq(p.family, 4);
-    cr_assert_eq(p.proto, 47);
+    cr_assert_eq(p.proto, 132);
     cr_assert_eq(p.flags & VG_PKT_HAS_L4, 0);
     cr_assert_eq(p.sport, 0);
     cr_assert_eq(p.payload, f + 34);
@@ -593,7 +593,7 @@ Test(decode, other_ip_protocol_kept_without_ports)
     cr_assert_eq(st.other_ip_proto, 1);
 
     /* ESP and "no next header" end the IPv6 header chain. */
-    n = eth6(f, 0, NULL, 0, 50, 0, 0, gre, sizeof(gre));
+    n = eth6(f, 0, NULL, 0, 50, 0, 0, body, sizeof(body));
     cr_assert_eq(decode(f, n, VG_LINK_ETHERNET, VG_CSUM_ALL, &p, &st), 0);
     cr_assert_eq(p.proto, 50);
     cr_assert_eq(p.payload_len, 8);

@@ -896,3 +896,28 @@ Test(detect, rule_meta_in_alert)
     cr_assert_str_eq(m->category, "Web Application Attack");
     engine_stop(&e);
 }
+
+/* ---- Stream or packet ------------------------------------------------------------ */
+
+Test(detect, stream_flag_leaves_stream_content_to_the_stream)
+{
+    struct engine e;
+    engine_start(&e, "alert tcp any any -> any any (content:\"EVIL\"; sid:1;)\n"
+                     "alert tcp-stream any any -> any any (content:\"EVIL\"; sid:2;)\n"
+                     "alert tcp-pkt any any -> any any (content:\"EVIL\"; sid:3;)\n"
+                     "alert tcp any any -> any any (content:\"EVIL\"; flow:only_stream; sid:4;)\n"
+                     "alert tcp any any -> any any (content:\"EVIL\"; flow:no_stream; sid:5;)\n"
+                     "alert ip any any -> any any (content:\"EVIL\"; sid:6;)\n"
+                     "alert tcp any any -> any any (dsize:6; sid:7;)\n");
+    struct vg_packet p = tcp("xEVILx");
+    struct alerts a;
+    cr_assert_eq(run(&e, &p, 0, &a), 5);
+    cr_assert(has_sid(&a, 1) && has_sid(&a, 3) && has_sid(&a, 5) && has_sid(&a, 6) &&
+              has_sid(&a, 7));
+    cr_assert_eq(run(&e, &p, VG_DF_STREAM, &a), 3);
+    cr_assert(has_sid(&a, 3) && has_sid(&a, 5) && has_sid(&a, 7));
+    /* The flag only concerns TCP payloads. */
+    struct vg_packet u = udp("xEVILx");
+    cr_assert(fires(&e, &u, VG_DF_STREAM, 6));
+    engine_stop(&e);
+}

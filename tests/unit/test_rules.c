@@ -811,6 +811,140 @@ Test(rules, fast_pattern_selection)
                  "bad fast_pattern value 'maybe' (sid 1)");
 }
 
+/* ---- Stream or packet ---------------------------------------------------------------- */
+
+Test(rules, stream_or_packet_inspection)
+{
+    struct sig_load l;
+    load_ok(&l, "alert tcp any any -> any any (content:\"a\"; sid:1;)\n"
+                "alert ip any any -> any any (content:\"a\"; sid:2;)\n"
+                "alert tcp-stream any any -> any any (content:\"a\"; sid:3;)\n"
+                "alert tcp-pkt any any -> any any (content:\"a\"; sid:4;)\n"
+                "alert tcp any any -> any any (content:\"a\"; flow:established,only_stream; "
+                "sid:5;)\n"
+                "alert tcp any any -> any any (content:\"a\"; flow:no_stream; sid:6;)\n"
+                "alert ip any any -> any any (content:\"a\"; flow:only_stream; sid:7;)\n"
+                "alert tcp-stream any any -> any any (content:\"a\"; flow:only_stream; sid:8;)\n"
+                "alert tcp-pkt any any -> any any (content:\"a\"; flow:no_stream; sid:9;)\n"
+                "alert udp any any -> any any (content:\"a\"; sid:10;)\n"
+                "alert tcp any any -> any any (flags:S; sid:11;)\n"
+                "alert tcp any any -> any any (content:!\"a\"; sid:12;)\n"
+                "alert tcp any any -> any any (content:\"a\"; dsize:>3; sid:13;)\n"
+                "alert tcp-pkt any any -> any any (sid:14;)\n"
+                "alert tcp any any -> any any (flow:no_stream; sid:15;)\n"
+                "alert tcp any any -> any any (content:\"a\"; flags:PA; sid:16;)\n");
+    static const uint8_t want[] = {
+        0,
+        SIG_INSPECT_STREAM_OR_PACKET, /* 1 */
+        SIG_INSPECT_STREAM_OR_PACKET, /* 2 */
+        SIG_INSPECT_STREAM,           /* 3 */
+        SIG_INSPECT_PACKET,           /* 4 */
+        SIG_INSPECT_STREAM,           /* 5 */
+        SIG_INSPECT_PACKET,           /* 6 */
+        SIG_INSPECT_STREAM,           /* 7 */
+        SIG_INSPECT_STREAM,           /* 8 */
+        SIG_INSPECT_PACKET,           /* 9 */
+        SIG_INSPECT_PACKET,           /* 10 */
+        SIG_INSPECT_PACKET,           /* 11 */
+        SIG_INSPECT_PACKET,           /* 12 */
+        SIG_INSPECT_PACKET,           /* 13 */
+        SIG_INSPECT_PACKET,           /* 14 */
+        SIG_INSPECT_PACKET,           /* 15 */
+        SIG_INSPECT_STREAM_OR_PACKET, /* 16 */
+    };
+    for (uint32_t sid = 1; sid < sizeof(want); sid++)
+        cr_assert_eq(rule_by_sid(&l, sid)->inspect, want[sid], "sid %u", sid);
+    cr_assert_eq(rule_by_sid(&l, 3)->proto, SIG_PROTO_TCP);
+    cr_assert_eq(rule_by_sid(&l, 5)->flow_mask, VG_DF_ESTABLISHED);
+    cr_assert_eq(l.st.stream_rules, 7);
+    cr_assert_eq(l.st.stream_window, 1);
+    cr_assert_gt(l.st.stream_db_bytes, 0);
+    /* The packet database leaves out the stream-only rules (3, 5, 7, 8). */
+    cr_assert_eq(l.st.patterns, 8);
+    sig_load_done(&l);
+
+    expect_error("alert tcp-stream any any -> any any (sid:1;)\n",
+                 "protocol 'tcp-stream' needs a content to inspect on the stream (sid 1)");
+    expect_error("alert tcp-stream any any -> any any (content:!\"a\"; sid:1;)\n",
+                 "protocol 'tcp-stream' needs a content to inspect on the stream (sid 1)");
+    expect_error("alert tcp any any -> any any (flow:only_stream; sid:1;)\n",
+                 "flow:only_stream needs a content to inspect on the stream (sid 1)");
+    expect_error("alert tcp-stream any any -> any any (content:\"a\"; flow:no_stream; sid:1;)\n",
+                 "flow:no_stream contradicts protocol 'tcp-stream' (sid 1)");
+    expect_error("alert tcp-pkt any any -> any any (content:\"a\"; flow:only_stream; sid:1;)\n",
+                 "flow:only_stream contradicts protocol 'tcp-pkt' (sid 1)");
+    expect_error("alert udp any any -> any any (content:\"a\"; flow:only_stream; sid:1;)\n",
+                 "flow:only_stream needs a tcp or ip rule (sid 1)");
+    expect_error("alert tcp-stream any any -> any any (content:\"a\"; dsize:>3; sid:1;)\n",
+                 "protocol 'tcp-stream' cannot be used with dsize, a packet test (sid 1)");
+    expect_error("alert tcp any any -> any any (content:\"a\"; dsize:>3; flow:only_stream; "
+                 "sid:1;)\n",
+                 "flow:only_stream cannot be used with dsize, a packet test (sid 1)");
+}
+
+/* Bytes around the end E of the fast pattern a stream candidate may read. */
+Test(rules, stream_spans)
+{
+    struct sig_load l;
+    load_ok(&l,
+            /* one content: the pattern itself */
+            "alert tcp any any -> any any (content:\"abcd\"; sid:1;)\n"
+            /* a chain before the fast pattern */
+            "alert tcp any any -> any any (content:\"ab\"; content:\"cdefgh\"; distance:3; "
+            "within:20; sid:2;)\n"
+            /* a chain after it */
+            "alert tcp any any -> any any (content:\"abcdef\"; content:\"gh\"; distance:-2; "
+            "within:10; content:!\"ij\"; distance:0; within:5; sid:3;)\n"
+            /* depth bounds what the relative chain does not */
+            "alert tcp any any -> any any (content:\"GET\"; depth:3; content:\"/admin\"; "
+            "distance:0; sid:4;)\n"
+            /* unbounded both ways: the cap splits */
+            "alert tcp any any -> any any (content:\"x\"; content:\"abcdef\"; content:\"y\"; "
+            "sid:5;)\n"
+            /* bounded by within */
+            "alert tcp any any -> any any (content:\"x\"; content:\"abcdef\"; distance:0; "
+            "within:100; sid:6;)\n"
+            /* unbounded before only: the cap goes there */
+            "alert tcp any any -> any any (content:\"x\"; depth:50; content:\"abcdef\"; "
+            "content:\"y\"; distance:0; within:10; sid:8;)\n"
+            /* packet rules have none */
+            "alert tcp-pkt any any -> any any (content:\"abcd\"; sid:7;)\n");
+    const struct sig_rule *r = rule_by_sid(&l, 1);
+    cr_assert_eq(r->stream_before, 4);
+    cr_assert_eq(r->stream_ahead, 0);
+    r = rule_by_sid(&l, 2);
+    cr_assert_eq(r->stream_before, 25); /* ab may start 2 + 3 + 20 bytes before E */
+    cr_assert_eq(r->stream_ahead, 0);
+    cr_assert_eq(r->spans[0].rel_lo, -25);
+    cr_assert_eq(r->spans[0].rel_hi, -9);
+    r = rule_by_sid(&l, 3);
+    cr_assert_eq(r->stream_before, 6);
+    cr_assert_eq(r->stream_ahead, 13); /* gh ends by E + 8, the negated window by E + 13 */
+    cr_assert_eq(r->spans[1].rel_lo, -2);
+    cr_assert_eq(r->spans[1].rel_hi, 8);
+    cr_assert_eq(r->spans[2].rel_lo, 0);
+    cr_assert_eq(r->spans[2].rel_hi, 13);
+    r = rule_by_sid(&l, 4);
+    cr_assert_eq(r->spans[0].abs_lo, 0);
+    cr_assert_eq(r->spans[0].abs_hi, 3);
+    cr_assert_eq(r->spans[1].abs_lo, 3);
+    cr_assert_eq(r->spans[1].abs_hi, SIG_SPAN_INF);
+    cr_assert_eq(r->stream_before, 4096); /* /admin may be anywhere after GET */
+    cr_assert_eq(r->stream_ahead, 0);
+    r = rule_by_sid(&l, 5);
+    cr_assert_eq(r->stream_before, 2048);
+    cr_assert_eq(r->stream_ahead, 2048);
+    r = rule_by_sid(&l, 6);
+    cr_assert_eq(r->stream_before, 101);
+    cr_assert_eq(r->stream_ahead, 0);
+    r = rule_by_sid(&l, 8);
+    cr_assert_eq(r->stream_ahead, 44); /* x ends by 50, E is 6 at least */
+    cr_assert_eq(r->stream_before, 4052);
+    cr_assert_null(rule_by_sid(&l, 7)->spans);
+    cr_assert_eq(l.st.stream_window, 4096);
+    sig_load_done(&l);
+}
+
 /* ---- Other keywords ------------------------------------------------------------------- */
 
 Test(rules, flow_keyword)
@@ -840,8 +974,11 @@ Test(rules, flow_keyword)
                  "conflicting flow options in 'established,not_established' (sid 1)");
     expect_error("alert tcp any any -> any any (flow:sideways; sid:1;)\n",
                  "unknown flow option 'sideways' (sid 1)");
-    expect_error("alert tcp any any -> any any (flow:established,only_stream; sid:1;)\n",
-                 "flow option 'only_stream' not supported yet (sid 1)");
+    expect_error("alert tcp any any -> any any (flow:established,only_frag; sid:1;)\n",
+                 "flow option 'only_frag' not supported yet (sid 1)");
+    expect_error("alert tcp any any -> any any (content:\"x\"; flow:only_stream,no_stream; "
+                 "sid:1;)\n",
+                 "conflicting flow options in 'only_stream,no_stream' (sid 1)");
     expect_error("alert tcp any any -> any any (flow:established; flow:to_server; sid:1;)\n",
                  "duplicate 'flow' keyword (sid 1)");
 }
