@@ -12,9 +12,12 @@ declare -A seeds=(
     [decode]="tests/fuzz/corpus/decode"
     [rules]="tests/fuzz/corpus/rules signatures/rules tests/pcap/rules"
     [config]="tests/fuzz/corpus/config"
+    [defrag]="tests/fuzz/corpus/defrag"
+    [stream]="tests/fuzz/corpus/stream"
 )
+harnesses=(decode rules config defrag stream)
 failed=0
-for h in decode rules config; do
+for h in "${harnesses[@]}"; do
     mkdir -p "$scratch/$h"
     # shellcheck disable=SC2086
     if "$build/tests/fuzz/fuzz_$h" -max_total_time="$secs" -timeout=10 -rss_limit_mb=4096 \
@@ -27,5 +30,5 @@ for h in decode rules config; do
         failed=$((failed + 1))
     fi
 done
-echo "$((3 - failed)) passed, $failed failed"
+echo "$((${#harnesses[@]} - failed)) passed, $failed failed"
 [ "$failed" -eq 0 ]
