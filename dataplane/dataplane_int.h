@@ -10,6 +10,7 @@
 #include "vigil/config.h"
 #include "vigil/dataplane.h"
 #include "vigil/defrag.h"
+#include "vigil/stream.h"
 #include "vigil/detect.h"
 #include "vigil/event.h"
 #include "vigil/flow.h"
@@ -22,17 +23,22 @@ struct vg_worker_stats {
     uint64_t events_dropped; /* event ring full in live mode */
     uint64_t event_waits;    /* event ring full in offline mode: the worker waited */
     uint64_t fragments_unreassembled;
+    uint64_t stream_inspect_full; /* a reassembled direction found no stream-matching state:
+                                     its packets are matched one by one instead */
 };
 
 /* Everything a worker needs from the configuration, read once at start. */
 struct vg_worker_config {
     struct vg_flow_timeouts timeouts;
-    uint64_t flow_memcap;     /* flow.memcap, split evenly between workers */
-    uint64_t ring_bytes;      /* capture.ring-size: packet ring per worker */
-    uint64_t event_ring_size; /* event-ring.size: events queued per worker */
+    uint64_t flow_memcap;           /* flow.memcap, split evenly between workers */
+    uint64_t ring_bytes;            /* capture.ring-size: packet ring per worker */
+    uint64_t event_ring_size;       /* event-ring.size: events queued per worker */
     struct vg_decode_config decode; /* decoder.* (tunnel ports) and -k */
     bool defrag_enabled;            /* defrag.enabled */
     struct vg_defrag_config defrag; /* defrag.*: memcap and trackers split between workers */
+    bool stream_enabled;            /* stream.reassembly.enabled */
+    struct vg_stream_config stream; /* stream.*: memcap and pool split between workers */
+    uint64_t inspect_streams;       /* stream.inspect-streams: directions matched at once */
 };
 
 /* Reads the worker settings from the configuration. Returns 0, or -1 with a
@@ -47,10 +53,14 @@ struct vg_worker {
     struct vg_event_ring *events;
     struct vg_flow_table *flows;
     struct vg_detect_ctx *detect;
-    struct vg_defrag *defrag; /* NULL when defrag.enabled is off */
+    struct vg_defrag *defrag;       /* NULL when defrag.enabled is off */
+    struct vg_stream_table *stream; /* NULL when stream reassembly is off */
+    /* Stream detection state per flow slot and direction (2 * slot + dir);
+     * NULL when that direction is not matched as a stream. */
+    struct vg_detect_stream **dstreams;
     struct vg_decode_stats dec; /* decoding done in this worker (rebuilt datagrams) */
-    uint64_t clock_us;       /* packet time as this worker knows it */
-    uint64_t next_expire_us; /* next second boundary at which to expire flows */
+    uint64_t clock_us;          /* packet time as this worker knows it */
+    uint64_t next_expire_us;    /* next second boundary at which to expire flows */
     struct vg_worker_stats st;
     pthread_t thread;
     atomic_bool finished;

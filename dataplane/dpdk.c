@@ -203,8 +203,8 @@ static void poller_publish(struct dp_poller *pl)
 
 /* Sends every packet of the burst out of the paired port as well. Never
  * waits: what the TX queue has no room for is released and counted. */
-static inline void tap_forward(struct dp_poller *pl, const struct dp_rxq *q,
-                               struct rte_mbuf **pkts, uint16_t n)
+static inline void tap_forward(struct dp_poller *pl, const struct dp_rxq *q, struct rte_mbuf **pkts,
+                               uint16_t n)
 {
     for (uint16_t i = 0; i < n; i++)
         rte_mbuf_refcnt_update(pkts[i], 1);
@@ -851,8 +851,8 @@ static int plan_workers(struct vg_dpdk *d, unsigned want, uint64_t rxq_wanted, c
 /* Mbuf data room for a port: a whole frame in one mbuf. */
 static unsigned port_data_room(const struct dp_port *p)
 {
-    unsigned frame = p->mtu ? p->mtu + RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN + 8
-                            : RTE_ETHER_MAX_LEN + 8;
+    unsigned frame =
+        p->mtu ? p->mtu + RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN + 8 : RTE_ETHER_MAX_LEN + 8;
     unsigned room = RTE_PKTMBUF_HEADROOM + frame;
     room = RTE_ALIGN_CEIL(room, 64);
     return room < RTE_MBUF_DEFAULT_BUF_SIZE ? RTE_MBUF_DEFAULT_BUF_SIZE : room;
@@ -877,7 +877,8 @@ static int make_pools(struct vg_dpdk *d, char *err, size_t errlen)
         if (!used)
             continue;
         if (room > UINT16_MAX) {
-            snprintf(err, errlen, "an MTU that large needs mbufs over 64 KB: lower dpdk.ports.N.mtu");
+            snprintf(err, errlen,
+                     "an MTU that large needs mbufs over 64 KB: lower dpdk.ports.N.mtu");
             return -1;
         }
         /* What the rings, the lcore caches and the bursts in flight hold. */
@@ -896,8 +897,9 @@ static int make_pools(struct vg_dpdk *d, char *err, size_t errlen)
             cache = RTE_MEMPOOL_CACHE_MAX_SIZE;
         if (cache > n / 2)
             cache = (unsigned)(n / 2);
-        uint16_t priv =
-            d->software_dispatch ? RTE_ALIGN_CEIL(sizeof(struct vg_packet), RTE_MBUF_PRIV_ALIGN) : 0;
+        uint16_t priv = d->software_dispatch
+                            ? RTE_ALIGN_CEIL(sizeof(struct vg_packet), RTE_MBUF_PRIV_ALIGN)
+                            : 0;
         char name[RTE_MEMPOOL_NAMESIZE];
         snprintf(name, sizeof(name), "vg_mbuf_s%d", s);
         d->pools[s] = rte_pktmbuf_pool_create(name, (unsigned)n, cache, priv, (uint16_t)room, s);
@@ -1024,8 +1026,8 @@ static int make_pollers(struct vg_dpdk *d, char *err, size_t errlen)
             snprintf(name, sizeof(name), "vg_worker_%u", i);
             unsigned lc = d->lcores[i];
             int socket = (int)rte_lcore_to_socket_id(lc);
-            d->workers[i].ring = rte_ring_create(name, d->ring_size, socket,
-                                                 RING_F_SP_ENQ | RING_F_SC_DEQ);
+            d->workers[i].ring =
+                rte_ring_create(name, d->ring_size, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
             if (d->workers[i].ring == NULL) {
                 snprintf(err, errlen,
                          "cannot create the ring of worker %u (%u entries): %s; give EAL more "
@@ -1059,7 +1061,8 @@ struct vg_dpdk *vg_dpdk_open(const struct vg_dpdk_opts *o, unsigned *nworkers, c
     else if (cfg_u64(cfg, "dpdk.mempool-size", 0, UINT32_MAX, &pool, err, errlen) != 0)
         return NULL;
     if (burst == 0 || ring_size < 2 || (ring_size & (ring_size - 1)) != 0) {
-        snprintf(err, errlen, "dpdk.burst-size must be 1-%d and dpdk.worker-ring-size a power of two",
+        snprintf(err, errlen,
+                 "dpdk.burst-size must be 1-%d and dpdk.worker-ring-size a power of two",
                  DP_BURST_MAX);
         return NULL;
     }

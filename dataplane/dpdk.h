@@ -39,8 +39,7 @@ int vg_dpdk_start(struct vg_dpdk *d, struct vg_worker *workers, char *err, size_
 void vg_dpdk_stop(struct vg_dpdk *d);
 
 /* For the stats thread (struct vg_live_source): ctx is the struct vg_dpdk. */
-void vg_dpdk_read_counters(void *ctx, struct vg_capture_counters *cap,
-                           struct vg_decode_stats *dec);
+void vg_dpdk_read_counters(void *ctx, struct vg_capture_counters *cap, struct vg_decode_stats *dec);
 unsigned vg_dpdk_port_stats(void *ctx, struct vg_port_summary *out, unsigned max);
 
 /* The capture ports' names, comma-separated ("net_pcap0"), for messages,

@@ -73,6 +73,11 @@ int main(int argc, char **argv)
     bool dpdk = false;
     int eal_argc = 0;
     if (argc > 1 && strcmp(argv[1], "--dpdk") == 0) {
+#ifndef VG_HAVE_DPDK
+        fprintf(stderr, "vigil: --dpdk: this vigil was built without DPDK (install libdpdk-dev "
+                        "and rebuild: meson setup -Ddpdk=enabled)\n");
+        return VG_EXIT_FATAL;
+#endif
         int sep = 2;
         while (sep < argc && strcmp(argv[sep], "--") != 0)
             sep++;

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <pcap/pcap.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,8 +16,9 @@
 
 #define SECOND_US 1000000ull
 
-/* Live capture hands packets over at least this often, so a quiet link
- * still lets the loop see a stop request and move the flow clock. */
+/* Live capture hands packets over at least this often, and an idle loop
+ * wakes this often, so a quiet link still lets it see a stop request and
+ * move the flow clock. */
 #define LIVE_TIMEOUT_MS 100
 
 static int reader_open_live(struct vg_reader *r, char *err, size_t errlen)
@@ -57,6 +59,13 @@ static int reader_open_live(struct vg_reader *r, char *err, size_t errlen)
     }
     if (rc > 0)
         fprintf(stderr, "vigil: %s: %s\n", r->iface, pcap_geterr(pc));
+    /* Non-blocking reads and our own poll with a timeout: a blocking read
+     * may wait for ever on a quiet link (the kernel hands over no empty
+     * block), and the loop must see SIGINT. */
+    if (pcap_setnonblock(pc, 1, pcap_err) != 0 || pcap_get_selectable_fd(pc) < 0) {
+        snprintf(err, errlen, "%s: cannot read without blocking: %s", r->iface, pcap_err);
+        return -1;
+    }
     r->linktype = pcap_datalink(pc);
     if (!vg_linktype_supported(r->linktype)) {
         const char *name = pcap_datalink_val_to_name(r->linktype);
@@ -69,8 +78,7 @@ static int reader_open_live(struct vg_reader *r, char *err, size_t errlen)
     if (r->bpf != NULL && r->bpf[0] != '\0') {
         struct bpf_program prog;
         if (pcap_compile(pc, &prog, r->bpf, 1, PCAP_NETMASK_UNKNOWN) != 0) {
-            snprintf(err, errlen, "%s: bad BPF filter '%s': %s", r->iface, r->bpf,
-                     pcap_geterr(pc));
+            snprintf(err, errlen, "%s: bad BPF filter '%s': %s", r->iface, r->bpf, pcap_geterr(pc));
             return -1;
         }
         rc = pcap_setfilter(pc, &prog);
@@ -267,7 +275,10 @@ int vg_reader_run(struct vg_reader *r)
         }
         rc = pcap_next_ex(pc, &hdr, &bytes);
         if (rc == 0) {
+            /* live: nothing to read now */
             reader_idle(r, &last_tick_sec, kernel_last);
+            struct pollfd pfd = {.fd = pcap_get_selectable_fd(pc), .events = POLLIN};
+            poll(&pfd, 1, LIVE_TIMEOUT_MS);
             continue;
         }
         if (rc != 1)

@@ -171,9 +171,9 @@ static uint64_t monotonic_ns(void)
 }
 
 enum capture_mode {
-    MODE_FILE,  /* -r */
-    MODE_PCAP,  /* -i, or pcap.interface: live through libpcap */
-    MODE_DPDK,  /* --dpdk */
+    MODE_FILE, /* -r */
+    MODE_PCAP, /* -i, or pcap.interface: live through libpcap */
+    MODE_DPDK, /* --dpdk */
 };
 
 /* Live capture settings, read before anything starts. */
@@ -424,13 +424,12 @@ int vg_run(const struct vg_run_opts *o)
     exporter_running = true;
 
     if (is_live && live.stats_enabled) {
-        struct vg_live_source src = {.read = vg_reader_read_counters, .ports = NULL,
-                                     .ctx = &reader};
+        struct vg_live_source src = {
+            .read = vg_reader_read_counters, .ports = NULL, .ctx = &reader};
 #ifdef VG_HAVE_DPDK
         if (mode == MODE_DPDK)
-            src = (struct vg_live_source){.read = vg_dpdk_read_counters,
-                                          .ports = vg_dpdk_port_stats,
-                                          .ctx = dpdk};
+            src = (struct vg_live_source){
+                .read = vg_dpdk_read_counters, .ports = vg_dpdk_port_stats, .ctx = dpdk};
 #endif
         stats = vg_stats_thread_new(eve_path, (unsigned)live.stats_interval, workers, nworkers,
                                     &src, err, sizeof(err));
@@ -451,8 +450,7 @@ int vg_run(const struct vg_run_opts *o)
 #endif
     } else {
         for (; started < nworkers; started++) {
-            if (pthread_create(&workers[started].thread, NULL, vg_worker_main,
-                               &workers[started])) {
+            if (pthread_create(&workers[started].thread, NULL, vg_worker_main, &workers[started])) {
                 fprintf(stderr, "vigil: cannot start worker thread %u\n", started);
                 break;
             }

@@ -4,6 +4,7 @@
 #include "dataplane_int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -64,11 +65,18 @@ static void tuple_from_packet(struct vg_event_tuple *t, const struct vg_packet *
 }
 
 /* Called by the flow table for every flow that ends. */
+static void worker_stream_end(struct vg_worker *w, struct vg_flow *f);
+
 void vg_worker_flow_end(void *user, const struct vg_flow *f, enum vg_flow_end_reason why,
                         uint64_t now_us)
 {
     (void)now_us;
     struct vg_worker *w = user;
+    if (w->stream != NULL && f->key.proto == 6) {
+        /* The table still owns the slot during this call; the last stream
+         * bytes may raise alerts that mark the flow as alerted. */
+        worker_stream_end(w, (struct vg_flow *)f);
+    }
     struct vg_event ev;
     memset(&ev, 0, sizeof(ev));
     ev.type = VG_EVENT_FLOW;
@@ -152,6 +160,124 @@ static void worker_anomaly(struct vg_worker *w, const struct vg_packet *p, uint8
     ev.u.anomaly.kind = kind;
     ev.u.anomaly.event = event;
     worker_emit(w, &ev);
+}
+
+static uint32_t flow_detect_flags(struct vg_flow *f, enum vg_flow_dir dir);
+
+/* What the stream sink needs to turn reassembled bytes into alerts. */
+struct stream_ctx {
+    struct vg_worker *w;
+    struct vg_flow *flow;
+    uint32_t slot;
+    const struct vg_packet *p; /* the packet that made the data deliverable */
+    enum vg_flow_dir p_dir;
+};
+
+/* The reassembled bytes of one direction may be released by a packet of the
+ * other (the receiver's ACK): alerts show the data's own direction for the
+ * inner addresses, and the encapsulation of the packet that released it (a
+ * mirror session's outer header is the same both ways; a real tunnel's is
+ * reversed). */
+static void stream_packet_view(const struct stream_ctx *sc, enum vg_flow_dir dir,
+                               struct vg_packet *view)
+{
+    *view = *sc->p;
+    if (dir != sc->p_dir) {
+        view->src = sc->p->dst;
+        view->dst = sc->p->src;
+        view->sport = sc->p->dport;
+        view->dport = sc->p->sport;
+    }
+}
+
+static void stream_data(void *user, enum vg_flow_dir dir, const uint8_t *data, uint32_t len,
+                        uint64_t stream_offset, uint32_t flags)
+{
+    struct stream_ctx *sc = user;
+    struct vg_worker *w = sc->w;
+    struct vg_detect_stream *ds = w->dstreams[2 * (size_t)sc->slot + dir];
+    if (ds == NULL)
+        return;
+    struct vg_packet view;
+    stream_packet_view(sc, dir, &view);
+    struct alert_ctx a = {.w = w, .p = &view, .flow = sc->flow, .dir = dir};
+    uint32_t chunk_flags = (flags & VG_STREAM_GAP_BEFORE) ? VG_DS_GAP : 0;
+    vg_detect_stream_data(w->detect, ds, data, len, stream_offset, chunk_flags, &view,
+                          flow_detect_flags(sc->flow, dir), worker_alert, &a);
+}
+
+static void stream_event(void *user, enum vg_stream_event ev)
+{
+    struct stream_ctx *sc = user;
+    worker_anomaly(sc->w, sc->p, VG_ANOMALY_STREAM, (uint16_t)ev);
+}
+
+/* Reassembles a TCP packet's payload; returns VG_DF_STREAM when the packet's
+ * direction is matched as a stream (so packet matching skips stream rules). */
+static uint32_t worker_stream(struct vg_worker *w, struct vg_flow *f, enum vg_flow_dir dir,
+                              const struct vg_packet *p)
+{
+    uint32_t slot = vg_flow_table_index(w->flows, f);
+    struct stream_ctx sc = {.w = w, .flow = f, .slot = slot, .p = p, .p_dir = dir};
+    struct vg_stream_sink sink = {.data = stream_data, .event = stream_event, .user = &sc};
+    /* Open the matching state before the first bytes can be delivered. */
+    for (int d = 0; d < 2; d++) {
+        struct vg_detect_stream **ds = &w->dstreams[2 * (size_t)slot + d];
+        if (*ds == NULL && vg_stream_direction_active(w->stream, slot, (enum vg_flow_dir)d)) {
+            *ds = vg_detect_stream_open(w->detect);
+            if (*ds == NULL)
+                w->st.stream_inspect_full++;
+        }
+    }
+    bool first = f->pkts[0] + f->pkts[1] == 1;
+    vg_stream_packet(w->stream, slot, dir, p, first, &sink);
+    for (int d = 0; d < 2; d++) {
+        struct vg_detect_stream **ds = &w->dstreams[2 * (size_t)slot + d];
+        if (*ds == NULL && vg_stream_direction_active(w->stream, slot, (enum vg_flow_dir)d)) {
+            *ds = vg_detect_stream_open(w->detect);
+            if (*ds == NULL)
+                w->st.stream_inspect_full++;
+        }
+    }
+    return w->dstreams[2 * (size_t)slot + dir] != NULL &&
+                   vg_stream_direction_active(w->stream, slot, dir)
+               ? VG_DF_STREAM
+               : 0;
+}
+
+/* A TCP flow ends: deliver what is left, settle pending matches, and free
+ * the slot's reassembly and matching state for the next flow. */
+static void worker_stream_end(struct vg_worker *w, struct vg_flow *f)
+{
+    uint32_t slot = vg_flow_table_index(w->flows, f);
+    /* No packet ends a flow: describe the client's side from the flow key. */
+    struct vg_packet view;
+    memset(&view, 0, sizeof(view));
+    vg_flow_endpoints(f, &view.src, &view.sport, &view.dst, &view.dport);
+    view.family = f->key.family;
+    view.proto = f->key.proto;
+    view.flags = VG_PKT_HAS_L4;
+    view.ts_us = f->last_us;
+    for (unsigned i = 0; i < VG_MAX_VLAN; i++) {
+        view.vlan[i] = f->key.vlan[i];
+        if (f->key.vlan[i] != 0)
+            view.vlan_count = (uint8_t)(i + 1);
+    }
+    struct stream_ctx sc = {.w = w, .flow = f, .slot = slot, .p = &view, .p_dir = VG_DIR_TOSERVER};
+    struct vg_stream_sink sink = {.data = stream_data, .event = stream_event, .user = &sc};
+    vg_stream_session_end(w->stream, slot, &sink);
+    for (int d = 0; d < 2; d++) {
+        struct vg_detect_stream **ds = &w->dstreams[2 * (size_t)slot + d];
+        if (*ds == NULL)
+            continue;
+        struct vg_packet dview;
+        stream_packet_view(&sc, (enum vg_flow_dir)d, &dview);
+        struct alert_ctx a = {.w = w, .p = &dview, .flow = f, .dir = (enum vg_flow_dir)d};
+        vg_detect_stream_data(w->detect, *ds, NULL, 0, 0, VG_DS_END, &dview,
+                              flow_detect_flags(f, (enum vg_flow_dir)d), worker_alert, &a);
+        vg_detect_stream_close(w->detect, *ds);
+        *ds = NULL;
+    }
 }
 
 /* Feeds a fragment to the defragmenter. Returns true when it completed a
@@ -238,6 +364,8 @@ void vg_worker_packet(struct vg_worker *w, struct vg_packet *p)
                 a.flow->icmp_code = p->icmp_code;
             }
             flags = flow_detect_flags(a.flow, a.dir);
+            if (w->stream != NULL && p->proto == 6 && (p->flags & VG_PKT_HAS_L4))
+                flags |= worker_stream(w, a.flow, a.dir, p);
         }
     }
     if (w->detect != NULL)
@@ -311,6 +439,41 @@ int vg_worker_config_load(struct vg_worker_config *wc, const struct vg_config *c
                  policy);
         return -1;
     }
+    /* Stream reassembly, with Suricata's key names where they exist. */
+    vg_stream_config_default(&wc->stream);
+    struct vg_stream_config *sc = &wc->stream;
+    uint64_t depth = sc->depth, pool = sc->segment_pool, flow_cap = sc->flow_cap;
+    wc->inspect_streams = 65536;
+    if (vg_config_get_bool(cfg, "stream.reassembly.enabled", true, &wc->stream_enabled, err,
+                           errlen) ||
+        vg_config_get_size(cfg, "stream.reassembly.memcap", sc->memcap, &sc->memcap, err, errlen) ||
+        vg_config_get_size(cfg, "stream.reassembly.depth", depth, &depth, err, errlen) ||
+        vg_config_get_u64(cfg, "stream.reassembly.segment-prealloc", pool, &pool, err, errlen) ||
+        vg_config_get_size(cfg, "stream.reassembly.flow-cap", flow_cap, &flow_cap, err, errlen) ||
+        vg_config_get_bool(cfg, "stream.midstream", sc->midstream, &sc->midstream, err, errlen) ||
+        vg_config_get_bool(cfg, "stream.async-oneside", sc->async_oneside, &sc->async_oneside, err,
+                           errlen) ||
+        vg_config_get_u64(cfg, "stream.inspect-streams", wc->inspect_streams, &wc->inspect_streams,
+                          err, errlen))
+        return -1;
+    if (depth > UINT32_MAX || flow_cap > UINT32_MAX || pool == 0 || pool > UINT32_MAX ||
+        wc->inspect_streams > UINT32_MAX) {
+        snprintf(err, errlen,
+                 "stream.reassembly: depth and flow-cap must be below 4gb, "
+                 "segment-prealloc between 1 and 2^32");
+        return -1;
+    }
+    sc->depth = (uint32_t)depth;
+    sc->flow_cap = (uint32_t)flow_cap;
+    sc->segment_pool = (uint32_t)pool;
+    const char *spolicy = vg_config_get(cfg, "stream.reassembly.policy");
+    if (spolicy != NULL && vg_stream_policy_parse(spolicy, &sc->policy) != 0) {
+        snprintf(err, errlen,
+                 "stream.reassembly.policy: '%s' is not one of bsd, first, last, "
+                 "linux, windows",
+                 spolicy);
+        return -1;
+    }
     if (wc->event_ring_size == 0 || wc->event_ring_size > (1u << 30)) {
         snprintf(err, errlen, "event-ring.size: must be between 1 and 2^30");
         return -1;
@@ -346,6 +509,19 @@ int vg_worker_init(struct vg_worker *w, unsigned id, unsigned nworkers,
         if (w->defrag == NULL)
             return -1;
     }
+    if (wc->stream_enabled) {
+        struct vg_stream_config sc = wc->stream;
+        unsigned n = nworkers ? nworkers : 1;
+        sc.memcap = sc.memcap / n;
+        sc.segment_pool = sc.segment_pool / n ? sc.segment_pool / n : 1;
+        uint32_t slots = vg_flow_table_capacity(w->flows);
+        uint64_t inspect = wc->inspect_streams / n ? wc->inspect_streams / n : 1;
+        w->stream = vg_stream_table_new(slots, &sc);
+        w->dstreams = calloc(2 * (size_t)slots, sizeof(*w->dstreams));
+        if (w->stream == NULL || w->dstreams == NULL ||
+            vg_detect_ctx_streams(w->detect, (uint32_t)inspect) != 0)
+            return -1;
+    }
     return 0;
 }
 
@@ -356,6 +532,8 @@ void vg_worker_destroy(struct vg_worker *w)
     vg_flow_table_free(w->flows);
     vg_detect_ctx_free(w->detect);
     vg_defrag_free(w->defrag);
+    vg_stream_table_free(w->stream);
+    free(w->dstreams);
     memset(w, 0, sizeof(*w));
 }
 

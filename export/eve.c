@@ -3,6 +3,7 @@
 
 #include "vigil/defrag.h"
 #include "vigil/event.h"
+#include "vigil/stream.h"
 #include "vigil/flow.h"
 
 #define APPEND_LIT(j, lit) vg_jbuf_append((j), (lit), sizeof(lit) - 1)
@@ -331,6 +332,10 @@ static void append_anomaly(struct vg_jbuf *j, const struct vg_event_anomaly *a, 
         name = vg_decode_event_name((enum vg_decode_event)a->event);
     else if (a->kind == VG_ANOMALY_DEFRAG && a->event < VG_DEFRAG_EV_COUNT)
         name = vg_defrag_event_name_family((enum vg_defrag_event)a->event, family);
+    else if (a->kind == VG_ANOMALY_STREAM && a->event < VG_STREAM_EVENT_COUNT) {
+        name = vg_stream_event_name((enum vg_stream_event)a->event);
+        type = "stream";
+    }
     if (name == NULL)
         name = "unknown";
 

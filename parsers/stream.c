@@ -49,9 +49,11 @@
  * as stream.suspected_rst_inject.
  *
  * Delivery. A direction's bytes are delivered up to the receiver's highest
- * ACK (stopping at the sender's FIN). When that ACK covers bytes never seen
- * and buffered data lies after them, the hole is skipped: the next chunk
- * carries VG_STREAM_GAP_BEFORE. Until the other direction is seen at all,
+ * ACK (stopping at the sender's FIN). An ACK is never taken beyond the
+ * highest byte seen from the sender, so when it covers a hole, the bytes
+ * there were lost before the sensor (and data after them was seen) or
+ * dropped at a cap: the hole is skipped and the next chunk carries
+ * VG_STREAM_GAP_BEFORE. Until the other direction is seen at all,
  * contiguous bytes are delivered at once (cfg.async_oneside). Past flow_cap,
  * the oldest buffered piece is delivered without waiting. At session end
  * everything is delivered in order, holes skipped.
@@ -728,23 +730,25 @@ static void deliver(struct vg_stream_table *t, struct session *ss, enum vg_flow_
         (ss->state != SS_ESTABLISHED || (one_sided ? !t->cfg.async_oneside : !have_ack)))
         return;
     for (;;) {
+        if ((d->flags & DF_DEPTH) && d->next_off >= t->cfg.depth) {
+            dir_finish(t, d);
+            return;
+        }
         uint32_t next = d->next_seq;
         uint32_t idx = d->head;
         if ((d->flags & DF_LOST) && seq_leq(d->lost_end, next))
             d->flags &= ~DF_LOST;
         if (idx == NONE || seq_gt(t->segs[idx].seq, next)) {
-            /* A hole at the delivery point: how far it may be skipped. */
+            /* A hole at the delivery point: how far it may be skipped. The
+             * ACK never passes the highest byte seen (handle_ack), so bytes
+             * it covers were seen, or lie before data that was. */
             uint32_t to = next;
             if ((d->flags & DF_LOST) && seq_leq(d->lost_start, next))
                 to = d->lost_end;
-            if (idx != NONE) {
-                uint32_t ps = t->segs[idx].seq;
-                if (mode != DELIVER_ACKED)
-                    to = ps;
-                else if (have_ack && seq_gt(h, to))
-                    to = h;
-                to = seq_min(to, ps);
-            }
+            if (have_ack && seq_gt(h, to))
+                to = h;
+            if (idx != NONE)
+                to = mode == DELIVER_ACKED ? seq_min(to, t->segs[idx].seq) : t->segs[idx].seq;
             if (!seq_gt(to, next))
                 break;
             skip_gap(t, d, to - next);

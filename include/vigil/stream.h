@@ -55,9 +55,8 @@ struct vg_stream_config {
     uint32_t flow_cap;     /* max bytes buffered per flow direction before data is
                               delivered without waiting for the ACK (0 = no cap) */
     enum vg_stream_policy policy;
-    bool midstream; /* pick up sessions without a handshake (default false, as Suricata) */
-    bool
-        async_oneside; /* one-sided captures: deliver contiguous data without ACKs (default true) */
+    bool midstream;     /* pick up sessions without a handshake (default false, as Suricata) */
+    bool async_oneside; /* one-sided capture: deliver contiguous data at once (default true) */
 };
 
 /* memcap 64 MiB, segment_pool 65536, depth 1 MiB, flow_cap 1 MiB, policy bsd,
@@ -86,13 +85,15 @@ enum vg_stream_event {
 /* Name as used in EVE anomaly events and stats, e.g. "stream.reassembly_seq_gap". */
 const char *vg_stream_event_name(enum vg_stream_event ev);
 
-/* Flags of a delivered chunk. */
-#define VG_STREAM_GAP_BEFORE 0x01u /* bytes were lost just before this chunk */
-#define VG_STREAM_MIDSTREAM  0x02u /* picked up midstream: offsets count from the first byte seen  \
-                                    */
-#define VG_STREAM_UNACKED                                                                          \
-    0x04u /* delivered without the receiver's ACK (one-sided capture, per-flow cap, session end)   \
-           */
+/* Flags of a delivered chunk:
+ *   GAP_BEFORE  bytes were lost just before this chunk (its offset skips them)
+ *   MIDSTREAM   the session was picked up midstream: offsets count from the
+ *               first byte seen, not from the SYN
+ *   UNACKED     delivered without the receiver's ACK (one-sided capture,
+ *               per-flow cap, RST, session end) */
+#define VG_STREAM_GAP_BEFORE 0x01u
+#define VG_STREAM_MIDSTREAM  0x02u
+#define VG_STREAM_UNACKED    0x04u
 
 /* Where reassembled data and anomalies go. Either callback may be NULL. Data
  * and events are only reported during the vg_stream_packet() or

@@ -495,7 +495,7 @@ def check(d, path):
     if errors:
         raise SystemExit("rule errors:\n" + "\n".join(errors))
     got, flows = rulecheck.run(path, rules)
-    got_set = sorted((a["sid"], a["pcap_cnt"]) for a in got)
+    got_set = sorted((a["sid"], a["data_pcap_cnt"]) for a in got)
     want_set = sorted((sid, n) for sid, n, _ in d.expected)
     if got_set != want_set:
         raise SystemExit("declared alerts differ from the rules:\n  declared %s\n  rules    %s"
@@ -528,7 +528,7 @@ def expected_json(d, alerts):
     for a in sorted(alerts, key=lambda a: (a["pcap_cnt"], a["sid"])):
         rec = dict(a)
         rec["proto"] = PROTO_NAME[a["proto"]]
-        rec["session"] = by_name[a["pcap_cnt"]]
+        rec["session"] = by_name[rec.pop("data_pcap_cnt")]
         alert_list.append(rec)
     sessions = []
     alerted = {n for _, _, n in d.expected}

@@ -252,6 +252,8 @@ def expectations(name, path, want_stream, about, by_policy=None, midstream_alert
         got = {p: stream_alerts(path, p) for p in POLICIES}
         must_equal(name + " per policy", got, by_policy)
         e["alerts_by_policy"] = {p: with_stream(n) for p, n in got.items()}
+        e["variants"] = [{"set": {"stream.reassembly.policy": p}, "alerts": with_stream(n)}
+                         for p, n in got.items() if p != DEFAULT_POLICY]
     if midstream_alerts is not None:
         got = stream_alerts(path, midstream=True)
         must_equal(name + " midstream", got, midstream_alerts)
@@ -522,7 +524,8 @@ def main():
             chunks = FLOOD_MEMCAP // CHUNK
             a = dict(e["alerts"])
             a.pop(STREAM_SID, None)
-            e["variants"] = [{"set": {"stream.reassembly.memcap": "1mb"}, "alerts": a,
+            e["variants"] = [{"set": {"stream.reassembly.memcap": "1mb"}, "workers": 1,
+                              "alerts": a,
                               "stream_stats": {"memcap_drops": flood_segs - chunks + 3,
                                                "memcap_drop_bytes": flood_segs - chunks + N +
                                                len(passwd_response()),

@@ -129,7 +129,7 @@ def main():
     with open(whole, "wb") as f:
         f.write(full)
     alerts, _ = alerts_of(whole)
-    alerts = [a for a in alerts if a["pcap_cnt"] <= req]
+    alerts = [a for a in alerts if a["data_pcap_cnt"] <= req]
     must_equal("truncated alerts", counts(alerts), {"9000001": 1, "9000005": 1})
     out["truncated.pcap"] = {"rules": TEST_RULES, "exit": 2, "alerts": counts(alerts),
                              "complete_packets": req, "stderr_re": "(?i)truncat",

@@ -15,7 +15,9 @@ What it builds:
   * tunnel headers: MPLS, GRE (key, sequence), ERSPAN II and III, VXLAN, Geneve,
     Teredo (origin indication), PPPoE session;
   * flows: TcpSession (3-way handshake, data both ways with correct seq/ack, MSS
-    splitting, FIN close or RST), UdpFlow, IcmpEchoFlow; each keeps the packet and
+    splitting, FIN close or RST; segment() places a segment at any stream offset, for
+    out-of-order, overlapping, lost and retransmitted data, split handshakes and data
+    on a SYN), UdpFlow, IcmpEchoFlow; each keeps the packet and
     byte counters a flow record should report (bytes = on-wire frame lengths);
   * application payloads: HTTP/1.1 requests and responses, DNS queries and responses
     (A, AAAA, CNAME, with name compression), TLS ClientHello / ServerHello records;

@@ -271,6 +271,7 @@ class Rule:
         self.sport = _parse_list(sport, vars_, _portrange)
         self.dport = _parse_list(dport, vars_, _portrange)
         self.sid = None
+        self.dsize = None
         self.gid, self.rev, self.msg = 1, 0, ""
         self.contents = []  # dicts
         self.flow = set()
@@ -320,6 +321,7 @@ class Rule:
                 t = _flags_test(v)
                 self.tests.append(lambda p, t=t: p.proto == 6 and t(p.tcp_flags))
             elif k == "dsize":
+                self.dsize = v
                 t = _num_test(v)
                 self.tests.append(lambda p, t=t: t(len(p.payload)))
             else:
@@ -613,6 +615,7 @@ def run(capture, rules):
     flows = {}
     order = []
     alerts = []
+    seen = []
     for num, (ts, data, orig) in enumerate(pkts, 1):
         p = decode(data, lt)
         if p is None:
@@ -648,12 +651,39 @@ def run(capture, rules):
         elif f.pkts[0] and f.pkts[1]:
             f.established = True
         p.established = f.established
+        seen.append((num, key, p.to_server, p.tcp_flags))
         for r in rules:
             if rule_matches(r, p):
                 alerts.append({"sid": r.sid, "pcap_cnt": num, "src_ip": str(p.src),
                                "src_port": p.sport, "dest_ip": str(p.dst), "dest_port": p.dport,
-                               "proto": p.proto, "vlan": list(p.vlan)})
+                               "proto": p.proto, "vlan": list(p.vlan),
+                               "_key": key, "_to_server": p.to_server,
+                               "_stream": p.proto == 6 and _stream_rule(r)})
+    # vigil matches content rules on the reassembled TCP stream, which releases
+    # bytes when the receiver acknowledges them: such an alert carries the
+    # number of the first later packet of the flow going the other way with ACK
+    # set (or the data packet itself when the capture never shows that side).
+    # data_pcap_cnt keeps the number of the packet that carried the bytes.
+    for a in alerts:
+        key, to_server, stream = a.pop("_key"), a.pop("_to_server"), a.pop("_stream")
+        a["data_pcap_cnt"] = a["pcap_cnt"]
+        if not stream:
+            continue
+        for num, k, ts, flags in seen:
+            if num > a["pcap_cnt"] and k == key and ts != to_server and flags & 0x10:
+                a["pcap_cnt"] = num
+                break
     return alerts, order
+
+
+def _stream_rule(r):
+    """True for rules vigil matches on the reassembled stream: tcp or ip rules with a
+    positive content and no dsize (tcp-pkt rules stay packet rules)."""
+    if r.proto not in ("tcp", "ip"):
+        return False
+    if r.dsize is not None:
+        return False
+    return any(not c["neg"] for c in r.contents)
 
 
 def main(argv):

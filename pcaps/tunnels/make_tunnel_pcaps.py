@@ -50,6 +50,18 @@ MAC_A = "02:00:00:00:0a:01"
 MAC_B = "02:00:00:00:0a:02"
 
 
+def reversed_tunnel(t):
+    r = dict(t)
+    for a, b in (("src_ip", "dest_ip"), ("src_port", "dest_port")):
+        if a in t or b in t:
+            r[a], r[b] = t.get(b), t.get(a)
+            if r[a] is None:
+                del r[a]
+            if r[b] is None:
+                del r[b]
+    return r
+
+
 def traversal_request(host):
     return pg.http_request("GET", TRAVERSAL, host,
                            [("User-Agent", "python-requests/2.32.3"), ("Accept", "*/*"),
@@ -285,9 +297,16 @@ def build(c):
         "flows": 1,
         "tunnel_type": c["tunnel_type"],
         "packets": len(cap.packets),
-        "alert": {"pcap_cnt": req[0], "src_ip": info["src_ip"], "src_port": info["src_port"],
+        # The server's reply (the next packet) acknowledges the request: stream
+        # matching releases the request's bytes, and raises the alert, there.
+        "alert": {"pcap_cnt": req[0] + 1, "src_ip": info["src_ip"], "src_port": info["src_port"],
                   "dest_ip": info["dest_ip"], "dest_port": info["dest_port"], "proto": "TCP"},
         "tunnel": c["tunnel"],
+        # The alert is raised on the server's reply: for a real tunnel (IP-in-IP,
+        # GRE, Teredo) its outer header runs the other way; a mirror session's
+        # (ERSPAN, VXLAN, Geneve) is the same for both directions.
+        "alert_tunnel": reversed_tunnel(c["tunnel"]) if c["tunnel_type"] in
+        ("ipip", "gre", "teredo") else c["tunnel"],
         "vlan": c["vlans"],
         "flow": {k: info[k] for k in ("pkts_toserver", "pkts_toclient", "bytes_toserver",
                                       "bytes_toclient")},

@@ -1,16 +1,18 @@
 /* Fuzz harness: TCP stream reassembly driven by arbitrary segment sequences.
  *
- * Input: an 8-byte header choosing the configuration (policy, midstream,
- * async_oneside, depth, memcap, segment pool, per-flow cap) and each side's
- * initial sequence number, then records of 8 bytes plus payload:
+ * Input: a 16-byte header, 4 bytes choosing the configuration (policy,
+ * midstream, async_oneside, per-flow cap; depth; memcap; segment pool), 4
+ * unused, then each side's initial sequence number (2 x 32 bits); then
+ * records of 8 bytes plus payload:
  *   flags    TCP flags
  *   ctl      bit 0 direction, bits 1-2 session slot, bit 3 first packet of
  *            the flow, bit 4 end the session after the packet
  *   seq      16-bit offset from the side's initial sequence number
  *   ack      16-bit offset from the other side's initial sequence number
- *   len      payload length (taken from the input that follows, 0-255)
+ *   len      payload length, low 8 bits (the payload follows the record)
  *   mod      bits 0-3: shift applied to seq and ack (reaches far and wrapped
- *            sequence numbers)
+ *            sequence numbers); bits 4-5: payload length bits 8-9, so a
+ *            segment can span several storage chunks
  * The sink checks what the engine promises: per session and direction,
  * chunks continue each other unless flagged as following a gap, never go
  * backwards and never repeat a byte. When the input ends every session is
@@ -97,7 +99,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     while (size >= 8) {
         uint8_t flags = data[0], ctl = data[1];
         uint32_t shift = data[7] & 0x0f;
-        uint32_t len = data[6];
+        uint32_t len = data[6] | (uint32_t)(data[7] & 0x30) << 4;
         enum vg_flow_dir dir = (enum vg_flow_dir)(ctl & 1);
         unsigned slot = (ctl >> 1) & 3;
         uint32_t seq = isn[dir] + (rd16(data + 2) << shift);

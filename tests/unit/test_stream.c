@@ -1114,10 +1114,12 @@ Test(stream, segment_pool_exhausted)
     cr_assert_eq(st->segments_in_use, 3);
     cr_assert_eq(st->segments_in_use_max, 3);
     cr_assert_eq(cap.events[VG_STREAM_EV_MEMCAP], 2);
-    send_at(&c, VG_DIR_TOSERVER, 0, "0123456789", 10); /* fits? no: pool full */
+    send_at(&c, VG_DIR_TOSERVER, 0, "0123456789", 10); /* the pool is still full */
     cr_assert_eq(st->pool_drops, 3);
     ack_to(&c, VG_DIR_TOCLIENT, 60);
     cr_assert_eq(cap.bytes[0], 30);
+    cr_assert_eq(st->gaps, 2, "[0,10) and [40,60): seen, acknowledged, dropped");
+    cr_assert_eq(st->gap_bytes, 30);
     cr_assert_eq(st->segments_in_use, 0);
     end(&c);
     vg_stream_table_free(t);
