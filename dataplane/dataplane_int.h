@@ -64,10 +64,11 @@ struct vg_worker {
     struct vg_worker_stats st;
     pthread_t thread;
     atomic_bool finished;
-    /* Copies of st and the flow table's counters for the stats thread,
+    /* Copies of st, dec and the flow table's counters for the stats thread,
      * refreshed once a second by vg_worker_publish. */
     struct vg_worker_stats pub_st;
     struct vg_flow_table_stats pub_flows;
+    struct vg_decode_stats pub_dec;
 };
 
 /* Flow table callback: turns an ended flow into a flow event (user is the
@@ -95,7 +96,7 @@ void vg_worker_finish(struct vg_worker *w, uint64_t now_us);
 /* The worker thread body: consumes its ring until a VG_REC_END record. */
 void *vg_worker_main(void *arg);
 
-/* Copies the worker's counters into pub_st / pub_flows, where another thread
+/* Copies the worker's counters into pub_st, pub_flows and pub_dec, where another thread
  * may read them (vg_counters_read). Called by the thread that runs the
  * worker, once a second; after that thread ends, by anyone. */
 void vg_worker_publish(struct vg_worker *w);
@@ -132,6 +133,8 @@ struct vg_capture_counters {
     uint64_t oversize;       /* larger than a ring record, or than one mbuf */
     uint64_t tap_sent;       /* DPDK tap forwarding: sent out of the paired port */
     uint64_t tap_dropped;    /* not sent: the paired port's queue was full */
+    uint64_t first_us;       /* DPDK: wall time the first packet arrived (0: none yet) */
+    uint64_t last_us;        /* DPDK: wall time the last packet was analysed */
 };
 
 /* One DPDK port, for the stats event and the summary (no DPDK types, so

@@ -99,6 +99,8 @@ struct dp_counters {
     uint64_t ring_full;
     uint64_t tap_sent[DP_MAX_PORTS]; /* by receiving port */
     uint64_t tap_dropped[DP_MAX_PORTS];
+    uint64_t first_us; /* wall time the first packet arrived */
+    uint64_t last_us;  /* direct layout: wall time the last packet was analysed */
 };
 
 /* Wall clock from the TSC: anchored on CLOCK_REALTIME once a second, so no
@@ -134,10 +136,12 @@ struct dp_worker {
     struct vg_worker *w;
     unsigned lcore;
     struct rte_ring *ring;
+    uint64_t last_us;     /* wall time the last packet was analysed */
+    uint64_t pub_last_us; /* last_us as of the last publication */
 } __rte_cache_aligned;
 
 struct vg_dpdk {
-    enum vg_checksum_mode csum;
+    struct vg_decode_config decode;
     enum dp_packet_time ptime;
     bool software_dispatch;
     unsigned nworkers;
@@ -155,7 +159,6 @@ struct vg_dpdk {
     unsigned lcores[RTE_MAX_LCORE];
     unsigned nlcores;
     int ts_offset; /* mbuf timestamp dynfield, or -1 */
-    uint64_t ts_flag;
     bool launched;
     atomic_bool stop;
     char label[256];
@@ -234,7 +237,7 @@ static inline int decode_mbuf(struct dp_poller *pl, struct rte_mbuf *m, struct v
     p->caplen = m->data_len;
     p->wirelen = m->pkt_len;
     p->ts_us = ts_us;
-    return vg_decode(p, VG_LINK_ETHERNET, pl->d->csum, &pl->dec);
+    return vg_decode_ex(p, VG_LINK_ETHERNET, &pl->d->decode, &pl->dec);
 }
 
 /* ---- the direct layout: one lcore per worker, polling its own queues ---- */
@@ -268,7 +271,10 @@ static int direct_main(void *arg)
             idle = false;
             if (q->tap)
                 tap_forward(pl, q, pkts, n);
-            uint64_t now_us = capture_time ? 0 : clock_now_us(&clk, rte_rdtsc());
+            uint64_t rx_us = clock_now_us(&clk, rte_rdtsc());
+            if (VG_UNLIKELY(pl->ctr.first_us == 0))
+                pl->ctr.first_us = rx_us;
+            uint64_t now_us = capture_time ? 0 : rx_us;
             for (uint16_t i = 0; i < n; i++) {
                 if (i + DP_PREFETCH < n)
                     rte_prefetch0(rte_pktmbuf_mtod(pkts[i + DP_PREFETCH], void *));
@@ -290,6 +296,7 @@ static int direct_main(void *arg)
                     vg_worker_packet(w, &p);
             }
             rte_pktmbuf_free_bulk(pkts, n);
+            pl->ctr.last_us = clock_now_us(&clk, rte_rdtsc());
         }
         if (idle)
             rte_pause();
@@ -363,7 +370,10 @@ static int dispatch_main(void *arg)
             idle = false;
             if (q->tap)
                 tap_forward(pl, q, pkts, n);
-            uint64_t now_us = capture_time ? 0 : clock_now_us(&clk, rte_rdtsc());
+            uint64_t rx_us = clock_now_us(&clk, rte_rdtsc());
+            if (VG_UNLIKELY(pl->ctr.first_us == 0))
+                pl->ctr.first_us = rx_us;
+            uint64_t now_us = capture_time ? 0 : rx_us;
             uint16_t nunused = 0;
             for (uint16_t i = 0; i < n; i++) {
                 if (i + DP_PREFETCH < n)
@@ -427,6 +437,7 @@ static int ring_worker_main(void *arg)
             if (!capture_time)
                 vg_worker_tick(w, clk.base_us);
             vg_worker_publish(w);
+            __atomic_store_n(&dw->pub_last_us, dw->last_us, __ATOMIC_RELAXED);
         }
         unsigned n = rte_ring_sc_dequeue_burst(dw->ring, objs, d->burst, NULL);
         if (n == 0) {
@@ -454,13 +465,16 @@ static int ring_worker_main(void *arg)
             vg_worker_packet(w, rte_mbuf_to_priv(m));
             done[ndone++] = m;
         }
-        if (ndone > 0)
+        if (ndone > 0) {
             rte_pktmbuf_free_bulk(done, ndone);
+            dw->last_us = clock_now_us(&clk, rte_rdtsc());
+        }
     }
     if (!capture_time)
         end_us = clock_now_us(&clk, rte_rdtsc());
     vg_worker_finish(w, end_us);
     vg_worker_publish(w);
+    __atomic_store_n(&dw->pub_last_us, dw->last_us, __ATOMIC_RELAXED);
     return 0;
 }
 
@@ -755,8 +769,14 @@ static int load_ports(struct vg_dpdk *d, const struct vg_config *cfg, uint64_t r
         }
     }
     unsigned ncapture = 0;
-    for (unsigned i = 0; i < d->nports; i++)
+    for (unsigned i = 0; i < d->nports; i++) {
         ncapture += d->ports[i].capture;
+        if (!d->ports[i].capture) {
+            /* a tap output only: the global descriptor counts */
+            d->ports[i].rx_desc = (uint16_t)rx_desc;
+            d->ports[i].tx_desc = (uint16_t)tx_desc;
+        }
+    }
     if (ncapture == 0) {
         snprintf(err, errlen,
                  "no DPDK ports to capture from: EAL has %s (a device that failed to start "
@@ -1084,7 +1104,7 @@ struct vg_dpdk *vg_dpdk_open(const struct vg_dpdk_opts *o, unsigned *nworkers, c
         rte_eal_cleanup();
         return NULL;
     }
-    d->csum = o->csum;
+    d->decode = o->decode;
     d->ptime = pt;
     d->burst = (unsigned)burst;
     d->ring_size = (unsigned)ring_size;
@@ -1267,6 +1287,15 @@ void vg_dpdk_read_counters(void *ctx, struct vg_capture_counters *cap, struct vg
             cap->tap_dropped += c.tap_dropped[k];
         }
         vg_decode_stats_add(dec, &ds);
+        if (c.first_us != 0 && (cap->first_us == 0 || c.first_us < cap->first_us))
+            cap->first_us = c.first_us;
+        if (c.last_us > cap->last_us)
+            cap->last_us = c.last_us;
+    }
+    for (unsigned i = 0; d->software_dispatch && i < d->nworkers; i++) {
+        uint64_t last = __atomic_load_n(&d->workers[i].pub_last_us, __ATOMIC_RELAXED);
+        if (last > cap->last_us)
+            cap->last_us = last;
     }
     for (unsigned i = 0; i < d->nports; i++) {
         const struct dp_port *p = &d->ports[i];

@@ -20,7 +20,7 @@ struct vg_dpdk_opts {
     char **eal_argv;
     const struct vg_config *cfg;
     unsigned workers; /* --workers; 0: from the lcores EAL was given */
-    enum vg_checksum_mode csum;
+    struct vg_decode_config decode; /* tunnel ports and checksum mode, as for -r */
 };
 
 /* Initialises EAL, finds and configures the ports, creates the mbuf pools

@@ -94,6 +94,10 @@ static void stats_collect(struct vg_stats_thread *s)
     for (unsigned i = 0; i < s->nworkers; i++) {
         vg_counters_read(&s->wst[i], &s->workers[i].pub_st, sizeof(s->wst[i]));
         vg_counters_read(&s->wflows[i], &s->workers[i].pub_flows, sizeof(s->wflows[i]));
+        /* datagrams the worker rebuilt and decoded itself */
+        struct vg_decode_stats wdec;
+        vg_counters_read(&wdec, &s->workers[i].pub_dec, sizeof(wdec));
+        vg_decode_stats_add(&v->dec, &wdec);
     }
     v->nports = s->src.ports != NULL ? s->src.ports(s->src.ctx, s->ports, VG_LIVE_MAX_PORTS) : 0;
     v->now_us = realtime_us();

@@ -329,8 +329,9 @@ int vg_run(const struct vg_run_opts *o)
             .eal_argv = o->eal_argv,
             .cfg = cfg,
             .workers = o->workers,
-            .csum = csum,
+            .decode = wcfg.decode,
         };
+        dopts.decode.csum = csum;
         dpdk = vg_dpdk_open(&dopts, &nworkers, err, sizeof(err));
         if (dpdk == NULL) {
             fprintf(stderr, "vigil: %s\n", err);

@@ -17,6 +17,8 @@ struct summary_totals {
     struct vg_flow_table_stats flows;
     struct vg_decode_stats dec;
     struct vg_defrag_stats defrag;
+    struct vg_stream_stats stream;
+    uint64_t stream_inspect_full;
     uint64_t anomalies;
 };
 
@@ -35,6 +37,9 @@ static void summary_totals(const struct vg_summary *s, struct summary_totals *t)
         vg_decode_stats_add(&t->dec, &w->dec);
         if (w->defrag != NULL)
             vg_defrag_stats_add(&t->defrag, vg_defrag_stats(w->defrag));
+        if (w->stream != NULL)
+            vg_stream_stats_add(&t->stream, vg_stream_table_stats(w->stream));
+        t->stream_inspect_full += w->st.stream_inspect_full;
         const struct vg_flow_table_stats *fs = vg_flow_table_stats(w->flows);
         t->flows.created += fs->created;
         t->flows.ended_timeout += fs->ended_timeout;
@@ -62,6 +67,48 @@ static void print_defrag(FILE *out, const struct vg_defrag_stats *d)
             (unsigned long long)d->overlaps_different, (unsigned long long)d->memcap_drops,
             (unsigned long long)d->tracker_table_full, (unsigned long long)d->too_many_fragments,
             (unsigned long long)d->oversize, (unsigned long long)d->invalid);
+}
+
+static void print_stream(FILE *out, const struct summary_totals *t)
+{
+    const struct vg_stream_stats *s = &t->stream;
+    if (s->sessions == 0 && s->no_handshake == 0)
+        return;
+    fprintf(out,
+            "  stream     %llu sessions (%llu midstream, %llu without handshake not followed), "
+            "%llu bytes reassembled; %llu gaps (%llu bytes), %llu overlaps (%llu with different "
+            "data), %llu retransmissions; dropped: %llu segments at the memcap, %llu with no "
+            "free segment, %llu bytes past the depth; %llu directions matched packet by packet "
+            "(stream-matching pool full)\n",
+            (unsigned long long)s->sessions, (unsigned long long)s->sessions_midstream,
+            (unsigned long long)s->no_handshake, (unsigned long long)s->delivered_bytes,
+            (unsigned long long)s->gaps, (unsigned long long)s->gap_bytes,
+            (unsigned long long)s->overlaps, (unsigned long long)s->overlaps_different,
+            (unsigned long long)s->retransmissions, (unsigned long long)s->memcap_drops,
+            (unsigned long long)s->pool_drops, (unsigned long long)s->depth_bytes,
+            (unsigned long long)t->stream_inspect_full);
+}
+
+static void json_stream(FILE *f, const struct summary_totals *t)
+{
+    const struct vg_stream_stats *s = &t->stream;
+    fprintf(f,
+            "\"stream\":{\"sessions\":%llu,\"sessions_midstream\":%llu,\"sessions_4whs\":%llu,"
+            "\"sessions_tfo\":%llu,\"no_handshake\":%llu,\"segments\":%llu,"
+            "\"delivered_bytes\":%llu,\"gaps\":%llu,\"gap_bytes\":%llu,\"overlaps\":%llu,"
+            "\"overlaps_different\":%llu,\"retransmissions\":%llu,\"depth_reached\":%llu,"
+            "\"depth_bytes\":%llu,\"memcap_drops\":%llu,\"memcap_drop_bytes\":%llu,"
+            "\"pool_drops\":%llu,\"memuse_max\":%llu,\"inspect_pool_full\":%llu},",
+            (unsigned long long)s->sessions, (unsigned long long)s->sessions_midstream,
+            (unsigned long long)s->sessions_4whs, (unsigned long long)s->sessions_tfo,
+            (unsigned long long)s->no_handshake, (unsigned long long)s->segments,
+            (unsigned long long)s->delivered_bytes, (unsigned long long)s->gaps,
+            (unsigned long long)s->gap_bytes, (unsigned long long)s->overlaps,
+            (unsigned long long)s->overlaps_different, (unsigned long long)s->retransmissions,
+            (unsigned long long)s->depth_reached, (unsigned long long)s->depth_bytes,
+            (unsigned long long)s->memcap_drops, (unsigned long long)s->memcap_drop_bytes,
+            (unsigned long long)s->pool_drops, (unsigned long long)s->memuse_max,
+            (unsigned long long)t->stream_inspect_full);
 }
 
 static void json_defrag(FILE *f, const struct vg_defrag_stats *d)
@@ -194,6 +241,7 @@ void vg_summary_print(const struct vg_summary *s, FILE *out)
             (unsigned long long)rd->oversize, (unsigned long long)t.events_dropped,
             (unsigned long long)xs->write_errors, (unsigned long long)t.fragments);
     print_defrag(out, &t.defrag);
+    print_stream(out, &t);
     if (s->capture != NULL)
         print_capture(s, out);
     double pps = (double)rd->packets / secs;
@@ -251,9 +299,13 @@ static void json_capture(const struct vg_summary *s, FILE *f)
             "\"capture\":{\"packets\":%" PRIu64 ",\"kernel_packets\":%" PRIu64
             ",\"kernel_drops\":%" PRIu64 ",\"kernel_ifdrops\":%" PRIu64 ",\"errors\":%" PRIu64
             ",\"nic_missed\":%" PRIu64 ",\"nic_nombuf\":%" PRIu64 ",\"worker_ring_full\":%" PRIu64
-            ",\"oversize\":%" PRIu64 ",\"tap_sent\":%" PRIu64 ",\"tap_dropped\":%" PRIu64 "},",
+            ",\"oversize\":%" PRIu64 ",\"tap_sent\":%" PRIu64 ",\"tap_dropped\":%" PRIu64,
             c->packets, c->kernel_packets, c->kernel_drops, c->kernel_ifdrops, c->errors,
             c->nic_missed, c->nic_nombuf, c->ring_full, c->oversize, c->tap_sent, c->tap_dropped);
+    /* DPDK: from the first packet received to the last one analysed. */
+    if (c->first_us != 0 && c->last_us > c->first_us)
+        fprintf(f, ",\"active_s\":%.6f", (double)(c->last_us - c->first_us) / 1e6);
+    fprintf(f, "},");
     if (s->nports > 0)
         json_ports(f, s->ports, s->nports);
     fprintf(f, "\"worker_stats\":[");
@@ -341,6 +393,7 @@ int vg_summary_write_json(const struct vg_summary *s, const char *path)
                 (unsigned long long)d->events[e]);
     fprintf(f, "}},");
     json_defrag(f, &t.defrag);
+    json_stream(f, &t);
     fprintf(f,
             "\"drops\":{\"malformed\":%llu,\"checksum\":%llu,\"oversize\":%llu,"
             "\"event_ring_full\":%llu,\"event_write_errors\":%llu},",

@@ -195,15 +195,27 @@ static void stream_data(void *user, enum vg_flow_dir dir, const uint8_t *data, u
 {
     struct stream_ctx *sc = user;
     struct vg_worker *w = sc->w;
-    struct vg_detect_stream *ds = w->dstreams[2 * (size_t)sc->slot + dir];
-    if (ds == NULL)
-        return;
+    struct vg_detect_stream **slot = &w->dstreams[2 * (size_t)sc->slot + dir];
+    if (*slot == NULL) {
+        /* A direction picked up midstream delivers in the call that
+         * activated it: open its matching state now. */
+        *slot = vg_detect_stream_open(w->detect);
+        if (*slot == NULL) {
+            w->st.stream_inspect_full++;
+            return;
+        }
+    }
+    struct vg_detect_stream *ds = *slot;
     struct vg_packet view;
     stream_packet_view(sc, dir, &view);
     struct alert_ctx a = {.w = w, .p = &view, .flow = sc->flow, .dir = dir};
     uint32_t chunk_flags = (flags & VG_STREAM_GAP_BEFORE) ? VG_DS_GAP : 0;
-    vg_detect_stream_data(w->detect, ds, data, len, stream_offset, chunk_flags, &view,
-                          flow_detect_flags(sc->flow, dir), worker_alert, &a);
+    uint32_t flow_flags = flow_detect_flags(sc->flow, dir);
+    /* As in Suricata, a session picked up midstream counts as established. */
+    if (flags & VG_STREAM_MIDSTREAM)
+        flow_flags |= VG_DF_ESTABLISHED;
+    vg_detect_stream_data(w->detect, ds, data, len, stream_offset, chunk_flags, &view, flow_flags,
+                          worker_alert, &a);
 }
 
 static void stream_event(void *user, enum vg_stream_event ev)
@@ -575,4 +587,5 @@ void vg_worker_publish(struct vg_worker *w)
 {
     vg_counters_publish(&w->pub_st, &w->st, sizeof(w->st));
     vg_counters_publish(&w->pub_flows, vg_flow_table_stats(w->flows), sizeof(w->pub_flows));
+    vg_counters_publish(&w->pub_dec, &w->dec, sizeof(w->pub_dec));
 }

@@ -442,11 +442,17 @@ static void tcp_track(struct vg_flow *f, enum vg_flow_dir dir, uint8_t flags)
             f->tcp_state = VG_TCP_ESTABLISHED;
         break;
     case VG_TCP_SYN_SENT:
-        if (syn_ack == (TCP_SYN | TCP_ACK) && dir == VG_DIR_TOCLIENT)
+        /* Split (4-way) handshake: the server answers with a bare SYN, the
+         * client sends the SYN+ACK and the server the final ACK. */
+        if (syn_ack == TCP_SYN && dir == VG_DIR_TOCLIENT)
+            f->flags |= VG_FLOW_F_4WHS;
+        if (syn_ack == (TCP_SYN | TCP_ACK) &&
+            dir == ((f->flags & VG_FLOW_F_4WHS) ? VG_DIR_TOSERVER : VG_DIR_TOCLIENT))
             f->tcp_state = VG_TCP_SYN_RECV;
         break;
     case VG_TCP_SYN_RECV:
-        if (syn_ack == TCP_ACK && dir == VG_DIR_TOSERVER)
+        if (syn_ack == TCP_ACK &&
+            dir == ((f->flags & VG_FLOW_F_4WHS) ? VG_DIR_TOCLIENT : VG_DIR_TOSERVER))
             f->tcp_state = VG_TCP_ESTABLISHED;
         break;
     default:

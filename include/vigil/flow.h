@@ -68,12 +68,14 @@ enum vg_tcp_state {
     VG_TCP_CLOSED,
 };
 
-#define VG_FLOW_F_ALERTED         0x01u
-#define VG_FLOW_F_SEEN_TOSERVER   0x02u
-#define VG_FLOW_F_SEEN_TOCLIENT   0x04u
-#define VG_FLOW_F_MIDSTREAM       0x08u /* TCP picked up without a SYN */
-#define VG_FLOW_F_WAS_ESTABLISHED 0x10u /* reached established at least once (set by the worker)   \
-                                         */
+#define VG_FLOW_F_ALERTED       0x01u
+#define VG_FLOW_F_SEEN_TOSERVER 0x02u
+#define VG_FLOW_F_SEEN_TOCLIENT 0x04u
+#define VG_FLOW_F_MIDSTREAM     0x08u /* TCP picked up without a SYN */
+#define VG_FLOW_F_4WHS          0x20u /* split handshake: SYN answered by a SYN */
+#define VG_FLOW_F_WAS_ESTABLISHED                                                                  \
+    0x10u /* reached established at least once (set by the worker)                                 \
+           */
 
 /* Direction of a packet within its flow. */
 enum vg_flow_dir {
