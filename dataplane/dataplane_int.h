@@ -93,6 +93,9 @@ void vg_worker_packet(struct vg_worker *w, struct vg_packet *p);
 void vg_worker_tick(struct vg_worker *w, uint64_t now_us);
 void vg_worker_finish(struct vg_worker *w, uint64_t now_us);
 
+/* Fills an event's addresses, ports, VLAN and tunnel fields from a packet. */
+void vg_event_tuple_from_packet(struct vg_event_tuple *t, const struct vg_packet *p);
+
 /* The worker thread body: consumes its ring until a VG_REC_END record. */
 void *vg_worker_main(void *arg);
 
@@ -166,9 +169,10 @@ struct vg_reader_stats {
     uint64_t oversize;   /* packet larger than a ring record: counted and skipped */
     uint64_t ring_drops; /* live: a worker ring was full: the packet was dropped */
     uint64_t kernel_packets, kernel_drops, kernel_ifdrops; /* live: pcap_stats() */
-    bool truncated;   /* the capture ended in the middle of a record */
-    bool interrupted; /* SIGINT or SIGTERM stopped the read */
-    char error[256];  /* libpcap's message when the read stopped early */
+    bool truncated;             /* the capture ended in the middle of a record */
+    bool interrupted;           /* SIGINT or SIGTERM stopped the read */
+    char error[256];            /* libpcap's message when the read stopped early */
+    uint64_t anomalies_dropped; /* live mode: anomaly ring full */
 };
 
 struct vg_reader {
@@ -181,6 +185,7 @@ struct vg_reader {
     bool progress; /* print a progress line on stderr */
     enum vg_checksum_mode csum;
     struct vg_decode_config decode; /* tunnel ports and checksum mode */
+    struct vg_event_ring *events;   /* decoder anomalies, drained by the exporter */
     unsigned nworkers;
     struct vg_worker *workers;
     struct vg_decode_stats dec;

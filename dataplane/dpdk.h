@@ -19,7 +19,7 @@ struct vg_dpdk_opts {
     int eal_argc; /* EAL arguments, argv[0] included */
     char **eal_argv;
     const struct vg_config *cfg;
-    unsigned workers; /* --workers; 0: from the lcores EAL was given */
+    unsigned workers;               /* --workers; 0: from the lcores EAL was given */
     struct vg_decode_config decode; /* tunnel ports and checksum mode, as for -r */
 };
 

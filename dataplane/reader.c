@@ -254,6 +254,32 @@ static void reader_progress(struct vg_reader *r, uint64_t start_ns, bool final)
     fflush(stderr);
 }
 
+/* A decoder anomaly becomes an EVE record. Checksum errors only count:
+ * a mirror port sees NIC-offloaded checksums on every packet. */
+static void reader_anomaly(struct vg_reader *r, const struct vg_packet *p)
+{
+    unsigned ev = (unsigned)p->decode_event - 1;
+    if (r->events == NULL || ev == VG_DEC_IPV4_BAD_CHECKSUM || ev == VG_DEC_TCP_BAD_CHECKSUM ||
+        ev == VG_DEC_UDP_BAD_CHECKSUM || ev == VG_DEC_ICMP_BAD_CHECKSUM)
+        return;
+    struct vg_event e;
+    memset(&e, 0, sizeof(e));
+    e.type = VG_EVENT_ANOMALY;
+    e.ts_us = p->ts_us;
+    e.pcap_cnt = p->pcap_cnt;
+    vg_event_tuple_from_packet(&e.tuple, p);
+    e.u.anomaly.kind = VG_ANOMALY_DECODE;
+    e.u.anomaly.event = (uint16_t)ev;
+    unsigned spins = 0;
+    while (!vg_event_ring_push(r->events, &e)) {
+        if (r->path == NULL) {
+            r->st.anomalies_dropped++;
+            return;
+        }
+        vg_backoff(&spins);
+    }
+}
+
 int vg_reader_run(struct vg_reader *r)
 {
     pcap_t *pc = r->pcap;
@@ -311,7 +337,10 @@ int vg_reader_run(struct vg_reader *r)
                 reader_publish(r, kernel_last);
         }
 
-        if (vg_decode_ex(&p, r->linktype, &r->decode, &r->dec) != 0)
+        int decoded = vg_decode_ex(&p, r->linktype, &r->decode, &r->dec);
+        if (VG_UNLIKELY(p.decode_event != 0))
+            reader_anomaly(r, &p);
+        if (decoded != 0)
             continue;
 
         struct vg_worker *w = &r->workers[0];

@@ -214,11 +214,13 @@ static int live_settings_load(struct live_settings *ls, const struct vg_run_opts
     return 0;
 }
 
+#ifdef VG_HAVE_DPDK
 static void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
+#endif
 
 int vg_run(const struct vg_run_opts *o)
 {
@@ -390,7 +392,8 @@ int vg_run(const struct vg_run_opts *o)
 
     /* Per-worker state, all allocated before the first packet. */
     workers = calloc(nworkers, sizeof(*workers));
-    rings = calloc(nworkers, sizeof(*rings));
+    /* One event ring per worker, and one more for the reader's decoder anomalies. */
+    rings = calloc(nworkers + 1, sizeof(*rings));
     if (workers == NULL || rings == NULL)
         goto oom;
     for (unsigned i = 0; i < nworkers; i++) {
@@ -399,6 +402,13 @@ int vg_run(const struct vg_run_opts *o)
         rings[i] = workers[i].events;
     }
     reader.workers = workers;
+    unsigned nrings = nworkers;
+    if (mode != MODE_DPDK) {
+        reader.events = vg_event_ring_new((uint32_t)wcfg.event_ring_size);
+        if (reader.events == NULL)
+            goto oom;
+        rings[nrings++] = reader.events;
+    }
 
     const char *in_iface = NULL;
     if (mode == MODE_PCAP)
@@ -413,7 +423,7 @@ int vg_run(const struct vg_run_opts *o)
         .pcap_filename = mode == MODE_FILE ? o->pcap_path : NULL,
         .in_iface = in_iface,
     };
-    exporter = vg_exporter_new(eve_path, rings, nworkers, &eve_opts, err, sizeof(err));
+    exporter = vg_exporter_new(eve_path, rings, nrings, &eve_opts, err, sizeof(err));
     if (exporter == NULL) {
         fprintf(stderr, "vigil: %s\n", err);
         goto out;
@@ -575,6 +585,7 @@ out:
     free(workers);
     free(rings);
     vg_reader_close(&reader);
+    vg_event_ring_free(reader.events);
 #ifdef VG_HAVE_DPDK
     vg_dpdk_close(dpdk);
 #endif

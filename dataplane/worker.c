@@ -34,7 +34,7 @@ static void worker_emit(struct vg_worker *w, const struct vg_event *ev)
     }
 }
 
-static void tuple_from_packet(struct vg_event_tuple *t, const struct vg_packet *p)
+void vg_event_tuple_from_packet(struct vg_event_tuple *t, const struct vg_packet *p)
 {
     memset(t, 0, sizeof(*t));
     t->src = p->src;
@@ -136,7 +136,7 @@ static void worker_alert(void *user, const struct vg_rule_meta *rule)
     ev.type = VG_EVENT_ALERT;
     ev.ts_us = a->p->ts_us;
     ev.pcap_cnt = a->p->pcap_cnt;
-    tuple_from_packet(&ev.tuple, a->p);
+    vg_event_tuple_from_packet(&ev.tuple, a->p);
     ev.u.alert.rule = rule;
     if (a->flow != NULL) {
         ev.flow_id = a->flow->flow_id;
@@ -156,7 +156,7 @@ static void worker_anomaly(struct vg_worker *w, const struct vg_packet *p, uint8
     ev.type = VG_EVENT_ANOMALY;
     ev.ts_us = p->ts_us;
     ev.pcap_cnt = p->pcap_cnt;
-    tuple_from_packet(&ev.tuple, p);
+    vg_event_tuple_from_packet(&ev.tuple, p);
     ev.u.anomaly.kind = kind;
     ev.u.anomaly.event = event;
     worker_emit(w, &ev);

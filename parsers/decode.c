@@ -243,10 +243,19 @@ static inline uint32_t min_u32(uint32_t a, uint32_t b)
     return a < b ? a : b;
 }
 
+_Static_assert(VG_DEC_EVENT_COUNT < 255, "decode_event holds an event number plus one");
+
+/* Counts an anomaly and remembers it on the packet, for an EVE record. */
+static inline void count_event(struct decoder *d, enum vg_decode_event ev)
+{
+    d->st->events[ev]++;
+    d->p->decode_event = (uint8_t)(ev + 1);
+}
+
 /* Counts a malformed layer and drops the packet. */
 static inline int malformed(struct decoder *d, enum vg_decode_event ev)
 {
-    d->st->events[ev]++;
+    count_event(d, ev);
     d->st->invalid++;
     return -1;
 }
@@ -342,7 +351,7 @@ static bool l4_csum_valid(const struct l4_ctx *c, uint8_t proto, uint32_t len)
 static void l4_csum_bad(struct decoder *d, enum vg_decode_event ev)
 {
     d->p->flags |= VG_PKT_L4_CSUM_BAD;
-    d->st->events[ev]++;
+    count_event(d, ev);
 }
 
 /* ---- L4 ---- */
@@ -385,7 +394,7 @@ static int decode_tcp(struct decoder *d, const struct l4_ctx *c)
     /* Receivers ignore malformed options and still take the segment, so
      * the anomaly is counted but the packet is analysed. */
     if (VG_UNLIKELY(hlen > TCP_HDR_LEN && !options_valid(th + TCP_HDR_LEN, hlen - TCP_HDR_LEN)))
-        d->st->events[VG_DEC_TCP_BAD_OPTIONS]++;
+        count_event(d, VG_DEC_TCP_BAD_OPTIONS);
 
     p->sport = rd16(th);
     p->dport = rd16(th + 2);
@@ -560,7 +569,7 @@ static int decode_ipv4(struct decoder *d, uint32_t off)
 
     if (d->csum != VG_CSUM_NONE && csum_fold(csum_partial(ip, hlen, 0)) != CSUM_VALID_SUM) {
         p->flags |= VG_PKT_IPV4_CSUM_BAD;
-        d->st->events[VG_DEC_IPV4_BAD_CHECKSUM]++;
+        count_event(d, VG_DEC_IPV4_BAD_CHECKSUM);
     }
 
     const uint8_t *l4 = ip + hlen;
@@ -943,7 +952,7 @@ static enum tun_avail tun_need(uint32_t need, uint32_t wire_len, uint32_t cap_le
 static int not_a_tunnel(struct decoder *d, enum tun_avail a, enum vg_decode_event ev)
 {
     if (a != TUN_CUT)
-        d->st->events[ev]++;
+        count_event(d, ev);
     return NOT_A_TUNNEL;
 }
 

@@ -215,8 +215,8 @@ struct vg_packet {
     uint16_t flags; /* VG_PKT_* */
     uint8_t icmp_type;
     uint8_t icmp_code;
-    uint8_t ttl; /* IPv4 TTL or IPv6 hop limit */
-    uint8_t pad0;
+    uint8_t ttl;          /* IPv4 TTL or IPv6 hop limit */
+    uint8_t decode_event; /* last decoder anomaly raised, plus one; 0: none */
     uint16_t tcp_win;
     uint32_t tcp_seq;
     uint32_t tcp_ack;

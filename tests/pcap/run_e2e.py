@@ -719,6 +719,27 @@ def test_checksum_k_none(ctx):
     expect_counts(r, e["alerts"], "badcsum.pcap -k none")
 
 
+def test_decoder_anomaly_records(ctx):
+    """A malformed layer is counted and written as an EVE anomaly record (never a crash):
+    an IPv4 header that claims 60 bytes in a 34-byte frame, then a UDP length that lies."""
+    eth = b"\x02\x00\x00\x00\x00\x02" + b"\x02\x00\x00\x00\x00\x01" + b"\x08\x00"
+    bad_hlen = eth + bytes([0x4f, 0, 0, 20, 0, 0, 0, 0, 64, 6, 0, 0, 192, 0, 2, 1, 10, 0, 0, 1])
+    ip = bytes([0x45, 0, 0, 36, 0, 0, 0, 0, 64, 17, 0, 0, 192, 0, 2, 1, 10, 0, 0, 1])
+    bad_udp = eth + ip + struct.pack("!HHHH", 5000, 53, 200, 0) + b"abcdefgh"
+    path = os.path.join(ctx.newdir("anomaly"), "anomaly.pcap")
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for i, frame in enumerate((bad_hlen, bad_udp)):
+            f.write(struct.pack("<IIII", 1700000000 + i, 0, len(frame), len(frame)) + frame)
+    r = ctx.run(["-r", path, "-S", "/dev/null"], "anomaly")
+    expect_rc(r, 0, "anomaly.pcap")
+    got = [(e.get("pcap_cnt"), e["anomaly"]["type"], e["anomaly"]["event"], e["anomaly"]["layer"])
+           for e in r.events if e.get("event_type") == "anomaly"]
+    check(len(got) == 2, "anomaly records %r, expected two" % (got,))
+    check(got[0][:2] == (1, "decode") and got[0][3] == "ipv4", "first anomaly %r" % (got[0],))
+    check(got[1][:2] == (2, "decode") and got[1][3] == "udp", "second anomaly %r" % (got[1],))
+
+
 TESTS = [(n[5:], f) for n, f in list(globals().items()) if n.startswith("test_") and callable(f)]
 
 
