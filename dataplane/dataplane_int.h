@@ -124,20 +124,21 @@ void vg_counters_read(void *dst, const void *src, size_t bytes);
 /* Capture-side counters, as the stats event and the summary report them.
  * Every drop before a worker has its own counter. */
 struct vg_capture_counters {
-    uint64_t packets;        /* handed to vigil by the capture source */
-    uint64_t bytes;          /* their on-wire lengths */
-    uint64_t kernel_packets; /* seen by the kernel filter (libpcap) or the NIC (DPDK) */
-    uint64_t kernel_drops;   /* lost there: capture buffer full, NIC full, no mbuf */
-    uint64_t kernel_ifdrops; /* libpcap: dropped by the interface */
-    uint64_t errors;         /* DPDK: receive errors (ierrors) */
-    uint64_t nic_missed;     /* DPDK: imissed, the NIC's queue was full */
-    uint64_t nic_nombuf;     /* DPDK: rx_nombuf, no mbuf to receive into */
-    uint64_t ring_full;      /* dropped: the worker's ring was full (live only) */
-    uint64_t oversize;       /* larger than a ring record, or than one mbuf */
-    uint64_t tap_sent;       /* DPDK tap forwarding: sent out of the paired port */
-    uint64_t tap_dropped;    /* not sent: the paired port's queue was full */
-    uint64_t first_us;       /* DPDK: wall time the first packet arrived (0: none yet) */
-    uint64_t last_us;        /* DPDK: wall time the last packet was analysed */
+    uint64_t packets;           /* handed to vigil by the capture source */
+    uint64_t bytes;             /* their on-wire lengths */
+    uint64_t kernel_packets;    /* seen by the kernel filter (libpcap) or the NIC (DPDK) */
+    uint64_t kernel_drops;      /* lost there: capture buffer full, NIC full, no mbuf */
+    uint64_t kernel_ifdrops;    /* libpcap: dropped by the interface */
+    uint64_t errors;            /* DPDK: receive errors (ierrors) */
+    uint64_t nic_missed;        /* DPDK: imissed, the NIC's queue was full */
+    uint64_t nic_nombuf;        /* DPDK: rx_nombuf, no mbuf to receive into */
+    uint64_t ring_full;         /* dropped: the worker's ring was full (live only) */
+    uint64_t oversize;          /* larger than a ring record, or than one mbuf */
+    uint64_t tap_sent;          /* DPDK tap forwarding: sent out of the paired port */
+    uint64_t tap_dropped;       /* not sent: the paired port's queue was full */
+    uint64_t anomalies_dropped; /* decoder anomaly records lost: their ring was full */
+    uint64_t first_us;          /* DPDK: wall time the first packet arrived (0: none yet) */
+    uint64_t last_us;           /* DPDK: wall time the last packet was analysed */
 };
 
 /* One DPDK port, for the stats event and the summary (no DPDK types, so

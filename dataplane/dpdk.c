@@ -99,8 +99,9 @@ struct dp_counters {
     uint64_t ring_full;
     uint64_t tap_sent[DP_MAX_PORTS]; /* by receiving port */
     uint64_t tap_dropped[DP_MAX_PORTS];
-    uint64_t first_us; /* wall time the first packet arrived */
-    uint64_t last_us;  /* direct layout: wall time the last packet was analysed */
+    uint64_t anomalies_dropped; /* decoder anomaly ring full (live) */
+    uint64_t first_us;          /* wall time the first packet arrived */
+    uint64_t last_us;           /* direct layout: wall time the last packet was analysed */
 };
 
 /* Wall clock from the TSC: anchored on CLOCK_REALTIME once a second, so no
@@ -115,7 +116,8 @@ struct dp_clock {
 /* A polling lcore: a worker in the direct layout, or the dispatcher. */
 struct dp_poller {
     struct vg_dpdk *d;
-    struct vg_worker *w; /* direct layout: the worker this lcore runs */
+    struct vg_worker *w;          /* direct layout: the worker this lcore runs */
+    struct vg_event_ring *events; /* decoder anomalies, drained by the exporter */
     unsigned lcore;
     unsigned nrxq;
     struct dp_rxq rxq[DP_MAX_PORTS];
@@ -147,6 +149,7 @@ struct vg_dpdk {
     unsigned nworkers;
     unsigned burst;
     unsigned ring_size;
+    uint32_t event_ring_size;
     unsigned link_wait_s;
     uint64_t mempool_size; /* 0: computed */
     unsigned mempool_cache;
@@ -219,6 +222,31 @@ static inline void tap_forward(struct dp_poller *pl, const struct dp_rxq *q, str
     pl->ctr.tap_sent[q->port_idx] += sent;
 }
 
+/* A decoder anomaly becomes an EVE record, as with -r. Checksum errors only
+ * count: a mirror port sees NIC-offloaded checksums on every packet. Live,
+ * a full ring drops the record; replaying a capture, the lcore waits. */
+static void poller_anomaly(struct dp_poller *pl, const struct vg_packet *p)
+{
+    unsigned ev = (unsigned)p->decode_event - 1;
+    if (ev == VG_DEC_IPV4_BAD_CHECKSUM || ev == VG_DEC_TCP_BAD_CHECKSUM ||
+        ev == VG_DEC_UDP_BAD_CHECKSUM || ev == VG_DEC_ICMP_BAD_CHECKSUM)
+        return;
+    struct vg_event e;
+    memset(&e, 0, sizeof(e));
+    e.type = VG_EVENT_ANOMALY;
+    e.ts_us = p->ts_us;
+    vg_event_tuple_from_packet(&e.tuple, p);
+    e.u.anomaly.kind = VG_ANOMALY_DECODE;
+    e.u.anomaly.event = (uint16_t)ev;
+    while (!vg_event_ring_push(pl->events, &e)) {
+        if (pl->d->ptime != DP_TIME_CAPTURE) {
+            pl->ctr.anomalies_dropped++;
+            return;
+        }
+        rte_pause();
+    }
+}
+
 /* Fills the decoded view of one mbuf (in place: p points into the mbuf's
  * data). Returns 0 when the packet is to be analysed. */
 static inline int decode_mbuf(struct dp_poller *pl, struct rte_mbuf *m, struct vg_packet *p,
@@ -237,7 +265,10 @@ static inline int decode_mbuf(struct dp_poller *pl, struct rte_mbuf *m, struct v
     p->caplen = m->data_len;
     p->wirelen = m->pkt_len;
     p->ts_us = ts_us;
-    return vg_decode_ex(p, VG_LINK_ETHERNET, &pl->d->decode, &pl->dec);
+    int rc = vg_decode_ex(p, VG_LINK_ETHERNET, &pl->d->decode, &pl->dec);
+    if (VG_UNLIKELY(p->decode_event != 0))
+        poller_anomaly(pl, p);
+    return rc;
 }
 
 /* ---- the direct layout: one lcore per worker, polling its own queues ---- */
@@ -1020,6 +1051,9 @@ static int make_pollers(struct vg_dpdk *d, char *err, size_t errlen)
     for (unsigned i = 0; i < d->npollers; i++) {
         struct dp_poller *pl = &d->pollers[i];
         pl->d = d;
+        pl->events = vg_event_ring_new(d->event_ring_size);
+        if (pl->events == NULL)
+            goto oom;
         for (unsigned k = 0; k < d->nports; k++) {
             const struct dp_port *p = &d->ports[k];
             if (!p->capture || i >= p->nrxq)
@@ -1105,6 +1139,7 @@ struct vg_dpdk *vg_dpdk_open(const struct vg_dpdk_opts *o, unsigned *nworkers, c
         return NULL;
     }
     d->decode = o->decode;
+    d->event_ring_size = o->event_ring_size ? o->event_ring_size : 1;
     d->ptime = pt;
     d->burst = (unsigned)burst;
     d->ring_size = (unsigned)ring_size;
@@ -1282,6 +1317,7 @@ void vg_dpdk_read_counters(void *ctx, struct vg_capture_counters *cap, struct vg
         cap->bytes += c.bytes;
         cap->oversize += c.oversize;
         cap->ring_full += c.ring_full;
+        cap->anomalies_dropped += c.anomalies_dropped;
         for (unsigned k = 0; k < DP_MAX_PORTS; k++) {
             cap->tap_sent += c.tap_sent[k];
             cap->tap_dropped += c.tap_dropped[k];
@@ -1362,6 +1398,13 @@ unsigned vg_dpdk_port_stats(void *ctx, struct vg_port_summary *out, unsigned max
     return n;
 }
 
+unsigned vg_dpdk_event_rings(struct vg_dpdk *d, struct vg_event_ring **out, unsigned max)
+{
+    for (unsigned i = 0; out != NULL && i < d->npollers && i < max; i++)
+        out[i] = d->pollers[i].events;
+    return d->npollers;
+}
+
 const char *vg_dpdk_label(const struct vg_dpdk *d)
 {
     return d->label;
@@ -1383,6 +1426,8 @@ void vg_dpdk_close(struct vg_dpdk *d)
     if (d->pollers != NULL && d->npollers > 0) {
         rte_free(d->pollers[0].batch);
         rte_free(d->pollers[0].nbatch);
+        for (unsigned i = 0; i < d->npollers; i++)
+            vg_event_ring_free(d->pollers[i].events);
     }
     rte_free(d->pollers);
     rte_free(d->workers);

@@ -21,6 +21,7 @@ struct vg_dpdk_opts {
     const struct vg_config *cfg;
     unsigned workers;               /* --workers; 0: from the lcores EAL was given */
     struct vg_decode_config decode; /* tunnel ports and checksum mode, as for -r */
+    uint32_t event_ring_size;       /* decoder anomaly records queued per polling lcore */
 };
 
 /* Initialises EAL, finds and configures the ports, creates the mbuf pools
@@ -37,6 +38,11 @@ int vg_dpdk_start(struct vg_dpdk *d, struct vg_worker *workers, char *err, size_
 /* Stops receiving, lets every worker drain what it holds and end its
  * flows, and waits for the lcores. Counters are final afterwards. */
 void vg_dpdk_stop(struct vg_dpdk *d);
+
+/* The rings of decoder anomaly records, one per polling lcore, for the
+ * exporter to drain: fills out (up to max) and returns how many there are
+ * (out may be NULL to ask). */
+unsigned vg_dpdk_event_rings(struct vg_dpdk *d, struct vg_event_ring **out, unsigned max);
 
 /* For the stats thread (struct vg_live_source): ctx is the struct vg_dpdk. */
 void vg_dpdk_read_counters(void *ctx, struct vg_capture_counters *cap, struct vg_decode_stats *dec);

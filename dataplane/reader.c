@@ -224,6 +224,7 @@ static void reader_publish(struct vg_reader *r, uint32_t last[3])
     c.kernel_ifdrops = r->st.kernel_ifdrops;
     c.ring_full = r->st.ring_drops;
     c.oversize = r->st.oversize;
+    c.anomalies_dropped = r->st.anomalies_dropped;
     vg_counters_publish(&r->pub_cap, &c, sizeof(c));
     vg_counters_publish(&r->pub_dec, &r->dec, sizeof(r->dec));
 }

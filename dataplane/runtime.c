@@ -332,6 +332,7 @@ int vg_run(const struct vg_run_opts *o)
             .cfg = cfg,
             .workers = o->workers,
             .decode = wcfg.decode,
+            .event_ring_size = (uint32_t)wcfg.event_ring_size,
         };
         dopts.decode.csum = csum;
         dpdk = vg_dpdk_open(&dopts, &nworkers, err, sizeof(err));
@@ -392,8 +393,14 @@ int vg_run(const struct vg_run_opts *o)
 
     /* Per-worker state, all allocated before the first packet. */
     workers = calloc(nworkers, sizeof(*workers));
-    /* One event ring per worker, and one more for the reader's decoder anomalies. */
-    rings = calloc(nworkers + 1, sizeof(*rings));
+    /* One event ring per worker, and one more for the decoder anomalies of the
+     * reader (or of each DPDK polling lcore). */
+    unsigned nsources = 1;
+#ifdef VG_HAVE_DPDK
+    if (mode == MODE_DPDK)
+        nsources = vg_dpdk_event_rings(dpdk, NULL, 0);
+#endif
+    rings = calloc(nworkers + nsources, sizeof(*rings));
     if (workers == NULL || rings == NULL)
         goto oom;
     for (unsigned i = 0; i < nworkers; i++) {
@@ -409,6 +416,10 @@ int vg_run(const struct vg_run_opts *o)
             goto oom;
         rings[nrings++] = reader.events;
     }
+#ifdef VG_HAVE_DPDK
+    if (mode == MODE_DPDK)
+        nrings += vg_dpdk_event_rings(dpdk, rings + nrings, nsources);
+#endif
 
     const char *in_iface = NULL;
     if (mode == MODE_PCAP)

@@ -546,7 +546,7 @@ void vg_stats_event_format(struct vg_jbuf *j, const struct vg_stats_view *v)
     vg_jbuf_appendf(j, ",");
     JU64(j, "checksum", d->csum_dropped);
     vg_jbuf_appendf(j, ",");
-    JU64(j, "event_ring_full", w.events_dropped);
+    JU64(j, "event_ring_full", w.events_dropped + c->anomalies_dropped);
     vg_jbuf_appendf(j, ",");
     JU64(j, "flow_memcap_evictions", fl.ended_forced);
     vg_jbuf_appendf(j, ",");
