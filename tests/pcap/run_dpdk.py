@@ -308,6 +308,26 @@ def test_capture_time_same_records_as_file_2_workers(ctx):
     _exact(ctx, 2, [c for c in CAPTURES if c[0] in CAPTURES_2W])
 
 
+def test_decoder_anomaly_records_same_as_file(ctx):
+    """Malformed frames (an IPv4 header longer than the frame, a UDP length that lies, then
+    a good UDP packet) give the same anomaly records through DPDK as with -r."""
+    eth = b"\x02\x00\x00\x00\x00\x02" + b"\x02\x00\x00\x00\x00\x01" + b"\x08\x00"
+    bad_hlen = eth + bytes([0x4f, 0, 0, 20, 0, 0, 0, 0, 64, 6, 0, 0, 192, 0, 2, 1, 10, 0, 0, 1])
+    ip = bytes([0x45, 0, 0, 36, 0, 0, 0, 0, 64, 17, 0, 0, 192, 0, 2, 1, 10, 0, 0, 1])
+    bad_udp = eth + ip + struct.pack("!HHHH", 5000, 53, 200, 0) + b"abcdefgh"
+    good_udp = eth + ip + struct.pack("!HHHH", 5000, 53, 16, 0) + b"abcdefgh"
+    path = os.path.join(ctx.newdir("anomaly"), "anomaly.pcap")
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for i, frame in enumerate((bad_hlen, bad_udp, good_udp)):
+            f.write(struct.pack("<IIII", 1700000000 + i, 0, len(frame), len(frame)) + frame)
+    for workers in (1, 2):
+        f, r = ctx.replay(path, "/dev/null", workers, "capture", name="anomaly")
+        check(len(f.of("anomaly")) == 2, "-r wrote %d anomaly records, expected 2" % len(
+            f.of("anomaly")))
+        compare_exact("anomaly.pcap, %d worker(s)" % workers, f, r)
+
+
 def _wall(ctx, workers):
     for pcap, rules in CAPTURES[:6]:
         f, r = ctx.replay(pcap, rules, workers, "wall")
