@@ -11,6 +11,7 @@
 #include "vigil/event.h"
 #include "vigil/flow.h"
 #include "vigil/packet.h"
+#include "pkt_test_util.h"
 
 #define MAX_FRAME 4096
 
@@ -30,39 +31,11 @@ static const uint8_t PAYLOAD[] = "GET /tmui/login.jsp/..;/tmui/locallb/workspace
 
 /* ---- builders: each writes a header followed by the n bytes of in ---- */
 
-static void put16(uint8_t *b, uint16_t v)
-{
-    b[0] = (uint8_t)(v >> 8);
-    b[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *b, uint32_t v)
-{
-    put16(b, (uint16_t)(v >> 16));
-    put16(b + 2, (uint16_t)v);
-}
-
 /* memmove that accepts a NULL source for an empty move. */
 static void move(uint8_t *dst, const uint8_t *src, size_t n)
 {
     if (n > 0)
         memmove(dst, src, n);
-}
-
-static uint32_t ref_sum(const uint8_t *b, size_t len, uint32_t sum)
-{
-    for (size_t i = 0; i + 1 < len; i += 2)
-        sum += (uint32_t)b[i] << 8 | b[i + 1];
-    if (len & 1)
-        sum += (uint32_t)b[len - 1] << 8;
-    return sum;
-}
-
-static uint16_t ref_finish(uint32_t sum)
-{
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    return (uint16_t)~sum;
 }
 
 /* TCP (proto 6) or UDP (17) with a correct checksum over the pseudo header. */

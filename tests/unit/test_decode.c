@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "vigil/packet.h"
+#include "pkt_test_util.h"
 
 #define MAX_FRAME 2048
 
@@ -17,39 +18,11 @@ static const uint8_t PAYLOAD[] = "GET / HTTP/1.1\r\nHost: example\r\n\r\n";
 
 /* ---- frame builders ---- */
 
-static void put16(uint8_t *b, uint16_t v)
-{
-    b[0] = (uint8_t)(v >> 8);
-    b[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *b, uint32_t v)
-{
-    put16(b, (uint16_t)(v >> 16));
-    put16(b + 2, (uint16_t)v);
-}
-
 /* memcpy that accepts a NULL source for an empty copy. */
 static void copy_bytes(uint8_t *dst, const uint8_t *src, size_t n)
 {
     if (n > 0)
         memcpy(dst, src, n);
-}
-
-static uint32_t ref_sum(const uint8_t *b, size_t len, uint32_t sum)
-{
-    for (size_t i = 0; i + 1 < len; i += 2)
-        sum += (uint32_t)b[i] << 8 | b[i + 1];
-    if (len & 1)
-        sum += (uint32_t)b[len - 1] << 8;
-    return sum;
-}
-
-static uint16_t ref_finish(uint32_t sum)
-{
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    return (uint16_t)~sum;
 }
 
 static uint32_t ref_pseudo(int family, const uint8_t *src, const uint8_t *dst, uint8_t proto,
