@@ -65,46 +65,54 @@ void vg_event_tuple_from_packet(struct vg_event_tuple *t, const struct vg_packet
 }
 
 /* Called by the flow table for every flow that ends. */
-static void worker_stream_end(struct vg_worker *w, struct vg_flow *f);
+static void worker_stream_end(struct vg_worker *w, struct vg_flow *f, const struct vg_packet *view);
+
+/* No packet ends a flow: a packet-shaped view of its client-to-server side,
+ * built from the flow, stands in for one (records, last stream bytes). */
+static void flow_packet_view(const struct vg_flow *f, struct vg_packet *view)
+{
+    memset(view, 0, sizeof(*view));
+    vg_flow_endpoints(f, &view->src, &view->sport, &view->dst, &view->dport);
+    view->family = f->key.family;
+    view->proto = f->key.proto;
+    view->flags = VG_PKT_HAS_L4;
+    view->ts_us = f->last_us;
+    view->icmp_type = f->icmp_type;
+    view->icmp_code = f->icmp_code;
+    for (unsigned i = 0; i < VG_MAX_VLAN; i++) {
+        view->vlan[i] = f->key.vlan[i];
+        if (f->key.vlan[i] != 0)
+            view->vlan_count = (uint8_t)(i + 1);
+    }
+    view->tunnel_type = f->tunnel_type;
+    view->encap_depth = f->encap_depth;
+    view->tunnel_family = f->tunnel_family;
+    view->tunnel_proto = f->tunnel_proto;
+    view->tunnel_sport = f->tunnel_sport;
+    view->tunnel_dport = f->tunnel_dport;
+    view->tunnel_id = f->key.tunnel_id;
+    view->tunnel_src = f->tunnel_src;
+    view->tunnel_dst = f->tunnel_dst;
+}
 
 void vg_worker_flow_end(void *user, const struct vg_flow *f, enum vg_flow_end_reason why,
                         uint64_t now_us)
 {
     (void)now_us;
     struct vg_worker *w = user;
+    struct vg_packet view;
+    flow_packet_view(f, &view);
     if (w->stream != NULL && f->key.proto == 6) {
         /* The table still owns the slot during this call; the last stream
          * bytes may raise alerts that mark the flow as alerted. */
-        worker_stream_end(w, (struct vg_flow *)f);
+        worker_stream_end(w, (struct vg_flow *)f, &view);
     }
     struct vg_event ev;
     memset(&ev, 0, sizeof(ev));
     ev.type = VG_EVENT_FLOW;
     ev.ts_us = f->last_us;
     ev.flow_id = f->flow_id;
-    struct vg_event_tuple *t = &ev.tuple;
-    vg_flow_endpoints(f, &t->src, &t->sport, &t->dst, &t->dport);
-    t->family = f->key.family;
-    t->proto = f->key.proto;
-    for (unsigned i = 0; i < VG_MAX_VLAN; i++) {
-        t->vlan[i] = f->key.vlan[i];
-        if (f->key.vlan[i] != 0)
-            t->vlan_count = (uint8_t)(i + 1);
-    }
-    t->has_ports = f->key.proto == 6 || f->key.proto == 17 || f->key.proto == 132;
-    t->icmp_type = f->icmp_type;
-    t->icmp_code = f->icmp_code;
-    if (f->encap_depth != 0) {
-        t->tunnel_type = f->tunnel_type;
-        t->encap_depth = f->encap_depth;
-        t->tunnel_family = f->tunnel_family;
-        t->tunnel_proto = f->tunnel_proto;
-        t->tunnel_sport = f->tunnel_sport;
-        t->tunnel_dport = f->tunnel_dport;
-        t->tunnel_id = f->key.tunnel_id;
-        t->tunnel_src = f->tunnel_src;
-        t->tunnel_dst = f->tunnel_dst;
-    }
+    vg_event_tuple_from_packet(&ev.tuple, &view);
     struct vg_event_flow *fl = &ev.u.flow;
     fl->pkts_toserver = f->pkts[VG_DIR_TOSERVER];
     fl->pkts_toclient = f->pkts[VG_DIR_TOCLIENT];
@@ -191,22 +199,30 @@ static void stream_packet_view(const struct stream_ctx *sc, enum vg_flow_dir dir
     }
 }
 
+/* The matching state of a reassembled direction, opened on first use. NULL
+ * when the pool is exhausted: that direction is then matched packet by
+ * packet, and counted. */
+static struct vg_detect_stream *stream_state(struct vg_worker *w, uint32_t slot,
+                                             enum vg_flow_dir dir)
+{
+    struct vg_detect_stream **ds = &w->dstreams[2 * (size_t)slot + dir];
+    if (*ds == NULL) {
+        *ds = vg_detect_stream_open(w->detect);
+        if (*ds == NULL)
+            w->st.stream_inspect_full++;
+    }
+    return *ds;
+}
+
 static void stream_data(void *user, enum vg_flow_dir dir, const uint8_t *data, uint32_t len,
                         uint64_t stream_offset, uint32_t flags)
 {
     struct stream_ctx *sc = user;
     struct vg_worker *w = sc->w;
-    struct vg_detect_stream **slot = &w->dstreams[2 * (size_t)sc->slot + dir];
-    if (*slot == NULL) {
-        /* A direction picked up midstream delivers in the call that
-         * activated it: open its matching state now. */
-        *slot = vg_detect_stream_open(w->detect);
-        if (*slot == NULL) {
-            w->st.stream_inspect_full++;
-            return;
-        }
-    }
-    struct vg_detect_stream *ds = *slot;
+    /* The first bytes may come in the very call that activated the direction. */
+    struct vg_detect_stream *ds = stream_state(w, sc->slot, dir);
+    if (ds == NULL)
+        return;
     struct vg_packet view;
     stream_packet_view(sc, dir, &view);
     struct alert_ctx a = {.w = w, .p = &view, .flow = sc->flow, .dir = dir};
@@ -233,50 +249,19 @@ static uint32_t worker_stream(struct vg_worker *w, struct vg_flow *f, enum vg_fl
     uint32_t slot = vg_flow_table_index(w->flows, f);
     struct stream_ctx sc = {.w = w, .flow = f, .slot = slot, .p = p, .p_dir = dir};
     struct vg_stream_sink sink = {.data = stream_data, .event = stream_event, .user = &sc};
-    /* Open the matching state before the first bytes can be delivered. */
-    for (int d = 0; d < 2; d++) {
-        struct vg_detect_stream **ds = &w->dstreams[2 * (size_t)slot + d];
-        if (*ds == NULL && vg_stream_direction_active(w->stream, slot, (enum vg_flow_dir)d)) {
-            *ds = vg_detect_stream_open(w->detect);
-            if (*ds == NULL)
-                w->st.stream_inspect_full++;
-        }
-    }
     bool first = f->pkts[0] + f->pkts[1] == 1;
     vg_stream_packet(w->stream, slot, dir, p, first, &sink);
-    for (int d = 0; d < 2; d++) {
-        struct vg_detect_stream **ds = &w->dstreams[2 * (size_t)slot + d];
-        if (*ds == NULL && vg_stream_direction_active(w->stream, slot, (enum vg_flow_dir)d)) {
-            *ds = vg_detect_stream_open(w->detect);
-            if (*ds == NULL)
-                w->st.stream_inspect_full++;
-        }
-    }
-    return w->dstreams[2 * (size_t)slot + dir] != NULL &&
-                   vg_stream_direction_active(w->stream, slot, dir)
-               ? VG_DF_STREAM
-               : 0;
+    if (!vg_stream_direction_active(w->stream, slot, dir))
+        return 0;
+    return stream_state(w, slot, dir) != NULL ? VG_DF_STREAM : 0;
 }
 
 /* A TCP flow ends: deliver what is left, settle pending matches, and free
  * the slot's reassembly and matching state for the next flow. */
-static void worker_stream_end(struct vg_worker *w, struct vg_flow *f)
+static void worker_stream_end(struct vg_worker *w, struct vg_flow *f, const struct vg_packet *view)
 {
     uint32_t slot = vg_flow_table_index(w->flows, f);
-    /* No packet ends a flow: describe the client's side from the flow key. */
-    struct vg_packet view;
-    memset(&view, 0, sizeof(view));
-    vg_flow_endpoints(f, &view.src, &view.sport, &view.dst, &view.dport);
-    view.family = f->key.family;
-    view.proto = f->key.proto;
-    view.flags = VG_PKT_HAS_L4;
-    view.ts_us = f->last_us;
-    for (unsigned i = 0; i < VG_MAX_VLAN; i++) {
-        view.vlan[i] = f->key.vlan[i];
-        if (f->key.vlan[i] != 0)
-            view.vlan_count = (uint8_t)(i + 1);
-    }
-    struct stream_ctx sc = {.w = w, .flow = f, .slot = slot, .p = &view, .p_dir = VG_DIR_TOSERVER};
+    struct stream_ctx sc = {.w = w, .flow = f, .slot = slot, .p = view, .p_dir = VG_DIR_TOSERVER};
     struct vg_stream_sink sink = {.data = stream_data, .event = stream_event, .user = &sc};
     vg_stream_session_end(w->stream, slot, &sink);
     for (int d = 0; d < 2; d++) {
