@@ -80,22 +80,40 @@ void vg_event_ring_free(struct vg_event_ring *r)
     free(r);
 }
 
-bool vg_event_ring_push(struct vg_event_ring *r, const struct vg_event *ev)
+bool vg_event_ring_push_meta(struct vg_event_ring *r, const struct vg_event *ev,
+                             const uint8_t *meta)
 {
     uint32_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+    uint32_t meta_len = meta != NULL && ev->meta_len <= VG_EVENT_META_MAX ? ev->meta_len : 0;
+    struct vg_event hdr = *ev;
+    hdr.meta_len = (uint16_t)meta_len;
+    uint32_t slots = vg_event_slots(&hdr);
+    if (VG_UNLIKELY(slots > r->capacity))
+        return false;
 
-    if (VG_UNLIKELY(head - r->tail_cache >= r->capacity)) {
-        /* acquire: the consumer's copy out of the slot is complete before we
-         * overwrite it */
+    if (VG_UNLIKELY(head - r->tail_cache > r->capacity - slots)) {
+        /* acquire: the consumer's copy out of the slots is complete before
+         * we overwrite them */
         r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
-        if (head - r->tail_cache >= r->capacity)
+        if (head - r->tail_cache > r->capacity - slots)
             return false;
     }
 
-    r->slots[head & r->mask] = *ev;
+    r->slots[head & r->mask] = hdr;
+    /* The metadata fills the following slots, wrapping at the ring's end. */
+    for (uint32_t s = 1, off = 0; s < slots; s++, off += sizeof(struct vg_event)) {
+        uint32_t n = meta_len - off < sizeof(struct vg_event) ? meta_len - off
+                                                               : (uint32_t)sizeof(struct vg_event);
+        memcpy(&r->slots[(head + s) & r->mask], meta + off, n);
+    }
     /* release: the slot contents are visible before the new head */
-    atomic_store_explicit(&r->head, head + 1, memory_order_release);
+    atomic_store_explicit(&r->head, head + slots, memory_order_release);
     return true;
+}
+
+bool vg_event_ring_push(struct vg_event_ring *r, const struct vg_event *ev)
+{
+    return vg_event_ring_push_meta(r, ev, NULL);
 }
 
 uint32_t vg_event_ring_pop(struct vg_event_ring *r, struct vg_event *out, uint32_t max)
@@ -120,8 +138,18 @@ uint32_t vg_event_ring_pop(struct vg_event_ring *r, struct vg_event *out, uint32
     if (n > first)
         memcpy(out + first, &r->slots[0], (size_t)(n - first) * sizeof(*out));
 
+    /* The producer publishes whole events; only max may cut one: keep the
+     * cut one for the next call. */
+    uint32_t whole = 0;
+    while (whole < n) {
+        uint32_t k = vg_event_slots(&out[whole]);
+        if (whole + k > n)
+            break;
+        whole += k;
+    }
+
     /* release: the copies above are done before the producer may reuse the
      * slots */
-    atomic_store_explicit(&r->tail, tail + n, memory_order_release);
-    return n;
+    atomic_store_explicit(&r->tail, tail + whole, memory_order_release);
+    return whole;
 }

@@ -17,7 +17,7 @@
 
 #include "vigil/event.h"
 
-#define EXPORT_BATCH       64             /* events popped from a ring at a time */
+#define EXPORT_BATCH       (64 + VG_EVENT_MAX_SLOTS) /* ring slots popped at a time */
 #define EXPORT_FLUSH_BYTES (256u * 1024u) /* write when the buffer reaches this */
 #define EXPORT_IDLE_SPINS  16             /* empty rounds before sleeping */
 #define EXPORT_IDLE_NS     (200L * 1000L) /* sleep when idle */
@@ -226,6 +226,9 @@ static void export_event(struct vg_exporter *x, const struct vg_event *ev)
     case VG_EVENT_ANOMALY:
         stat_add(&x->stats.anomalies, 1);
         break;
+    case VG_EVENT_APP:
+        stat_add(&x->stats.app_records, 1);
+        break;
     default:
         break;
     }
@@ -237,9 +240,10 @@ static uint64_t drain_round(struct vg_exporter *x)
     uint64_t total = 0;
     for (uint32_t r = 0; r < x->nrings; r++) {
         uint32_t n = vg_event_ring_pop(x->rings[r], x->batch, EXPORT_BATCH);
-        for (uint32_t i = 0; i < n; i++)
+        for (uint32_t i = 0; i < n; i += vg_event_slots(&x->batch[i])) {
             export_event(x, &x->batch[i]);
-        total += n;
+            total++;
+        }
         if (x->out.len >= EXPORT_FLUSH_BYTES)
             flush_out(x);
     }

@@ -20,6 +20,7 @@ enum vg_event_type {
     VG_EVENT_ALERT = 1,
     VG_EVENT_FLOW = 2,
     VG_EVENT_ANOMALY = 3,
+    VG_EVENT_APP = 4, /* an application record: http, tls, dns, ssh (event.app_proto) */
 };
 
 /* Addresses and ports as the record shows them: for an alert and an anomaly
@@ -75,6 +76,7 @@ enum vg_anomaly_kind {
     VG_ANOMALY_DECODE = 0, /* enum vg_decode_event */
     VG_ANOMALY_DEFRAG = 1, /* enum vg_defrag_event */
     VG_ANOMALY_STREAM = 2, /* enum vg_stream_event */
+    VG_ANOMALY_APPLAYER = 3, /* the event numbers of the parser of event.app_proto */
 };
 
 struct vg_event_anomaly {
@@ -83,8 +85,10 @@ struct vg_event_anomaly {
 };
 
 struct vg_event {
-    uint8_t type; /* enum vg_event_type */
-    uint8_t pad[7];
+    uint8_t type;      /* enum vg_event_type */
+    uint8_t app_proto; /* enum vg_app_proto of the flow (0: unknown) */
+    uint16_t meta_len; /* bytes of metadata (include/vigil/meta.h) after the event */
+    uint8_t pad[4];
     uint64_t ts_us;
     uint64_t flow_id; /* 0 when the event has no flow */
     uint64_t pcap_cnt;
@@ -95,6 +99,25 @@ struct vg_event {
         struct vg_event_anomaly anomaly;
     } u;
 };
+
+/* Metadata an event may carry, at most: an application record, or the
+ * app objects an alert shows. */
+#define VG_EVENT_META_MAX 8192u
+
+/* An event and its metadata take consecutive ring slots. */
+static inline uint32_t vg_event_slots(const struct vg_event *ev)
+{
+    return 1u + ((uint32_t)ev->meta_len + sizeof(struct vg_event) - 1) / sizeof(struct vg_event);
+}
+
+/* The metadata bytes of an event popped from a ring (meta_len of them). */
+static inline const uint8_t *vg_event_meta(const struct vg_event *ev)
+{
+    return (const uint8_t *)(ev + 1);
+}
+
+/* Ring slots the largest event takes: a consumer pops at least this many. */
+#define VG_EVENT_MAX_SLOTS (1u + (VG_EVENT_META_MAX + sizeof(struct vg_event) - 1) / sizeof(struct vg_event))
 
 /* ---- single-producer single-consumer event ring ---- */
 
@@ -108,7 +131,15 @@ void vg_event_ring_free(struct vg_event_ring *r);
  * caller decides: wait in offline mode, count a drop in live mode). */
 bool vg_event_ring_push(struct vg_event_ring *r, const struct vg_event *ev);
 
-/* Consumer side: copies up to max events out. Returns how many. */
+/* Same, with ev->meta_len bytes of metadata (at most VG_EVENT_META_MAX)
+ * following the event in the ring. */
+bool vg_event_ring_push_meta(struct vg_event_ring *r, const struct vg_event *ev,
+                             const uint8_t *meta);
+
+/* Consumer side: copies whole events (each with its metadata slots) out,
+ * up to max slots; walk them with vg_event_slots. Returns the slots
+ * copied. max must be at least VG_EVENT_MAX_SLOTS once events carry
+ * metadata. */
 uint32_t vg_event_ring_pop(struct vg_event_ring *r, struct vg_event *out, uint32_t max);
 
 /* ---- Community ID v1 ---- */
@@ -156,6 +187,7 @@ struct vg_exporter_stats {
     uint64_t alerts;
     uint64_t flows;
     uint64_t anomalies;
+    uint64_t app_records; /* http, tls, dns, ssh records */
     uint64_t write_errors;
 };
 
