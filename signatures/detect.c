@@ -7,7 +7,9 @@
  * candidates (chosen by protocol, skipped cheaply by destination port).
  * Candidates are then verified in full, in rule order (priority, then sid),
  * which is simply index order since the rule array is sorted that way.
- * Streams are matched in detect_stream.c. */
+ * Streams are matched in detect_stream.c, application-layer transactions
+ * in detect_app.c: rules that inspect application buffers take no part in
+ * the packet database or its lists. */
 #include <errno.h>
 #include <hs.h>
 #include <stdlib.h>
@@ -55,6 +57,8 @@ static int build_always_lists(struct vg_ruleset *rs)
         if (r->fast >= 0)
             continue;
         rs->stats.no_pattern_rules++;
+        if (r->app_stage != 0)
+            continue;
         struct sig_always entry = {.rule = i, .dport_lo = 0, .dport_hi = 65535};
         if (!r->bidir && !r->dport.any && r->dport.n == 1) {
             entry.dport_lo = r->dport.r[0].lo;
@@ -75,7 +79,7 @@ static int build_always_lists(struct vg_ruleset *rs)
 /* A rule whose fast pattern belongs in the packet database. */
 static bool packet_pattern(const struct sig_rule *r)
 {
-    return r->fast >= 0 && r->inspect != SIG_INSPECT_STREAM;
+    return r->fast >= 0 && r->inspect != SIG_INSPECT_STREAM && r->app_stage == 0;
 }
 
 static int compile_database(struct vg_ruleset *rs, FILE *err)
@@ -198,6 +202,8 @@ struct vg_ruleset *vg_ruleset_load(const struct vg_rule_load_opts *opts,
         ok = false;
     if (ok && sig_stream_prepare(rs, opts->err) != 0)
         ok = false;
+    if (ok && sig_app_prepare(rs, opts->err) != 0)
+        ok = false;
     rs->stats.compile_ms = elapsed_ms(&t0);
     if (stats != NULL)
         *stats = rs->stats;
@@ -216,6 +222,7 @@ void vg_ruleset_free(struct vg_ruleset *rs)
     hs_free_database(rs->stream_db);
     for (int k = 0; k < SIG_PKT_CLASS_COUNT; k++)
         free(rs->always[k]);
+    sig_app_release(rs);
     free(rs->rules);
     sig_class_release(&rs->classes);
     sig_arena_free(&rs->arena);
@@ -253,6 +260,12 @@ struct vg_detect_ctx *vg_detect_ctx_new(const struct vg_ruleset *rs)
         vg_detect_ctx_free(ctx);
         return NULL;
     }
+    for (int b = 0; b < VG_BUF_COUNT; b++) {
+        if (rs->app_db[b] != NULL && hs_alloc_scratch(rs->app_db[b], &ctx->scratch) != HS_SUCCESS) {
+            vg_detect_ctx_free(ctx);
+            return NULL;
+        }
+    }
     return ctx;
 }
 
@@ -269,28 +282,17 @@ void vg_detect_ctx_free(struct vg_detect_ctx *ctx)
 
 /* ---- Matching ------------------------------------------------------------------ */
 
-static inline void add_candidate(struct vg_detect_ctx *ctx, uint32_t id)
-{
-    uint64_t bit = 1ull << (id & 63);
-    uint64_t *w = &ctx->seen[id >> 6];
-    if (!(*w & bit)) {
-        *w |= bit;
-        ctx->cand[ctx->ncand++] = id;
-    }
-}
-
 static int on_fast_pattern(unsigned int id, unsigned long long from, unsigned long long to,
                            unsigned int flags, void *user)
 {
     (void)from;
     (void)to;
     (void)flags;
-    add_candidate(user, id);
+    sig_add_candidate(user, id);
     return 0;
 }
 
-/* Puts the candidates in rule order and clears their bits. */
-static void order_candidates(struct vg_detect_ctx *ctx)
+void sig_order_candidates(struct vg_detect_ctx *ctx)
 {
     uint32_t *c = ctx->cand;
     uint32_t n = ctx->ncand;
@@ -457,6 +459,14 @@ static inline const uint8_t *content_find(const struct sig_content *c, const uin
     return memmem(hay, n, c->pattern, c->len);
 }
 
+/* The contents one inspection walks, and which of them is the fast pattern
+ * pinned at sig_inspection.anchor (-1: none). */
+struct content_list {
+    const struct sig_content *c;
+    uint32_t n;
+    int32_t fast;
+};
+
 /* Inspects contents[i..] after a previous positive match ending at prev_end,
  * with Suricata's semantics: offset/depth are absolute, distance/within are
  * relative to prev_end, a negated content must be absent from its window.
@@ -464,11 +474,11 @@ static inline const uint8_t *content_find(const struct sig_content *c, const uin
  * next occurrence. The fast pattern content only matches at in->anchor when
  * that is set. Returns 1 on a match, 0 on no match (the caller may retry),
  * -1 to give up. */
-static int inspect_from(const struct sig_rule *r, uint32_t i, struct sig_inspection *in,
+static int inspect_from(const struct content_list *r, uint32_t i, struct sig_inspection *in,
                         int64_t prev_end)
 {
-    const struct sig_content *c = &r->contents[i];
-    const bool last = i + 1 == r->ncontents;
+    const struct sig_content *c = &r->c[i];
+    const bool last = i + 1 == r->n;
     const bool anchored = in->anchor >= 0 && (int32_t)i == r->fast;
     bool retrying = false;
     int64_t retry_from = 0;
@@ -535,7 +545,16 @@ int sig_inspect_contents(const struct sig_rule *r, struct sig_inspection *in)
 {
     if (r->ncontents == 0)
         return 1;
-    return inspect_from(r, 0, in, 0) == 1;
+    const struct content_list list = {.c = r->contents, .n = r->ncontents, .fast = r->fast};
+    return inspect_from(&list, 0, in, 0) == 1;
+}
+
+int sig_inspect_slice(const struct sig_content *contents, uint32_t n, struct sig_inspection *in)
+{
+    if (n == 0)
+        return 1;
+    const struct content_list list = {.c = contents, .n = n, .fast = -1};
+    return inspect_from(&list, 0, in, 0) == 1;
 }
 
 bool sig_rule_header_matches(const struct sig_rule *r, const struct vg_packet *p,
@@ -559,6 +578,9 @@ bool sig_rule_header_matches(const struct sig_rule *r, const struct vg_packet *p
     }
     if ((flow_flags & r->flow_mask) != r->flow_value)
         return false;
+    if (r->app_proto != 0 &&
+        ((flow_flags & VG_DF_APP_MASK) >> VG_DF_APP_SHIFT) != (uint32_t)r->app_proto)
+        return false;
     if (r->tests != 0) {
         if ((r->tests & SIG_TEST_DSIZE) && !uint_test(&r->dsize, p->payload_len))
             return false;
@@ -580,7 +602,10 @@ bool sig_rule_header_matches(const struct sig_rule *r, const struct vg_packet *p
 
 static bool rule_matches(const struct sig_rule *r, const struct vg_packet *p, uint32_t flow_flags)
 {
-    /* Content the stream inspects is not inspected again on the packet. */
+    /* Content the stream inspects is not inspected again on the packet;
+     * application buffers are inspected on transactions only. */
+    if (r->app_stage != 0)
+        return false;
     if (r->inspect != SIG_INSPECT_PACKET &&
         (r->inspect == SIG_INSPECT_STREAM || ((flow_flags & VG_DF_STREAM) && p->proto == 6)))
         return false;
@@ -633,12 +658,12 @@ uint32_t vg_detect_packet(struct vg_detect_ctx *ctx, const struct vg_packet *p, 
     for (uint32_t i = 0; i < nalways; i++) {
         if (has_ports && (p->dport < always[i].dport_lo || p->dport > always[i].dport_hi))
             continue;
-        add_candidate(ctx, always[i].rule);
+        sig_add_candidate(ctx, always[i].rule);
     }
     if (ctx->ncand == 0)
         return 0;
 
-    order_candidates(ctx);
+    sig_order_candidates(ctx);
     uint32_t alerts = 0;
     for (uint32_t i = 0; i < ctx->ncand; i++) {
         const struct sig_rule *r = &rs->rules[ctx->cand[i]];

@@ -134,6 +134,18 @@ struct sig_content {
     uint32_t depth;
     int32_t distance;
     uint32_t within;
+    uint8_t buffer; /* enum vg_buffer the content inspects */
+};
+
+/* The contents of an application-layer rule in one buffer: a run of the
+ * rule's contents (they are grouped by buffer when the rule is parsed, in
+ * their order within each buffer, so relative modifiers chain only inside
+ * one buffer). */
+struct sig_buffer_group {
+    uint8_t buffer;   /* enum vg_buffer */
+    bool all_negated; /* a missing buffer satisfies the group */
+    uint16_t first;   /* index of the group's first content */
+    uint16_t n;
 };
 
 #define SIG_MAX_CONTENTS    64
@@ -195,6 +207,16 @@ struct sig_rule {
     struct sig_port_set dport;
     struct sig_addr_set src;
     struct sig_addr_set dst;
+    /* Application layer: the protocol the flow must have (enum vg_app_proto,
+     * from the header or the buffers; 0: any), and for rules that inspect
+     * application buffers the stage they are inspected at (enum
+     * vg_app_stage; 0: a packet or stream rule) with their buffer groups.
+     * Such a rule keeps inspect at SIG_INSPECT_PACKET but takes no part in
+     * the packet and stream databases: it is matched by vg_detect_app. */
+    uint8_t app_proto;
+    uint8_t app_stage;
+    uint8_t ngroups;
+    const struct sig_buffer_group *groups;
     uint32_t ncontents;
     int32_t fast; /* index of the fast pattern content, -1 when none */
     const struct sig_content *contents;
@@ -244,6 +266,22 @@ int sig_parse_rule(struct sig_loader *ld, const char *file, uint32_t line, const
 
 void sig_loader_release(struct sig_loader *ld);
 
+/* ---- Application-layer buffers -------------------------------------------- */
+
+/* What the rule engine knows about a buffer: the protocol whose
+ * transactions carry it and the stage at which it becomes available.
+ * both_dirs: the buffer holds the data of the stage's direction (SSH
+ * banners), so a rule inspecting to_client reads it at VG_STAGE_RESPONSE. */
+struct sig_buffer_info {
+    const char *name; /* the rule keyword selecting it */
+    uint8_t proto;    /* enum vg_app_proto; VG_APP_UNKNOWN for the payload */
+    uint8_t stage;    /* enum vg_app_stage */
+    bool both_dirs;
+};
+
+/* The buffer's facts, or NULL when b is out of range. */
+const struct sig_buffer_info *sig_buffer_info(uint32_t b);
+
 /* Lower-cases an ASCII byte. */
 static inline uint8_t sig_lower(uint8_t c)
 {
@@ -282,6 +320,12 @@ struct vg_ruleset {
     uint32_t stream_window; /* bytes a stream keeps: max over stream rules of before + ahead */
     struct sig_always *always[SIG_PKT_CLASS_COUNT];
     uint32_t nalways[SIG_PKT_CLASS_COUNT];
+    /* Application-layer rules: one block-mode database per buffer holding
+     * the fast patterns in that buffer (NULL when none), and per stage the
+     * rules without a fast pattern. */
+    struct hs_database *app_db[VG_BUF_COUNT];
+    uint32_t *app_always[VG_STAGE_COUNT];
+    uint32_t napp_always[VG_STAGE_COUNT];
     struct vg_ruleset_stats stats;
     struct sig_class_table classes;
     struct sig_arena arena;
@@ -295,6 +339,11 @@ const struct sig_rule *sig_ruleset_find(const struct vg_ruleset *rs, uint32_t gi
  * err. */
 int sig_stream_prepare(struct vg_ruleset *rs, FILE *err);
 
+/* The application-layer databases and lists of the loaded rules. Returns 0,
+ * or -1 with the reason on err. */
+int sig_app_prepare(struct vg_ruleset *rs, FILE *err);
+void sig_app_release(struct vg_ruleset *rs);
+
 /* ---- Matching --------------------------------------------------------------- */
 
 struct hs_scratch;
@@ -302,7 +351,7 @@ struct sig_stream_pool;
 
 struct vg_detect_ctx {
     const struct vg_ruleset *rs;
-    struct hs_scratch *scratch; /* fits both databases */
+    struct hs_scratch *scratch; /* fits every database of the rule set */
     uint32_t *cand;             /* candidate rule indices, nrules entries */
     uint32_t ncand;
     uint64_t *seen; /* one bit per rule: already a candidate for this packet */
@@ -311,6 +360,20 @@ struct vg_detect_ctx {
 };
 
 void sig_stream_pool_free(struct sig_stream_pool *pool);
+
+/* Adds a rule to the candidates unless it is one already. */
+static inline void sig_add_candidate(struct vg_detect_ctx *ctx, uint32_t id)
+{
+    uint64_t bit = 1ull << (id & 63);
+    uint64_t *w = &ctx->seen[id >> 6];
+    if (!(*w & bit)) {
+        *w |= bit;
+        ctx->cand[ctx->ncand++] = id;
+    }
+}
+
+/* Puts the candidates in rule order and clears their bits. */
+void sig_order_candidates(struct vg_detect_ctx *ctx);
 
 /* A buffer inspected for one rule. Positions are absolute: a packet payload
  * starts at 0, stream bytes at their stream offset, so offset and depth
@@ -334,6 +397,9 @@ struct sig_inspection {
 /* The rule's contents on the buffer, with Suricata's semantics. Returns 1 on
  * a match. */
 int sig_inspect_contents(const struct sig_rule *r, struct sig_inspection *in);
+
+/* The same on n contents taken alone (one buffer's group), with no anchor. */
+int sig_inspect_slice(const struct sig_content *contents, uint32_t n, struct sig_inspection *in);
 
 /* Every test of the rule but its contents, on the packet and flow facts. */
 bool sig_rule_header_matches(const struct sig_rule *r, const struct vg_packet *p,

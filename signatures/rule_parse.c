@@ -624,24 +624,46 @@ out:
 
 /* ---- Header --------------------------------------------------------------- */
 
-/* Application-layer protocols Suricata accepts in the header; named so the
- * message says they are not supported yet rather than unknown. */
-static const char *const app_protocols[] = {
-    "http",      "http1",    "http2",
-    "tls",       "ssl",      "dns",
-    "ftp",       "ftp-data", "smb",
-    "ssh",       "smtp",     "imap",
-    "pop3",      "dcerpc",   "dhcp",
-    "sip",       "krb5",     "nfs",
-    "ntp",       "snmp",     "tftp",
-    "ike",       "ikev2",    "rdp",
-    "rfb",       "mqtt",     "modbus",
-    "dnp3",      "enip",     "quic",
-    "pgsql",     "telnet",   "bittorrent-dht",
-    "websocket", "ldap",     "doh2",
-    "mdns",      "sctp",     "pkthdr",
-    "udp-pkt",
+/* Application-layer protocols vigil parses: a rule naming one matches the
+ * flows speaking it (over TCP; DNS over TCP or UDP). */
+static const struct {
+    const char *name;
+    uint8_t proto; /* enum sig_proto */
+    uint8_t app;   /* enum vg_app_proto */
+} parsed_protocols[] = {
+    {"http", SIG_PROTO_TCP, VG_APP_HTTP}, {"http1", SIG_PROTO_TCP, VG_APP_HTTP},
+    {"tls", SIG_PROTO_TCP, VG_APP_TLS},   {"ssl", SIG_PROTO_TCP, VG_APP_TLS},
+    {"dns", SIG_PROTO_IP, VG_APP_DNS},    {"ssh", SIG_PROTO_TCP, VG_APP_SSH},
 };
+
+/* The other application-layer protocols Suricata accepts in the header;
+ * named so the message says they are not supported yet rather than
+ * unknown. */
+static const char *const app_protocols[] = {
+    "http2", "ftp",    "ftp-data",       "smb",       "smtp",  "imap",
+    "pop3",  "dcerpc", "dhcp",           "sip",       "krb5",  "nfs",
+    "ntp",   "snmp",   "tftp",           "ike",       "ikev2", "rdp",
+    "rfb",   "mqtt",   "modbus",         "dnp3",      "enip",  "quic",
+    "pgsql", "telnet", "bittorrent-dht", "websocket", "ldap",  "doh2",
+    "mdns",  "sctp",   "pkthdr",         "udp-pkt",
+};
+
+/* Names of the parsed protocols, for messages. */
+static const char *app_proto_label(uint8_t app)
+{
+    switch (app) {
+    case VG_APP_HTTP:
+        return "http";
+    case VG_APP_TLS:
+        return "tls";
+    case VG_APP_DNS:
+        return "dns";
+    case VG_APP_SSH:
+        return "ssh";
+    default:
+        return "?";
+    }
+}
 
 /* What a rule asks about where its content is inspected: the protocol
  * (tcp-stream, tcp-pkt) and the flow keyword (only_stream, no_stream). */
@@ -696,11 +718,19 @@ static int parse_header(struct rule_ctx *rc, char *header, struct sig_rule *r, u
     } else if (strcasecmp(proto, "icmp") == 0) {
         r->proto = SIG_PROTO_ICMP;
     } else {
-        for (size_t i = 0; i < VG_ARRAY_SIZE(app_protocols); i++) {
-            if (strcasecmp(proto, app_protocols[i]) == 0)
-                return fail(rc, "protocol '%s' not supported yet", proto);
+        for (size_t i = 0; i < VG_ARRAY_SIZE(parsed_protocols) && r->app_proto == 0; i++) {
+            if (strcasecmp(proto, parsed_protocols[i].name) == 0) {
+                r->proto = parsed_protocols[i].proto;
+                r->app_proto = parsed_protocols[i].app;
+            }
         }
-        return fail(rc, "unknown protocol '%s'", proto);
+        if (r->app_proto == 0) {
+            for (size_t i = 0; i < VG_ARRAY_SIZE(app_protocols); i++) {
+                if (strcasecmp(proto, app_protocols[i]) == 0)
+                    return fail(rc, "protocol '%s' not supported yet", proto);
+            }
+            return fail(rc, "unknown protocol '%s'", proto);
+        }
     }
 
     if (strcmp(tok[4], "->") == 0)
@@ -785,13 +815,28 @@ error:
     return -1;
 }
 
+/* How a content's buffer is settled once the whole rule is known. */
+enum buffer_resolve {
+    RESOLVE_NONE = 0,
+    RESOLVE_DIRECTION, /* a header buffer of both directions: the response's
+                        * when the rule inspects to_client */
+    RESOLVE_FILE_DATA, /* the request body in a to_server rule, else the
+                        * response body */
+};
+
 /* Builder state for the options of one rule. */
 struct rule_build {
     struct sig_rule *r;
     struct sig_content c[SIG_MAX_CONTENTS];
-    uint8_t *pat[SIG_MAX_CONTENTS]; /* writable view of c[i].pattern */
+    uint8_t *pat[SIG_MAX_CONTENTS];    /* writable view of c[i].pattern */
+    uint8_t resolve[SIG_MAX_CONTENTS]; /* enum buffer_resolve of c[i] */
     uint32_t nc;
-    uint32_t seen; /* single-use keywords already given */
+    /* The sticky buffer the next contents go to, and how it resolves. */
+    uint8_t cur_buf;
+    uint8_t cur_resolve;
+    const char *sticky_kw; /* the sticky keyword in force; NULL for the payload */
+    bool sticky_used;      /* a content followed it */
+    uint32_t seen;         /* single-use keywords already given */
     bool has_priority;
     uint32_t priority;
     const struct sig_classtype *classtype;
@@ -937,8 +982,11 @@ static int parse_content(struct rule_ctx *rc, struct rule_build *b, const struct
     ct->pattern = pat;
     ct->len = (uint32_t)len;
     ct->flags = negated ? SIG_CONTENT_NEGATED : 0;
+    ct->buffer = b->cur_buf;
+    b->resolve[b->nc] = b->cur_resolve;
     b->pat[b->nc] = pat;
     b->nc++;
+    b->sticky_used = true;
     return 0;
 }
 
@@ -1194,6 +1242,164 @@ static int parse_tcp_flags(struct rule_ctx *rc, struct sig_rule *r, const char *
     return 0;
 }
 
+/* ---- Application-layer buffers ------------------------------------------------ */
+
+/* Sticky buffers (Suricata 7 names and their older aliases) and the old
+ * content modifiers, which move the content before them to the buffer. A
+ * header buffer of both directions names its request variant here. */
+static const struct buffer_keyword {
+    const char *name;
+    uint8_t buffer;  /* enum vg_buffer */
+    uint8_t resolve; /* enum buffer_resolve */
+    bool modifier;   /* applies to the preceding content */
+} buffer_keywords[] = {
+    {"pkt_data", VG_BUF_PAYLOAD, RESOLVE_NONE, false},
+    {"http.method", VG_BUF_HTTP_METHOD, RESOLVE_NONE, false},
+    {"http_method", VG_BUF_HTTP_METHOD, RESOLVE_NONE, true},
+    {"http.uri", VG_BUF_HTTP_URI, RESOLVE_NONE, false},
+    {"http_uri", VG_BUF_HTTP_URI, RESOLVE_NONE, true},
+    {"http.uri.raw", VG_BUF_HTTP_URI_RAW, RESOLVE_NONE, false},
+    {"http_raw_uri", VG_BUF_HTTP_URI_RAW, RESOLVE_NONE, true},
+    {"http.protocol", VG_BUF_HTTP_PROTOCOL, RESOLVE_NONE, false},
+    {"http_protocol", VG_BUF_HTTP_PROTOCOL, RESOLVE_NONE, false},
+    {"http.request_line", VG_BUF_HTTP_REQUEST_LINE, RESOLVE_NONE, false},
+    {"http_request_line", VG_BUF_HTTP_REQUEST_LINE, RESOLVE_NONE, false},
+    {"http.host", VG_BUF_HTTP_HOST, RESOLVE_NONE, false},
+    {"http_host", VG_BUF_HTTP_HOST, RESOLVE_NONE, true},
+    {"http.host.raw", VG_BUF_HTTP_HOST_RAW, RESOLVE_NONE, false},
+    {"http_raw_host", VG_BUF_HTTP_HOST_RAW, RESOLVE_NONE, true},
+    {"http.user_agent", VG_BUF_HTTP_USER_AGENT, RESOLVE_NONE, false},
+    {"http_user_agent", VG_BUF_HTTP_USER_AGENT, RESOLVE_NONE, true},
+    {"http.referer", VG_BUF_HTTP_REFERER, RESOLVE_NONE, false},
+    {"http_referer", VG_BUF_HTTP_REFERER, RESOLVE_NONE, false},
+    {"http.header", VG_BUF_HTTP_HEADER, RESOLVE_DIRECTION, false},
+    {"http_header", VG_BUF_HTTP_HEADER, RESOLVE_DIRECTION, true},
+    {"http.header.raw", VG_BUF_HTTP_HEADER_RAW, RESOLVE_DIRECTION, false},
+    {"http_raw_header", VG_BUF_HTTP_HEADER_RAW, RESOLVE_DIRECTION, true},
+    {"http.header_names", VG_BUF_HTTP_HEADER_NAMES, RESOLVE_DIRECTION, false},
+    {"http_header_names", VG_BUF_HTTP_HEADER_NAMES, RESOLVE_DIRECTION, false},
+    {"http.connection", VG_BUF_HTTP_CONNECTION, RESOLVE_DIRECTION, false},
+    {"http_connection", VG_BUF_HTTP_CONNECTION, RESOLVE_DIRECTION, false},
+    {"http.cookie", VG_BUF_HTTP_COOKIE, RESOLVE_DIRECTION, false},
+    {"http_cookie", VG_BUF_HTTP_COOKIE, RESOLVE_DIRECTION, true},
+    {"http.content_type", VG_BUF_HTTP_CONTENT_TYPE, RESOLVE_DIRECTION, false},
+    {"http_content_type", VG_BUF_HTTP_CONTENT_TYPE, RESOLVE_DIRECTION, false},
+    {"http.content_len", VG_BUF_HTTP_CONTENT_LEN, RESOLVE_DIRECTION, false},
+    {"http_content_len", VG_BUF_HTTP_CONTENT_LEN, RESOLVE_DIRECTION, false},
+    {"http.start", VG_BUF_HTTP_START, RESOLVE_DIRECTION, false},
+    {"http_start", VG_BUF_HTTP_START, RESOLVE_DIRECTION, false},
+    {"http.request_body", VG_BUF_HTTP_REQUEST_BODY, RESOLVE_NONE, false},
+    {"http_client_body", VG_BUF_HTTP_REQUEST_BODY, RESOLVE_NONE, true},
+    {"http.stat_code", VG_BUF_HTTP_STAT_CODE, RESOLVE_NONE, false},
+    {"http_stat_code", VG_BUF_HTTP_STAT_CODE, RESOLVE_NONE, true},
+    {"http.stat_msg", VG_BUF_HTTP_STAT_MSG, RESOLVE_NONE, false},
+    {"http_stat_msg", VG_BUF_HTTP_STAT_MSG, RESOLVE_NONE, true},
+    {"http.response_line", VG_BUF_HTTP_RESPONSE_LINE, RESOLVE_NONE, false},
+    {"http_response_line", VG_BUF_HTTP_RESPONSE_LINE, RESOLVE_NONE, false},
+    {"http.response_body", VG_BUF_HTTP_RESPONSE_BODY, RESOLVE_NONE, false},
+    {"http_server_body", VG_BUF_HTTP_RESPONSE_BODY, RESOLVE_NONE, true},
+    {"http.server", VG_BUF_HTTP_SERVER, RESOLVE_NONE, false},
+    {"http.location", VG_BUF_HTTP_LOCATION, RESOLVE_NONE, false},
+    {"file.data", VG_BUF_HTTP_RESPONSE_BODY, RESOLVE_FILE_DATA, false},
+    {"file_data", VG_BUF_HTTP_RESPONSE_BODY, RESOLVE_FILE_DATA, false},
+    {"tls.sni", VG_BUF_TLS_SNI, RESOLVE_NONE, false},
+    {"tls_sni", VG_BUF_TLS_SNI, RESOLVE_NONE, false},
+    {"tls.cert_subject", VG_BUF_TLS_CERT_SUBJECT, RESOLVE_NONE, false},
+    {"tls_cert_subject", VG_BUF_TLS_CERT_SUBJECT, RESOLVE_NONE, false},
+    {"tls.cert_issuer", VG_BUF_TLS_CERT_ISSUER, RESOLVE_NONE, false},
+    {"tls_cert_issuer", VG_BUF_TLS_CERT_ISSUER, RESOLVE_NONE, false},
+    {"tls.cert_serial", VG_BUF_TLS_CERT_SERIAL, RESOLVE_NONE, false},
+    {"tls_cert_serial", VG_BUF_TLS_CERT_SERIAL, RESOLVE_NONE, false},
+    {"tls.cert_fingerprint", VG_BUF_TLS_CERT_FINGERPRINT, RESOLVE_NONE, false},
+    {"tls_cert_fingerprint", VG_BUF_TLS_CERT_FINGERPRINT, RESOLVE_NONE, false},
+    {"ja3.hash", VG_BUF_JA3_HASH, RESOLVE_NONE, false},
+    {"ja3_hash", VG_BUF_JA3_HASH, RESOLVE_NONE, false},
+    {"ja3.string", VG_BUF_JA3_STRING, RESOLVE_NONE, false},
+    {"ja3_string", VG_BUF_JA3_STRING, RESOLVE_NONE, false},
+    {"ja3s.hash", VG_BUF_JA3S_HASH, RESOLVE_NONE, false},
+    {"ja3s.string", VG_BUF_JA3S_STRING, RESOLVE_NONE, false},
+    {"ja4.hash", VG_BUF_JA4_HASH, RESOLVE_NONE, false},
+    {"tls.alpn", VG_BUF_TLS_ALPN, RESOLVE_NONE, false},
+    {"dns.query", VG_BUF_DNS_QUERY, RESOLVE_NONE, false},
+    {"dns_query", VG_BUF_DNS_QUERY, RESOLVE_NONE, false},
+    {"ssh.proto", VG_BUF_SSH_PROTO, RESOLVE_NONE, false},
+    {"ssh_proto", VG_BUF_SSH_PROTO, RESOLVE_NONE, false},
+    {"ssh.software", VG_BUF_SSH_SOFTWARE, RESOLVE_NONE, false},
+    {"ssh_software", VG_BUF_SSH_SOFTWARE, RESOLVE_NONE, false},
+    {"ssh.hassh", VG_BUF_SSH_HASSH, RESOLVE_NONE, false},
+    {"ssh.hassh.string", VG_BUF_SSH_HASSH_STRING, RESOLVE_NONE, false},
+    {"ssh.hassh.server", VG_BUF_SSH_HASSH_SERVER, RESOLVE_NONE, false},
+    {"ssh.hassh.server.string", VG_BUF_SSH_HASSH_SERVER_STRING, RESOLVE_NONE, false},
+};
+
+static const struct buffer_keyword *find_buffer_keyword(const char *kw)
+{
+    for (size_t i = 0; i < VG_ARRAY_SIZE(buffer_keywords); i++) {
+        if (strcasecmp(kw, buffer_keywords[i].name) == 0)
+            return &buffer_keywords[i];
+    }
+    return NULL;
+}
+
+/* The response variant of a header buffer of both directions. */
+static uint8_t response_variant(uint8_t b)
+{
+    switch (b) {
+    case VG_BUF_HTTP_HEADER:
+        return VG_BUF_HTTP_RESPONSE_HEADER;
+    case VG_BUF_HTTP_HEADER_RAW:
+        return VG_BUF_HTTP_RESPONSE_HEADER_RAW;
+    case VG_BUF_HTTP_HEADER_NAMES:
+        return VG_BUF_HTTP_RESPONSE_HEADER_NAMES;
+    case VG_BUF_HTTP_CONNECTION:
+        return VG_BUF_HTTP_RESPONSE_CONNECTION;
+    case VG_BUF_HTTP_COOKIE:
+        return VG_BUF_HTTP_SET_COOKIE;
+    case VG_BUF_HTTP_CONTENT_TYPE:
+        return VG_BUF_HTTP_RESPONSE_CONTENT_TYPE;
+    case VG_BUF_HTTP_CONTENT_LEN:
+        return VG_BUF_HTTP_RESPONSE_CONTENT_LEN;
+    case VG_BUF_HTTP_START:
+        return VG_BUF_HTTP_RESPONSE_START;
+    default:
+        return b;
+    }
+}
+
+/* A sticky buffer must be followed by a content before the next one (or the
+ * end of the rule). */
+static int check_sticky_used(struct rule_ctx *rc, const struct rule_build *b)
+{
+    if (b->sticky_kw != NULL && !b->sticky_used)
+        return fail(rc, "sticky buffer '%s' is not followed by a content", b->sticky_kw);
+    return 0;
+}
+
+static int parse_buffer_keyword(struct rule_ctx *rc, struct rule_build *b, const struct option *o,
+                                const struct buffer_keyword *bk)
+{
+    if (no_value(rc, o) != 0)
+        return -1;
+    if (bk->modifier) {
+        struct sig_content *c = last_content(rc, b, o->kw);
+        if (c == NULL)
+            return -1;
+        if (c->buffer != VG_BUF_PAYLOAD)
+            return fail(rc, "'%s' applied to a content already in buffer '%s'", o->kw,
+                        sig_buffer_info(c->buffer)->name);
+        c->buffer = bk->buffer;
+        b->resolve[b->nc - 1] = bk->resolve;
+        return 0;
+    }
+    if (check_sticky_used(rc, b) != 0)
+        return -1;
+    b->cur_buf = bk->buffer;
+    b->cur_resolve = bk->resolve;
+    b->sticky_kw = bk->buffer == VG_BUF_PAYLOAD ? NULL : o->kw;
+    b->sticky_used = false;
+    return 0;
+}
+
 static bool is_modifier(const char *kw)
 {
     static const char *const mods[] = {"nocase",   "depth",  "offset",
@@ -1215,6 +1421,19 @@ static int parse_option(struct rule_ctx *rc, struct rule_build *b, const struct 
         return parse_content(rc, b, o);
     if (is_modifier(kw))
         return parse_content_modifier(rc, b, o);
+    const struct buffer_keyword *bk = find_buffer_keyword(kw);
+    if (bk != NULL)
+        return parse_buffer_keyword(rc, b, o, bk);
+    if (strcasecmp(kw, "uricontent") == 0) {
+        /* a content in the normalised URI, whatever sticky buffer is in force */
+        const bool used = b->sticky_used;
+        if (parse_content(rc, b, o) != 0)
+            return -1;
+        b->c[b->nc - 1].buffer = VG_BUF_HTTP_URI;
+        b->resolve[b->nc - 1] = RESOLVE_NONE;
+        b->sticky_used = used;
+        return 0;
+    }
 
     if (strcasecmp(kw, "msg") == 0) {
         if (once(rc, b, SEEN_MSG, kw) != 0 || need_value(rc, o) != 0)
@@ -1290,11 +1509,89 @@ static int parse_option(struct rule_ctx *rc, struct rule_build *b, const struct 
     return fail(rc, "unsupported keyword '%s'", kw);
 }
 
+/* Settles the buffer of every content now that the rule's direction is
+ * known; a rule with a content in an application buffer gets its protocol,
+ * its stage and its contents grouped by buffer. */
+static int resolve_buffers(struct rule_ctx *rc, struct rule_build *b)
+{
+    struct sig_rule *r = b->r;
+    const uint8_t dir = r->flow_mask & r->flow_value;
+    bool to_client = (dir & VG_DF_TOCLIENT) != 0;
+    bool app = false;
+    for (uint32_t i = 0; i < b->nc; i++) {
+        const struct sig_buffer_info *info = sig_buffer_info(b->c[i].buffer);
+        if (b->resolve[i] == RESOLVE_NONE && info->stage >= VG_STAGE_RESPONSE && !info->both_dirs)
+            to_client = true; /* a response-only buffer */
+    }
+    for (uint32_t i = 0; i < b->nc; i++) {
+        struct sig_content *c = &b->c[i];
+        if (b->resolve[i] == RESOLVE_DIRECTION && to_client)
+            c->buffer = response_variant(c->buffer);
+        else if (b->resolve[i] == RESOLVE_FILE_DATA)
+            c->buffer =
+                (dir & VG_DF_TOSERVER) ? VG_BUF_HTTP_REQUEST_BODY : VG_BUF_HTTP_RESPONSE_BODY;
+        app |= c->buffer != VG_BUF_PAYLOAD;
+    }
+    if (!app)
+        return 0;
+
+    uint8_t stage = VG_STAGE_NONE;
+    for (uint32_t i = 0; i < b->nc; i++) {
+        const struct sig_buffer_info *info = sig_buffer_info(b->c[i].buffer);
+        if (b->c[i].buffer == VG_BUF_PAYLOAD)
+            continue;
+        if (r->app_proto != 0 && r->app_proto != info->proto)
+            return fail(rc, "buffer '%s' cannot be used in a rule for %s", info->name,
+                        app_proto_label(r->app_proto));
+        r->app_proto = info->proto;
+        uint8_t s = info->both_dirs && to_client ? VG_STAGE_RESPONSE : info->stage;
+        if (s > stage)
+            stage = s;
+    }
+    r->app_stage = stage;
+
+    /* Group by buffer, in the order buffers first appear, keeping the order
+     * of the contents within each. */
+    struct sig_content c[SIG_MAX_CONTENTS];
+    uint8_t *pat[SIG_MAX_CONTENTS];
+    struct sig_buffer_group groups[SIG_MAX_CONTENTS];
+    bool placed[SIG_MAX_CONTENTS] = {false};
+    uint32_t n = 0, ng = 0;
+    for (uint32_t i = 0; i < b->nc; i++) {
+        if (placed[i])
+            continue;
+        struct sig_buffer_group *g = &groups[ng++];
+        g->buffer = b->c[i].buffer;
+        g->first = (uint16_t)n;
+        g->all_negated = true;
+        for (uint32_t k = i; k < b->nc; k++) {
+            if (placed[k] || b->c[k].buffer != g->buffer)
+                continue;
+            placed[k] = true;
+            g->all_negated &= (b->c[k].flags & SIG_CONTENT_NEGATED) != 0;
+            c[n] = b->c[k];
+            pat[n] = b->pat[k];
+            n++;
+        }
+        g->n = (uint16_t)(n - g->first);
+    }
+    memcpy(b->c, c, n * sizeof(c[0]));
+    memcpy(b->pat, pat, n * sizeof(pat[0]));
+    r->groups = sig_arena_memdup(rc->ld->arena, groups, ng * sizeof(groups[0]));
+    if (r->groups == NULL)
+        return fail(rc, "out of memory");
+    r->ngroups = (uint8_t)ng;
+    return 0;
+}
+
 /* Content flags that depend on neighbours, case folding and the choice of
- * the fast pattern. */
+ * the fast pattern: an explicit fast_pattern, else the longest positive
+ * content, one in an application buffer before one in the payload. */
 static int finish_contents(struct rule_ctx *rc, struct rule_build *b)
 {
     struct sig_rule *r = b->r;
+    if (check_sticky_used(rc, b) != 0 || resolve_buffers(rc, b) != 0)
+        return -1;
     int32_t explicit_fp = -1, longest = -1;
     for (uint32_t i = 0; i < b->nc; i++) {
         struct sig_content *c = &b->c[i];
@@ -1302,7 +1599,8 @@ static int finish_contents(struct rule_ctx *rc, struct rule_build *b)
             for (uint32_t k = 0; k < c->len; k++)
                 b->pat[i][k] = sig_lower(b->pat[i][k]);
         }
-        if (i > 0 && (c->flags & SIG_CONTENT_WITHIN))
+        /* relative modifiers chain within one buffer */
+        if (i > 0 && (c->flags & SIG_CONTENT_WITHIN) && b->c[i - 1].buffer == c->buffer)
             b->c[i - 1].flags |= SIG_CONTENT_WITHIN_NEXT;
         if (c->flags & SIG_CONTENT_NEGATED) {
             /* a negated content cannot prefilter: fast_pattern is ignored */
@@ -1311,7 +1609,14 @@ static int finish_contents(struct rule_ctx *rc, struct rule_build *b)
         }
         if (c->flags & SIG_CONTENT_FAST_PATTERN)
             explicit_fp = (int32_t)i;
-        if (longest < 0 || c->len > b->c[longest].len)
+        if (longest < 0) {
+            longest = (int32_t)i;
+            continue;
+        }
+        const struct sig_content *best = &b->c[longest];
+        const bool in_app = c->buffer != VG_BUF_PAYLOAD;
+        const bool best_in_app = best->buffer != VG_BUF_PAYLOAD;
+        if (in_app != best_in_app ? in_app : c->len > best->len)
             longest = (int32_t)i;
     }
     r->fast = explicit_fp >= 0 ? explicit_fp : longest;
@@ -1334,6 +1639,8 @@ static int choose_inspection(struct rule_ctx *rc, struct rule_build *b)
                     b->flow_ask == ASK_STREAM ? "only_stream" : "no_stream",
                     b->proto_ask == ASK_STREAM ? "tcp-stream" : "tcp-pkt");
     const uint32_t ask = b->proto_ask | b->flow_ask;
+    if (r->app_stage != 0)
+        return 0; /* inspected on transactions only */
     if (ask == ASK_STREAM) {
         const char *who = b->proto_ask ? "protocol 'tcp-stream'" : "flow:only_stream";
         if (r->proto != SIG_PROTO_TCP && r->proto != SIG_PROTO_IP)

@@ -97,12 +97,12 @@ Test(rules, error_reports_the_line_where_the_rule_starts)
                   "alert tcp any any -> any any (msg:\"ok\"; sid:1;)\n"
                   "\n"
                   "alert tcp any any -> any any (msg:\"bad\"; \\\n"
-                  "   http.uri; \\\n"
+                  "   smb.share; \\\n"
                   "   sid:2;)\n"
                   "alert tcp any any -> any any (msg:\"ok\"; sid:3;)\n",
                   NULL);
     cr_assert_not_null(l.rs);
-    cr_assert_str_eq(l.err, sig_msg(l.path, 3, "unsupported keyword 'http.uri' (sid 2)"));
+    cr_assert_str_eq(l.err, sig_msg(l.path, 3, "unsupported keyword 'smb.share' (sid 2)"));
     cr_assert_eq(l.st.rules_loaded, 2);
     cr_assert_eq(l.st.rules_skipped, 1);
     sig_load_done(&l);
@@ -144,10 +144,10 @@ Test(rules, protocols)
     cr_assert_eq(rule_by_sid(&l, 5)->proto, SIG_PROTO_TCP);
     cr_assert_eq(rule_by_sid(&l, 6)->proto, SIG_PROTO_TCP);
     sig_load_done(&l);
-    expect_error("alert http any any -> any any (sid:1;)\n",
-                 "protocol 'http' not supported yet (sid 1)");
-    expect_error("alert tls any any -> any any (sid:1;)\n",
-                 "protocol 'tls' not supported yet (sid 1)");
+    expect_error("alert http2 any any -> any any (sid:1;)\n",
+                 "protocol 'http2' not supported yet (sid 1)");
+    expect_error("alert smtp any any -> any any (sid:1;)\n",
+                 "protocol 'smtp' not supported yet (sid 1)");
     expect_error("alert foo any any -> any any (sid:1;)\n", "unknown protocol 'foo' (sid 1)");
 }
 
@@ -1072,9 +1072,9 @@ Test(rules, tcp_flags_keyword)
 
 Test(rules, unsupported_keywords)
 {
-    const char *kws[] = {"http.uri",   "tls.sni",      "dns.query",      "http.method",
-                         "file.data",  "pcre:\"/x/\"", "flowbits:set,x", "threshold:type limit",
-                         "isdataat:1", "bsize:10",     "startswith",     "xyzzy"};
+    const char *kws[] = {"http.accept",  "smb.share",    "dns.answer.name", "quic.sni",
+                         "http2.header", "pcre:\"/x/\"", "flowbits:set,x",  "threshold:type limit",
+                         "isdataat:1",   "bsize:10",     "startswith",      "xyzzy"};
     for (size_t i = 0; i < VG_ARRAY_SIZE(kws); i++) {
         char rule[256], msg[256], name[64];
         snprintf(rule, sizeof(rule),
@@ -1191,14 +1191,16 @@ Test(rules, stats_count_everything)
                   "drop tcp any any -> any any (sid:5;)\n",
                   NULL);
     cr_assert_not_null(l.rs);
-    cr_assert_eq(l.st.rules_loaded, 3);
-    cr_assert_eq(l.st.rules_skipped, 2);
+    cr_assert_eq(l.st.rules_loaded, 4);
+    cr_assert_eq(l.st.rules_skipped, 1);
     cr_assert_eq(l.st.files_failed, 0);
     cr_assert_eq(l.st.patterns, 2);
     cr_assert_eq(l.st.no_pattern_rules, 1);
     cr_assert_gt(l.st.db_bytes, 0);
+    cr_assert_eq(l.st.app_rules, 1);
+    cr_assert_gt(l.st.app_db_bytes, 0);
     const struct vg_ruleset_stats *st = vg_ruleset_stats(l.rs);
-    cr_assert_eq(st->rules_loaded, 3);
+    cr_assert_eq(st->rules_loaded, 4);
     cr_assert_eq(st->db_bytes, l.st.db_bytes);
     sig_load_done(&l);
 }
@@ -1218,4 +1220,387 @@ Test(rules, null_error_stream)
     opts.nfiles = 2;
     cr_assert_null(vg_ruleset_load(&opts, &st));
     cr_assert_eq(st.files_failed, 1);
+}
+
+/* ---- Application-layer buffers ----------------------------------------------------- */
+
+Test(rules, app_protocols_in_the_header)
+{
+    struct sig_load l;
+    load_ok(&l, "alert http any any -> any any (sid:1;)\n"
+                "alert http1 any any -> any any (sid:2;)\n"
+                "alert tls any any -> any any (sid:3;)\n"
+                "alert ssl any any -> any any (sid:4;)\n"
+                "alert dns any any -> any any (sid:5;)\n"
+                "alert ssh any any -> any any (sid:6;)\n"
+                "alert tls any any -> any any (content:\"x\"; sid:7;)\n"
+                "alert tcp any any -> any any (content:\"x\"; sid:8;)\n");
+    const struct {
+        uint32_t sid;
+        uint8_t proto, app;
+    } want[] = {
+        {1, SIG_PROTO_TCP, VG_APP_HTTP}, {2, SIG_PROTO_TCP, VG_APP_HTTP},
+        {3, SIG_PROTO_TCP, VG_APP_TLS},  {4, SIG_PROTO_TCP, VG_APP_TLS},
+        {5, SIG_PROTO_IP, VG_APP_DNS},   {6, SIG_PROTO_TCP, VG_APP_SSH},
+        {7, SIG_PROTO_TCP, VG_APP_TLS},  {8, SIG_PROTO_TCP, 0},
+    };
+    for (size_t i = 0; i < VG_ARRAY_SIZE(want); i++) {
+        const struct sig_rule *r = rule_by_sid(&l, want[i].sid);
+        cr_assert_eq(r->proto, want[i].proto, "sid %u", want[i].sid);
+        cr_assert_eq(r->app_proto, want[i].app, "sid %u", want[i].sid);
+        cr_assert_eq(r->app_stage, VG_STAGE_NONE, "sid %u", want[i].sid);
+    }
+    /* a content with no buffer in a tls rule stays a stream/packet rule */
+    cr_assert_eq(rule_by_sid(&l, 7)->inspect, SIG_INSPECT_STREAM_OR_PACKET);
+    cr_assert_eq(rule_by_sid(&l, 7)->contents[0].buffer, VG_BUF_PAYLOAD);
+    cr_assert_eq(l.st.app_rules, 0);
+    cr_assert_eq(l.st.patterns, 2);
+    sig_load_done(&l);
+}
+
+/* Every sticky buffer keyword, with the buffer, stage and protocol it gives
+ * a rule that has no flow direction. */
+static const struct {
+    const char *kw;
+    uint8_t buffer, stage, proto;
+} sticky_table[] = {
+    {"http.method", VG_BUF_HTTP_METHOD, VG_STAGE_REQUEST, VG_APP_HTTP},
+    {"http.uri", VG_BUF_HTTP_URI, VG_STAGE_REQUEST, VG_APP_HTTP},
+    {"http.uri.raw", VG_BUF_HTTP_URI_RAW, VG_STAGE_REQUEST, VG_APP_HTTP},
+    {"http.protocol", VG_BUF_HTTP_PROTOCOL, VG_STAGE_REQUEST, VG_APP_HTTP},
+    {"http_protocol", VG_BUF_HTTP_PROTOCOL, VG_STAGE_REQUEST, VG_APP_HTTP},
+    {"http.request_line", VG_BUF_HTTP_REQUEST_LINE, VG_STAGE_REQUEST, VG_APP_HTTP},
+    {"http_request_line", VG_BUF_HTTP_REQUEST_LINE, VG_STAGE_REQUEST, VG_APP_HTTP},
+    {"http.host", VG_BUF_HTTP_HOST, VG_STAGE_REQUEST, VG_APP_HTTP},
+    {"http.host.raw", VG_BUF_HTTP_HOST_RAW, VG_STAGE_REQUEST, VG_APP_HTTP},
+    {"http.user_agent", VG_BUF_HTTP_USER_AGENT, VG_STAGE_REQUEST, VG_APP_HTTP},
+    {"http.referer", VG_BUF_HTTP_REFERER, VG_STAGE_REQUEST, VG_APP_HTTP},
+    {"http_referer", VG_BUF_HTTP_REFERER, VG_STAGE_REQUEST, VG_APP_HTTP},
+    {"http.header", VG_BUF_HTTP_HEADER, VG_STAGE_REQUEST, VG_APP_HTTP},
+    {"http.header.raw", VG_BUF_HTTP_HEADER_RAW, VG_STAGE_REQUEST, VG_APP_HTTP},
+    {"http.header_names", VG_BUF_HTTP_HEADER_NAMES, VG_STAGE_REQUEST, VG_APP_HTTP},
+    {"http_header_names", VG_BUF_HTTP_HEADER_NAMES, VG_STAGE_REQUEST, VG_APP_HTTP},
+    {"http.connection", VG_BUF_HTTP_CONNECTION, VG_STAGE_REQUEST, VG_APP_HTTP},
+    {"http_connection", VG_BUF_HTTP_CONNECTION, VG_STAGE_REQUEST, VG_APP_HTTP},
+    {"http.cookie", VG_BUF_HTTP_COOKIE, VG_STAGE_REQUEST, VG_APP_HTTP},
+    {"http.content_type", VG_BUF_HTTP_CONTENT_TYPE, VG_STAGE_REQUEST, VG_APP_HTTP},
+    {"http_content_type", VG_BUF_HTTP_CONTENT_TYPE, VG_STAGE_REQUEST, VG_APP_HTTP},
+    {"http.content_len", VG_BUF_HTTP_CONTENT_LEN, VG_STAGE_REQUEST, VG_APP_HTTP},
+    {"http_content_len", VG_BUF_HTTP_CONTENT_LEN, VG_STAGE_REQUEST, VG_APP_HTTP},
+    {"http.start", VG_BUF_HTTP_START, VG_STAGE_REQUEST, VG_APP_HTTP},
+    {"http_start", VG_BUF_HTTP_START, VG_STAGE_REQUEST, VG_APP_HTTP},
+    {"http.request_body", VG_BUF_HTTP_REQUEST_BODY, VG_STAGE_REQUEST_BODY, VG_APP_HTTP},
+    {"http.stat_code", VG_BUF_HTTP_STAT_CODE, VG_STAGE_RESPONSE, VG_APP_HTTP},
+    {"http.stat_msg", VG_BUF_HTTP_STAT_MSG, VG_STAGE_RESPONSE, VG_APP_HTTP},
+    {"http.response_line", VG_BUF_HTTP_RESPONSE_LINE, VG_STAGE_RESPONSE, VG_APP_HTTP},
+    {"http_response_line", VG_BUF_HTTP_RESPONSE_LINE, VG_STAGE_RESPONSE, VG_APP_HTTP},
+    {"http.response_body", VG_BUF_HTTP_RESPONSE_BODY, VG_STAGE_RESPONSE_BODY, VG_APP_HTTP},
+    {"http.server", VG_BUF_HTTP_SERVER, VG_STAGE_RESPONSE, VG_APP_HTTP},
+    {"http.location", VG_BUF_HTTP_LOCATION, VG_STAGE_RESPONSE, VG_APP_HTTP},
+    {"file.data", VG_BUF_HTTP_RESPONSE_BODY, VG_STAGE_RESPONSE_BODY, VG_APP_HTTP},
+    {"file_data", VG_BUF_HTTP_RESPONSE_BODY, VG_STAGE_RESPONSE_BODY, VG_APP_HTTP},
+    {"tls.sni", VG_BUF_TLS_SNI, VG_STAGE_REQUEST, VG_APP_TLS},
+    {"tls_sni", VG_BUF_TLS_SNI, VG_STAGE_REQUEST, VG_APP_TLS},
+    {"tls.cert_subject", VG_BUF_TLS_CERT_SUBJECT, VG_STAGE_RESPONSE, VG_APP_TLS},
+    {"tls_cert_subject", VG_BUF_TLS_CERT_SUBJECT, VG_STAGE_RESPONSE, VG_APP_TLS},
+    {"tls.cert_issuer", VG_BUF_TLS_CERT_ISSUER, VG_STAGE_RESPONSE, VG_APP_TLS},
+    {"tls_cert_issuer", VG_BUF_TLS_CERT_ISSUER, VG_STAGE_RESPONSE, VG_APP_TLS},
+    {"tls.cert_serial", VG_BUF_TLS_CERT_SERIAL, VG_STAGE_RESPONSE, VG_APP_TLS},
+    {"tls_cert_serial", VG_BUF_TLS_CERT_SERIAL, VG_STAGE_RESPONSE, VG_APP_TLS},
+    {"tls.cert_fingerprint", VG_BUF_TLS_CERT_FINGERPRINT, VG_STAGE_RESPONSE, VG_APP_TLS},
+    {"tls_cert_fingerprint", VG_BUF_TLS_CERT_FINGERPRINT, VG_STAGE_RESPONSE, VG_APP_TLS},
+    {"ja3.hash", VG_BUF_JA3_HASH, VG_STAGE_REQUEST, VG_APP_TLS},
+    {"ja3_hash", VG_BUF_JA3_HASH, VG_STAGE_REQUEST, VG_APP_TLS},
+    {"ja3.string", VG_BUF_JA3_STRING, VG_STAGE_REQUEST, VG_APP_TLS},
+    {"ja3_string", VG_BUF_JA3_STRING, VG_STAGE_REQUEST, VG_APP_TLS},
+    {"ja3s.hash", VG_BUF_JA3S_HASH, VG_STAGE_RESPONSE, VG_APP_TLS},
+    {"ja3s.string", VG_BUF_JA3S_STRING, VG_STAGE_RESPONSE, VG_APP_TLS},
+    {"ja4.hash", VG_BUF_JA4_HASH, VG_STAGE_REQUEST, VG_APP_TLS},
+    {"tls.alpn", VG_BUF_TLS_ALPN, VG_STAGE_REQUEST, VG_APP_TLS},
+    {"dns.query", VG_BUF_DNS_QUERY, VG_STAGE_REQUEST, VG_APP_DNS},
+    {"dns_query", VG_BUF_DNS_QUERY, VG_STAGE_REQUEST, VG_APP_DNS},
+    {"ssh.proto", VG_BUF_SSH_PROTO, VG_STAGE_REQUEST, VG_APP_SSH},
+    {"ssh_proto", VG_BUF_SSH_PROTO, VG_STAGE_REQUEST, VG_APP_SSH},
+    {"ssh.software", VG_BUF_SSH_SOFTWARE, VG_STAGE_REQUEST, VG_APP_SSH},
+    {"ssh_software", VG_BUF_SSH_SOFTWARE, VG_STAGE_REQUEST, VG_APP_SSH},
+    {"ssh.hassh", VG_BUF_SSH_HASSH, VG_STAGE_REQUEST, VG_APP_SSH},
+    {"ssh.hassh.string", VG_BUF_SSH_HASSH_STRING, VG_STAGE_REQUEST, VG_APP_SSH},
+    {"ssh.hassh.server", VG_BUF_SSH_HASSH_SERVER, VG_STAGE_RESPONSE, VG_APP_SSH},
+    {"ssh.hassh.server.string", VG_BUF_SSH_HASSH_SERVER_STRING, VG_STAGE_RESPONSE, VG_APP_SSH},
+};
+
+Test(rules, sticky_buffers_and_aliases)
+{
+    static char text[16384];
+    size_t len = 0;
+    const size_t n = VG_ARRAY_SIZE(sticky_table);
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(text + len, sizeof(text) - len,
+                                "alert tcp any any -> any any (%s; content:\"abc\"; sid:%zu;)\n",
+                                sticky_table[i].kw, i + 1);
+    cr_assert_lt(len, sizeof(text));
+    struct sig_load l;
+    load_ok(&l, text);
+    cr_assert_eq(l.st.rules_loaded, n);
+    cr_assert_eq(l.st.app_rules, n);
+    cr_assert_eq(l.st.patterns, 0);
+    cr_assert_gt(l.st.app_db_bytes, 0);
+    for (size_t i = 0; i < n; i++) {
+        const struct sig_rule *r = rule_by_sid(&l, (uint32_t)(i + 1));
+        cr_assert_eq(r->ncontents, 1, "%s", sticky_table[i].kw);
+        cr_assert_eq(r->contents[0].buffer, sticky_table[i].buffer, "%s", sticky_table[i].kw);
+        cr_assert_eq(r->app_stage, sticky_table[i].stage, "%s", sticky_table[i].kw);
+        cr_assert_eq(r->app_proto, sticky_table[i].proto, "%s", sticky_table[i].kw);
+        cr_assert_eq(r->ngroups, 1, "%s", sticky_table[i].kw);
+        cr_assert_eq(r->groups[0].buffer, sticky_table[i].buffer, "%s", sticky_table[i].kw);
+        cr_assert_eq(r->fast, 0, "%s", sticky_table[i].kw);
+        cr_assert_eq(r->inspect, SIG_INSPECT_PACKET, "%s", sticky_table[i].kw);
+    }
+    sig_load_done(&l);
+}
+
+Test(rules, buffer_names)
+{
+    cr_assert_str_eq(vg_buffer_name(VG_BUF_PAYLOAD), "pkt_data");
+    cr_assert_str_eq(vg_buffer_name(VG_BUF_HTTP_URI), "http.uri");
+    cr_assert_str_eq(vg_buffer_name(VG_BUF_HTTP_RESPONSE_HEADER), "http.header");
+    cr_assert_str_eq(vg_buffer_name(VG_BUF_HTTP_SET_COOKIE), "http.cookie");
+    cr_assert_str_eq(vg_buffer_name(VG_BUF_SSH_HASSH_SERVER_STRING), "ssh.hassh.server.string");
+    cr_assert_null(vg_buffer_name(VG_BUF_COUNT));
+    for (int b = 0; b < VG_BUF_COUNT; b++)
+        cr_assert_not_null(vg_buffer_name((enum vg_buffer)b), "buffer %d", b);
+}
+
+Test(rules, content_modifiers_move_the_content)
+{
+    const struct {
+        const char *kw;
+        uint8_t buffer;
+    } mods[] = {
+        {"http_method", VG_BUF_HTTP_METHOD},
+        {"http_uri", VG_BUF_HTTP_URI},
+        {"http_raw_uri", VG_BUF_HTTP_URI_RAW},
+        {"http_host", VG_BUF_HTTP_HOST},
+        {"http_raw_host", VG_BUF_HTTP_HOST_RAW},
+        {"http_user_agent", VG_BUF_HTTP_USER_AGENT},
+        {"http_header", VG_BUF_HTTP_HEADER},
+        {"http_raw_header", VG_BUF_HTTP_HEADER_RAW},
+        {"http_cookie", VG_BUF_HTTP_COOKIE},
+        {"http_client_body", VG_BUF_HTTP_REQUEST_BODY},
+        {"http_stat_code", VG_BUF_HTTP_STAT_CODE},
+        {"http_stat_msg", VG_BUF_HTTP_STAT_MSG},
+        {"http_server_body", VG_BUF_HTTP_RESPONSE_BODY},
+    };
+    char text[8192];
+    size_t len = 0;
+    for (size_t i = 0; i < VG_ARRAY_SIZE(mods); i++)
+        len += (size_t)snprintf(text + len, sizeof(text) - len,
+                                "alert tcp any any -> any any (content:\"abc\"; %s; "
+                                "content:\"payload\"; sid:%zu;)\n",
+                                mods[i].kw, i + 1);
+    len += (size_t)snprintf(text + len, sizeof(text) - len,
+                            "alert tcp any any -> any any (uricontent:\"/x\"; content:\"y\"; "
+                            "sid:100;)\n"
+                            "alert tcp any any -> any any (http.host; content:\"h\"; "
+                            "uricontent:\"/u\"; content:\"g\"; sid:101;)\n"
+                            "alert tcp any any -> any any (http.uri; content:\"a\"; pkt_data; "
+                            "content:\"b\"; sid:102;)\n");
+    struct sig_load l;
+    load_ok(&l, text);
+    for (size_t i = 0; i < VG_ARRAY_SIZE(mods); i++) {
+        const struct sig_rule *r = rule_by_sid(&l, (uint32_t)(i + 1));
+        cr_assert_eq(r->ncontents, 2, "%s", mods[i].kw);
+        /* only the content before the modifier moves */
+        cr_assert_eq(r->contents[0].buffer, mods[i].buffer, "%s", mods[i].kw);
+        expect_pattern(&r->contents[0], "abc", 3);
+        cr_assert_eq(r->contents[1].buffer, VG_BUF_PAYLOAD, "%s", mods[i].kw);
+        cr_assert_eq(r->ngroups, 2, "%s", mods[i].kw);
+        /* the buffer content is the fast pattern, though shorter */
+        cr_assert_eq(r->fast, 0, "%s", mods[i].kw);
+    }
+    const struct sig_rule *r = rule_by_sid(&l, 100);
+    cr_assert_eq(r->contents[0].buffer, VG_BUF_HTTP_URI);
+    cr_assert_eq(r->contents[1].buffer, VG_BUF_PAYLOAD);
+    cr_assert_eq(r->app_stage, VG_STAGE_REQUEST);
+    /* uricontent does not end the sticky buffer in force */
+    r = rule_by_sid(&l, 101);
+    cr_assert_eq(r->ncontents, 3);
+    cr_assert_eq(r->contents[0].buffer, VG_BUF_HTTP_HOST);
+    expect_pattern(&r->contents[0], "h", 1);
+    expect_pattern(&r->contents[1], "g", 1);
+    cr_assert_eq(r->contents[1].buffer, VG_BUF_HTTP_HOST);
+    cr_assert_eq(r->contents[2].buffer, VG_BUF_HTTP_URI);
+    expect_pattern(&r->contents[2], "/u", 2);
+    r = rule_by_sid(&l, 102);
+    cr_assert_eq(r->contents[0].buffer, VG_BUF_HTTP_URI);
+    cr_assert_eq(r->contents[1].buffer, VG_BUF_PAYLOAD);
+    sig_load_done(&l);
+}
+
+Test(rules, header_buffers_follow_the_direction)
+{
+    struct sig_load l;
+    load_ok(&l,
+            "alert http any any -> any any (http.header; content:\"a\"; sid:1;)\n"
+            "alert http any any -> any any (flow:to_client; http.header; content:\"a\"; sid:2;)\n"
+            "alert http any any -> any any (flow:established,from_server; content:\"a\"; "
+            "http_header; sid:3;)\n"
+            "alert http any any -> any any (flow:to_server; http.header; content:\"a\"; sid:4;)\n"
+            "alert http any any -> any any (http.cookie; content:\"c\"; http.stat_code; "
+            "content:\"200\"; sid:5;)\n"
+            "alert http any any -> any any (flow:to_client; http.header.raw; content:\"a\"; "
+            "http.header_names; content:\"b\"; http.connection; content:\"c\"; "
+            "http.content_type; content:\"d\"; http.content_len; content:\"e\"; "
+            "http.start; content:\"f\"; sid:6;)\n"
+            "alert http any any -> any any (file_data; content:\"x\"; sid:7;)\n"
+            "alert http any any -> any any (flow:to_server; file_data; content:\"x\"; sid:8;)\n"
+            "alert http any any -> any any (flow:to_client; file.data; content:\"x\"; sid:9;)\n"
+            "alert http any any -> any any (http.header; content:\"a\"; http.server; "
+            "content:\"nginx\"; http.uri; content:\"/\"; sid:10;)\n"
+            "alert ssh any any -> any any (flow:to_client; ssh.software; content:\"x\"; "
+            "sid:11;)\n"
+            "alert ssh any any -> any any (ssh.proto; content:\"2.0\"; ssh.hassh.server; "
+            "content:\"x\"; sid:12;)\n"
+            "alert http any any -> any any (http.header; content:\"a\"; file_data; "
+            "content:\"b\"; sid:13;)\n");
+    const struct sig_rule *r = rule_by_sid(&l, 1);
+    cr_assert_eq(r->contents[0].buffer, VG_BUF_HTTP_HEADER);
+    cr_assert_eq(r->app_stage, VG_STAGE_REQUEST);
+    r = rule_by_sid(&l, 2);
+    cr_assert_eq(r->contents[0].buffer, VG_BUF_HTTP_RESPONSE_HEADER);
+    cr_assert_eq(r->app_stage, VG_STAGE_RESPONSE);
+    r = rule_by_sid(&l, 3);
+    cr_assert_eq(r->contents[0].buffer, VG_BUF_HTTP_RESPONSE_HEADER);
+    cr_assert_eq(r->app_stage, VG_STAGE_RESPONSE);
+    r = rule_by_sid(&l, 4);
+    cr_assert_eq(r->contents[0].buffer, VG_BUF_HTTP_HEADER);
+    r = rule_by_sid(&l, 5);
+    cr_assert_eq(r->contents[0].buffer, VG_BUF_HTTP_SET_COOKIE);
+    cr_assert_eq(r->contents[1].buffer, VG_BUF_HTTP_STAT_CODE);
+    cr_assert_eq(r->app_stage, VG_STAGE_RESPONSE);
+    r = rule_by_sid(&l, 6);
+    const uint8_t resp[] = {VG_BUF_HTTP_RESPONSE_HEADER_RAW,  VG_BUF_HTTP_RESPONSE_HEADER_NAMES,
+                            VG_BUF_HTTP_RESPONSE_CONNECTION,  VG_BUF_HTTP_RESPONSE_CONTENT_TYPE,
+                            VG_BUF_HTTP_RESPONSE_CONTENT_LEN, VG_BUF_HTTP_RESPONSE_START};
+    cr_assert_eq(r->ncontents, 6);
+    for (int i = 0; i < 6; i++)
+        cr_assert_eq(r->contents[i].buffer, resp[i], "content %d", i);
+    r = rule_by_sid(&l, 7);
+    cr_assert_eq(r->contents[0].buffer, VG_BUF_HTTP_RESPONSE_BODY);
+    cr_assert_eq(r->app_stage, VG_STAGE_RESPONSE_BODY);
+    r = rule_by_sid(&l, 8);
+    cr_assert_eq(r->contents[0].buffer, VG_BUF_HTTP_REQUEST_BODY);
+    cr_assert_eq(r->app_stage, VG_STAGE_REQUEST_BODY);
+    r = rule_by_sid(&l, 9);
+    cr_assert_eq(r->contents[0].buffer, VG_BUF_HTTP_RESPONSE_BODY);
+    r = rule_by_sid(&l, 10);
+    cr_assert_eq(r->contents[0].buffer, VG_BUF_HTTP_RESPONSE_HEADER);
+    cr_assert_eq(r->contents[1].buffer, VG_BUF_HTTP_SERVER);
+    cr_assert_eq(r->contents[2].buffer, VG_BUF_HTTP_URI);
+    cr_assert_eq(r->app_stage, VG_STAGE_RESPONSE);
+    r = rule_by_sid(&l, 11);
+    cr_assert_eq(r->contents[0].buffer, VG_BUF_SSH_SOFTWARE);
+    cr_assert_eq(r->app_stage, VG_STAGE_RESPONSE);
+    r = rule_by_sid(&l, 12);
+    cr_assert_eq(r->app_stage, VG_STAGE_RESPONSE);
+    /* file_data is not a response-only buffer: the header stays the request's */
+    r = rule_by_sid(&l, 13);
+    cr_assert_eq(r->contents[0].buffer, VG_BUF_HTTP_HEADER);
+    cr_assert_eq(r->contents[1].buffer, VG_BUF_HTTP_RESPONSE_BODY);
+    cr_assert_eq(r->app_stage, VG_STAGE_RESPONSE_BODY);
+    sig_load_done(&l);
+}
+
+Test(rules, contents_are_grouped_by_buffer)
+{
+    struct sig_load l;
+    /* suricata-verify uricontent/detect-uricontent-03, sid 2 */
+    load_ok(&l, "alert tcp any any -> any any (msg:\"Test uricontent\"; content:\"one\"; http_uri; "
+                "offset:1; depth:10; content:\"one\"; offset:1; depth:10; content:\"two\"; "
+                "http_uri; distance:3; within: 4; content:\"two\"; distance:1; within: 4; "
+                "content:\"three\"; http_uri; distance:1; within: 6; content:\"/three\"; "
+                "distance:0; within: 7; sid:2;)\n"
+                "alert http any any -> any any (content:\"longer payload\"; http.uri; "
+                "content:!\"x\"; sid:3;)\n");
+    const struct sig_rule *r = rule_by_sid(&l, 2);
+    cr_assert_eq(r->ncontents, 6);
+    cr_assert_eq(r->ngroups, 2);
+    cr_assert_eq(r->groups[0].buffer, VG_BUF_HTTP_URI);
+    cr_assert_eq(r->groups[0].first, 0);
+    cr_assert_eq(r->groups[0].n, 3);
+    cr_assert(!r->groups[0].all_negated);
+    cr_assert_eq(r->groups[1].buffer, VG_BUF_PAYLOAD);
+    cr_assert_eq(r->groups[1].first, 3);
+    cr_assert_eq(r->groups[1].n, 3);
+    const char *order[] = {"one", "two", "three", "one", "two", "/three"};
+    for (int i = 0; i < 6; i++)
+        expect_pattern(&r->contents[i], order[i], (uint32_t)strlen(order[i]));
+    /* within chains only inside a buffer */
+    cr_assert_eq(r->contents[0].flags,
+                 SIG_CONTENT_OFFSET | SIG_CONTENT_DEPTH | SIG_CONTENT_WITHIN_NEXT);
+    cr_assert_eq(r->contents[1].flags, SIG_CONTENT_RELATIVE | SIG_CONTENT_WITHIN_NEXT);
+    cr_assert_eq(r->contents[2].flags, SIG_CONTENT_RELATIVE);
+    cr_assert_eq(r->contents[3].flags,
+                 SIG_CONTENT_OFFSET | SIG_CONTENT_DEPTH | SIG_CONTENT_WITHIN_NEXT);
+    cr_assert_eq(r->contents[5].flags, SIG_CONTENT_RELATIVE);
+    cr_assert_eq(r->fast, 2); /* "three": the longest in a buffer */
+    cr_assert_eq(r->app_stage, VG_STAGE_REQUEST);
+
+    /* the only buffer content is negated: the payload one prefilters */
+    r = rule_by_sid(&l, 3);
+    cr_assert_eq(r->ngroups, 2);
+    cr_assert_eq(r->groups[0].buffer, VG_BUF_PAYLOAD);
+    cr_assert_eq(r->groups[1].buffer, VG_BUF_HTTP_URI);
+    cr_assert(r->groups[1].all_negated);
+    cr_assert_eq(r->fast, 0);
+    cr_assert_eq(r->contents[r->fast].buffer, VG_BUF_PAYLOAD);
+    sig_load_done(&l);
+}
+
+Test(rules, app_buffer_errors)
+{
+    expect_error("alert http any any -> any any (http_uri; content:\"a\"; sid:1;)\n",
+                 "'http_uri' needs a preceding content (sid 1)");
+    expect_error("alert tcp any any -> any any (http_client_body; sid:1;)\n",
+                 "'http_client_body' needs a preceding content (sid 1)");
+    expect_error("alert http any any -> any any (http.nonsense; content:\"a\"; sid:1;)\n",
+                 "unsupported keyword 'http.nonsense' (sid 1)");
+    expect_error("alert http any any -> any any (http.uri; sid:1;)\n",
+                 "sticky buffer 'http.uri' is not followed by a content (sid 1)");
+    expect_error("alert http any any -> any any (http.uri; http.host; content:\"a\"; sid:1;)\n",
+                 "sticky buffer 'http.uri' is not followed by a content (sid 1)");
+    expect_error("alert http any any -> any any (http.uri; content:\"a\"; http_uri; sid:1;)\n",
+                 "'http_uri' applied to a content already in buffer 'http.uri' (sid 1)");
+    expect_error("alert http any any -> any any (content:\"a\"; http_uri; http_header; sid:1;)\n",
+                 "'http_header' applied to a content already in buffer 'http.uri' (sid 1)");
+    expect_error("alert tls any any -> any any (http.uri; content:\"a\"; sid:1;)\n",
+                 "buffer 'http.uri' cannot be used in a rule for tls (sid 1)");
+    expect_error("alert tcp any any -> any any (http.uri; content:\"a\"; tls.sni; "
+                 "content:\"b\"; sid:1;)\n",
+                 "buffer 'tls.sni' cannot be used in a rule for http (sid 1)");
+    expect_error("alert tcp any any -> any any (http.uri:x; content:\"a\"; sid:1;)\n",
+                 "'http.uri' takes no value (sid 1)");
+}
+
+Test(rules, app_buffer_error_names_file_and_line)
+{
+    struct sig_load l;
+    sig_load_text(&l,
+                  "alert http any any -> any any (http.uri; content:\"a\"; sid:1;)\n"
+                  "\n"
+                  "alert http any any -> any any (msg:\"x\"; \\\n"
+                  "    http_method; content:\"GET\"; sid:2;)\n"
+                  "alert http any any -> any any (dns.answer; content:\"a\"; sid:3;)\n",
+                  NULL);
+    cr_assert_not_null(l.rs);
+    char expected[2048];
+    snprintf(expected, sizeof(expected),
+             "%s:3: 'http_method' needs a preceding content (sid 2)\n"
+             "%s:5: unsupported keyword 'dns.answer' (sid 3)\n",
+             l.path, l.path);
+    cr_assert_str_eq(l.err, expected);
+    cr_assert_eq(l.st.rules_loaded, 1);
+    cr_assert_eq(l.st.rules_skipped, 2);
+    cr_assert_eq(l.st.app_rules, 1);
+    sig_load_done(&l);
 }
