@@ -1,6 +1,12 @@
 /* Small helpers shared by every module: address text, timestamps, sizes. */
 #include "vigil/common.h"
 
+/* The low-level digest functions are deprecated in OpenSSL 3.0 in favour of
+ * EVP, which allocates per hash (see vigil/common.h). */
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/md5.h>
+#include <openssl/sha.h>
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -75,4 +81,63 @@ int vg_parse_size(const char *s, uint64_t *out)
         return -1;
     *out = (uint64_t)v * mult;
     return 0;
+}
+
+_Static_assert(sizeof(MD5_CTX) <= sizeof(((struct vg_digest *)0)->ctx), "MD5_CTX fits");
+_Static_assert(sizeof(SHA_CTX) <= sizeof(((struct vg_digest *)0)->ctx), "SHA_CTX fits");
+_Static_assert(sizeof(SHA256_CTX) <= sizeof(((struct vg_digest *)0)->ctx), "SHA256_CTX fits");
+
+void vg_digest_init(struct vg_digest *d, enum vg_digest_kind kind)
+{
+    d->kind = kind;
+    switch (kind) {
+    case VG_DIGEST_MD5:
+        MD5_Init((MD5_CTX *)d->ctx);
+        break;
+    case VG_DIGEST_SHA1:
+        SHA1_Init((SHA_CTX *)d->ctx);
+        break;
+    case VG_DIGEST_SHA256:
+        SHA256_Init((SHA256_CTX *)d->ctx);
+        break;
+    }
+}
+
+void vg_digest_update(struct vg_digest *d, const void *data, size_t len)
+{
+    switch (d->kind) {
+    case VG_DIGEST_MD5:
+        MD5_Update((MD5_CTX *)d->ctx, data, len);
+        break;
+    case VG_DIGEST_SHA1:
+        SHA1_Update((SHA_CTX *)d->ctx, data, len);
+        break;
+    case VG_DIGEST_SHA256:
+        SHA256_Update((SHA256_CTX *)d->ctx, data, len);
+        break;
+    }
+}
+
+size_t vg_digest_final(struct vg_digest *d, uint8_t *out)
+{
+    switch (d->kind) {
+    case VG_DIGEST_MD5:
+        MD5_Final(out, (MD5_CTX *)d->ctx);
+        return MD5_DIGEST_LENGTH;
+    case VG_DIGEST_SHA1:
+        SHA1_Final(out, (SHA_CTX *)d->ctx);
+        return SHA_DIGEST_LENGTH;
+    case VG_DIGEST_SHA256:
+        SHA256_Final(out, (SHA256_CTX *)d->ctx);
+        return SHA256_DIGEST_LENGTH;
+    }
+    return 0;
+}
+
+size_t vg_digest(enum vg_digest_kind kind, const void *data, size_t len, uint8_t *out)
+{
+    struct vg_digest d;
+    vg_digest_init(&d, kind);
+    vg_digest_update(&d, data, len);
+    return vg_digest_final(&d, out);
 }

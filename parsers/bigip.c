@@ -26,17 +26,6 @@ static bool is_digit(uint8_t c)
     return c >= '0' && c <= '9';
 }
 
-static int hex_val(uint8_t c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Reads 1..max_digits decimal digits whose value is at most max. */
 static bool take_decimal(struct cur *c, unsigned max_digits, uint64_t max, uint64_t *out)
 {
@@ -71,14 +60,15 @@ static bool take_addr_hex(struct cur *c, uint8_t out[16])
     if (c->n < ADDR_HEX_LEN)
         return false;
     for (unsigned i = 0; i < 16; i++) {
-        int hi = hex_val(c->p[2 * i]), lo = hex_val(c->p[2 * i + 1]);
+        int hi = vg_hex_value((unsigned char)c->p[2 * i]),
+            lo = vg_hex_value((unsigned char)c->p[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return false;
         out[i] = (uint8_t)(hi << 4 | lo);
     }
     c->p += ADDR_HEX_LEN;
     c->n -= ADDR_HEX_LEN;
-    return c->n == 0 || hex_val(c->p[0]) < 0;
+    return c->n == 0 || vg_hex_value((unsigned char)c->p[0]) < 0;
 }
 
 static uint16_t swap16(uint64_t v)
@@ -318,7 +308,7 @@ bool vg_bigip_is_ts_cookie(const uint8_t *name, size_t len)
     if (name == NULL || len < 10 || name[0] != 'T' || name[1] != 'S')
         return false;
     for (size_t i = 2; i < 10; i++)
-        if (hex_val(name[i]) < 0)
+        if (vg_hex_value((unsigned char)name[i]) < 0)
             return false;
     return true;
 }

@@ -1,9 +1,7 @@
 /* SSH parser: banners and the first KEXINIT of each side, HASSH.
  *
- * MD5 is computed here rather than through OpenSSL's EVP: OpenSSL 3.0
- * frees and recreates the provider's digest context on every
- * EVP_DigestInit, one allocation per hash, which the per-packet path must
- * not make. The shared per-worker object holds the context instead. */
+ * HASSH's MD5 comes from vg_digest (OpenSSL's low-level MD5 on the stack:
+ * EVP would allocate per hash). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,119 +15,11 @@
 #define COOKIE_LEN  16
 #define HASSH_LISTS 8 /* kex, host key, enc c2s/s2c, mac c2s/s2c, comp c2s/s2c */
 
-/* ---- MD5 (RFC 1321) ---- */
-
-struct md5_ctx {
-    uint32_t h[4];
-    uint64_t bytes;
-    uint8_t block[64];
-    uint32_t used;
-};
-
+/* The shared per-worker object is kept for the API; hashing needs no
+ * state of its own (vg_digest works on the stack). */
 struct vg_ssh_shared {
-    struct md5_ctx md5;
+    uint64_t hashes;
 };
-
-static const uint32_t md5_k[64] = {
-    0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613, 0xfd469501,
-    0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193, 0xa679438e, 0x49b40821,
-    0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa, 0xd62f105d, 0x02441453, 0xd8a1e681, 0xe7d3fbc8,
-    0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed, 0xa9e3e905, 0xfcefa3f8, 0x676f02d9, 0x8d2a4c8a,
-    0xfffa3942, 0x8771f681, 0x6d9d6122, 0xfde5380c, 0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70,
-    0x289b7ec6, 0xeaa127fa, 0xd4ef3085, 0x04881d05, 0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665,
-    0xf4292244, 0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
-    0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb, 0xeb86d391};
-
-static const uint8_t md5_r[64] = {7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22,
-                                  5, 9,  14, 20, 5, 9,  14, 20, 5, 9,  14, 20, 5, 9,  14, 20,
-                                  4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23,
-                                  6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21};
-
-static uint32_t rol32(uint32_t x, unsigned n)
-{
-    return x << n | x >> (32 - n);
-}
-
-static void md5_block(uint32_t h[4], const uint8_t *p)
-{
-    uint32_t m[16];
-    for (unsigned i = 0; i < 16; i++)
-        m[i] = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 | (uint32_t)p[4 * i + 2] << 16 |
-               (uint32_t)p[4 * i + 3] << 24;
-    uint32_t a = h[0], b = h[1], c = h[2], d = h[3];
-    for (unsigned i = 0; i < 64; i++) {
-        uint32_t f, g;
-        if (i < 16) {
-            f = (b & c) | (~b & d);
-            g = i;
-        } else if (i < 32) {
-            f = (d & b) | (~d & c);
-            g = (5 * i + 1) & 15;
-        } else if (i < 48) {
-            f = b ^ c ^ d;
-            g = (3 * i + 5) & 15;
-        } else {
-            f = c ^ (b | ~d);
-            g = (7 * i) & 15;
-        }
-        uint32_t t = d;
-        d = c;
-        c = b;
-        b = b + rol32(a + f + md5_k[i] + m[g], md5_r[i]);
-        a = t;
-    }
-    h[0] += a;
-    h[1] += b;
-    h[2] += c;
-    h[3] += d;
-}
-
-static void md5_init(struct md5_ctx *c)
-{
-    c->h[0] = 0x67452301;
-    c->h[1] = 0xefcdab89;
-    c->h[2] = 0x98badcfe;
-    c->h[3] = 0x10325476;
-    c->bytes = 0;
-    c->used = 0;
-}
-
-static void md5_update(struct md5_ctx *c, const uint8_t *p, size_t n)
-{
-    c->bytes += n;
-    while (n > 0) {
-        if (c->used == 0 && n >= 64) {
-            md5_block(c->h, p);
-            p += 64;
-            n -= 64;
-            continue;
-        }
-        size_t k = 64 - c->used < n ? 64 - c->used : n;
-        memcpy(c->block + c->used, p, k);
-        c->used += (uint32_t)k;
-        p += k;
-        n -= k;
-        if (c->used == 64) {
-            md5_block(c->h, c->block);
-            c->used = 0;
-        }
-    }
-}
-
-static void md5_final(struct md5_ctx *c, uint8_t out[16])
-{
-    uint64_t bits = c->bytes * 8;
-    static const uint8_t pad[64] = {0x80};
-    size_t padlen = c->used < 56 ? 56 - c->used : 120 - c->used;
-    md5_update(c, pad, padlen);
-    uint8_t len[8];
-    for (unsigned i = 0; i < 8; i++)
-        len[i] = (uint8_t)(bits >> (8 * i));
-    md5_update(c, len, 8);
-    for (unsigned i = 0; i < 4; i++)
-        for (unsigned j = 0; j < 4; j++)
-            out[4 * i + j] = (uint8_t)(c->h[i] >> (8 * j));
-}
 
 struct vg_ssh_shared *vg_ssh_shared_new(void)
 {
@@ -435,11 +325,10 @@ static void make_hassh(struct vg_ssh_state *s, struct side *x, int dir, const st
     }
     x->hassh_str_len = w;
 
-    struct md5_ctx *c = &s->sh->md5;
     uint8_t digest[16];
-    md5_init(c);
-    md5_update(c, x->kex, w);
-    md5_final(c, digest);
+    vg_digest(VG_DIGEST_MD5, x->kex, w, digest);
+    if (s->sh != NULL)
+        s->sh->hashes++;
     static const char hex[] = "0123456789abcdef";
     for (unsigned i = 0; i < 16; i++) {
         x->hassh[2 * i] = hex[digest[i] >> 4];

@@ -648,23 +648,6 @@ static const char *const app_protocols[] = {
     "mdns",  "sctp",   "pkthdr",         "udp-pkt",
 };
 
-/* Names of the parsed protocols, for messages. */
-static const char *app_proto_label(uint8_t app)
-{
-    switch (app) {
-    case VG_APP_HTTP:
-        return "http";
-    case VG_APP_TLS:
-        return "tls";
-    case VG_APP_DNS:
-        return "dns";
-    case VG_APP_SSH:
-        return "ssh";
-    default:
-        return "?";
-    }
-}
-
 /* What a rule asks about where its content is inspected: the protocol
  * (tcp-stream, tcp-pkt) and the flow keyword (only_stream, no_stream). */
 #define ASK_STREAM 0x1u
@@ -902,17 +885,6 @@ static char *unquote(struct sig_arena *a, const char *v)
     return out;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* content:[!]"text|41 42|text": escapes \" \; \: \\, hex bytes between pipes. */
 static int parse_content(struct rule_ctx *rc, struct rule_build *b, const struct option *o)
 {
@@ -948,11 +920,11 @@ static int parse_content(struct rule_ctx *rc, struct rule_build *b, const struct
                 in_hex = false;
             } else if (isspace((unsigned char)c)) {
                 continue;
-            } else if (hexval(c) >= 0) {
+            } else if (vg_hex_value((unsigned char)c) >= 0) {
                 if (nibble < 0) {
-                    nibble = hexval(c);
+                    nibble = vg_hex_value((unsigned char)c);
                 } else {
-                    pat[len++] = (uint8_t)(nibble << 4 | hexval(c));
+                    pat[len++] = (uint8_t)(nibble << 4 | vg_hex_value((unsigned char)c));
                     nibble = -1;
                 }
             } else {
@@ -1542,7 +1514,7 @@ static int resolve_buffers(struct rule_ctx *rc, struct rule_build *b)
             continue;
         if (r->app_proto != 0 && r->app_proto != info->proto)
             return fail(rc, "buffer '%s' cannot be used in a rule for %s", info->name,
-                        app_proto_label(r->app_proto));
+                        vg_app_proto_name((enum vg_app_proto)r->app_proto));
         r->app_proto = info->proto;
         uint8_t s = info->both_dirs && to_client ? VG_STAGE_RESPONSE : info->stage;
         if (s > stage)

@@ -33,4 +33,34 @@ void vg_format_timestamp(uint64_t ts_us, char *buf, size_t len);
  * powers of 1024). Returns 0 on success. */
 int vg_parse_size(const char *s, uint64_t *out);
 
+/* ---- Message digests on the caller's stack ----
+ * OpenSSL 3.0's EVP frees and recreates its digest context on every init
+ * (one allocation per hash); the packet path uses OpenSSL's low-level MD5,
+ * SHA-1 and SHA-256 instead, whose contexts live in this struct. */
+enum vg_digest_kind { VG_DIGEST_MD5 = 0, VG_DIGEST_SHA1 = 1, VG_DIGEST_SHA256 = 2 };
+
+struct vg_digest {
+    int kind;
+    _Alignas(16) uint8_t ctx[128]; /* MD5_CTX, SHA_CTX or SHA256_CTX */
+};
+
+void vg_digest_init(struct vg_digest *d, enum vg_digest_kind kind);
+void vg_digest_update(struct vg_digest *d, const void *data, size_t len);
+/* Writes the digest (16, 20 or 32 bytes) to out; returns its length. */
+size_t vg_digest_final(struct vg_digest *d, uint8_t *out);
+/* One call: data to its digest. */
+size_t vg_digest(enum vg_digest_kind kind, const void *data, size_t len, uint8_t *out);
+
+/* Value of a hexadecimal digit, or -1. */
+static inline int vg_hex_value(unsigned c)
+{
+    if (c >= '0' && c <= '9')
+        return (int)(c - '0');
+    if (c >= 'a' && c <= 'f')
+        return (int)(c - 'a' + 10);
+    if (c >= 'A' && c <= 'F')
+        return (int)(c - 'A' + 10);
+    return -1;
+}
+
 #endif
