@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vigil/applayer.h"
 #include "vigil/config.h"
 #include "vigil/dataplane.h"
 #include "vigil/defrag.h"
@@ -39,6 +40,7 @@ struct vg_worker_config {
     bool stream_enabled;            /* stream.reassembly.enabled */
     struct vg_stream_config stream; /* stream.*: memcap and pool split between workers */
     uint64_t inspect_streams;       /* stream.inspect-streams: directions matched at once */
+    struct vg_applayer_config app;  /* app-layer.*: caps split between workers */
 };
 
 /* Reads the worker settings from the configuration. Returns 0, or -1 with a
@@ -58,6 +60,7 @@ struct vg_worker {
     /* Stream detection state per flow slot and direction (2 * slot + dir);
      * NULL when that direction is not matched as a stream. */
     struct vg_detect_stream **dstreams;
+    struct vg_applayer *app;    /* NULL when app-layer.enabled is off */
     struct vg_decode_stats dec; /* decoding done in this worker (rebuilt datagrams) */
     uint64_t clock_us;          /* packet time as this worker knows it */
     uint64_t next_expire_us;    /* next second boundary at which to expire flows */
@@ -69,6 +72,9 @@ struct vg_worker {
     struct vg_worker_stats pub_st;
     struct vg_flow_table_stats pub_flows;
     struct vg_decode_stats pub_dec;
+    struct vg_applayer_stats pub_app;
+    /* Metadata of the event being built (application objects). */
+    uint8_t meta[VG_EVENT_META_MAX];
 };
 
 /* Flow table callback: turns an ended flow into a flow event (user is the

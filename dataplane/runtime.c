@@ -301,6 +301,10 @@ int vg_run(const struct vg_run_opts *o)
                "without one; database %llu bytes, compiled in %.1f ms\n",
                rstats.rules_loaded, rstats.rules_skipped, rstats.files_failed, rstats.patterns,
                rstats.no_pattern_rules, (unsigned long long)rstats.db_bytes, rstats.compile_ms);
+        printf("stream rules: %u (database %llu bytes, window %u bytes); application-layer "
+               "rules: %u (databases %llu bytes)\n",
+               rstats.stream_rules, (unsigned long long)rstats.stream_db_bytes,
+               rstats.stream_window, rstats.app_rules, (unsigned long long)rstats.app_db_bytes);
         exit_code = (rstats.rules_skipped || rstats.files_failed) ? VG_EXIT_FATAL : VG_EXIT_OK;
         if (exit_code == VG_EXIT_OK)
             printf("configuration and rules OK\n");

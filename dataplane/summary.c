@@ -20,6 +20,7 @@ struct summary_totals {
     struct vg_stream_stats stream;
     uint64_t stream_inspect_full;
     uint64_t anomalies;
+    struct vg_applayer_stats app;
 };
 
 static void summary_totals(const struct vg_summary *s, struct summary_totals *t)
@@ -40,6 +41,13 @@ static void summary_totals(const struct vg_summary *s, struct summary_totals *t)
         if (w->stream != NULL)
             vg_stream_stats_add(&t->stream, vg_stream_table_stats(w->stream));
         t->stream_inspect_full += w->st.stream_inspect_full;
+        if (w->app != NULL) {
+            /* every counter of the block is a uint64_t: add them word by word */
+            const uint64_t *src = (const uint64_t *)vg_applayer_stats(w->app);
+            uint64_t *dst = (uint64_t *)&t->app;
+            for (size_t k = 0; k < sizeof(t->app) / sizeof(uint64_t); k++)
+                dst[k] += src[k];
+        }
         const struct vg_flow_table_stats *fs = vg_flow_table_stats(w->flows);
         t->flows.created += fs->created;
         t->flows.ended_timeout += fs->ended_timeout;
@@ -109,6 +117,51 @@ static void json_stream(FILE *f, const struct summary_totals *t)
             (unsigned long long)s->memcap_drops, (unsigned long long)s->memcap_drop_bytes,
             (unsigned long long)s->pool_drops, (unsigned long long)s->memuse_max,
             (unsigned long long)t->stream_inspect_full);
+}
+
+/* Application layer: per protocol flows taken, transactions, anomalies and
+ * flows left unparsed at the state-pool cap; nDPI's results. */
+static const enum vg_app_proto summary_protos[] = {VG_APP_HTTP, VG_APP_TLS, VG_APP_DNS, VG_APP_SSH};
+
+static void print_app(FILE *out, const struct vg_applayer_stats *a)
+{
+    uint64_t any = a->ndpi_detected + a->ndpi_guessed;
+    for (size_t i = 0; i < VG_ARRAY_SIZE(summary_protos); i++)
+        any += a->flows[summary_protos[i]];
+    if (any == 0)
+        return;
+    fprintf(out, "  app-layer ");
+    for (size_t i = 0; i < VG_ARRAY_SIZE(summary_protos); i++) {
+        enum vg_app_proto p = summary_protos[i];
+        fprintf(out, " %s %llu flows/%llu tx/%llu anomalies%s%s", vg_app_proto_name(p),
+                (unsigned long long)a->flows[p], (unsigned long long)a->transactions[p],
+                (unsigned long long)a->anomalies[p], a->state_pool_full[p] ? " (pool full: " : "",
+                a->state_pool_full[p] ? "" : ";");
+        if (a->state_pool_full[p])
+            fprintf(out, "%llu unparsed);", (unsigned long long)a->state_pool_full[p]);
+    }
+    fprintf(out, " nDPI %llu detected, %llu guessed, %llu not inspected (pool full)\n",
+            (unsigned long long)a->ndpi_detected, (unsigned long long)a->ndpi_guessed,
+            (unsigned long long)a->ndpi_pool_full);
+}
+
+static void json_app(FILE *f, const struct vg_applayer_stats *a)
+{
+    fprintf(f, "\"app_layer\":{");
+    for (size_t i = 0; i < VG_ARRAY_SIZE(summary_protos); i++) {
+        enum vg_app_proto p = summary_protos[i];
+        fprintf(f,
+                "\"%s\":{\"flows\":%llu,\"transactions\":%llu,\"anomalies\":%llu,"
+                "\"state_pool_full\":%llu},",
+                vg_app_proto_name(p), (unsigned long long)a->flows[p],
+                (unsigned long long)a->transactions[p], (unsigned long long)a->anomalies[p],
+                (unsigned long long)a->state_pool_full[p]);
+    }
+    fprintf(f,
+            "\"gaps\":%llu,\"ndpi_detected\":%llu,\"ndpi_guessed\":%llu,"
+            "\"ndpi_pool_full\":%llu},",
+            (unsigned long long)a->gaps, (unsigned long long)a->ndpi_detected,
+            (unsigned long long)a->ndpi_guessed, (unsigned long long)a->ndpi_pool_full);
 }
 
 static void json_defrag(FILE *f, const struct vg_defrag_stats *d)
@@ -242,6 +295,7 @@ void vg_summary_print(const struct vg_summary *s, FILE *out)
             (unsigned long long)xs->write_errors, (unsigned long long)t.fragments);
     print_defrag(out, &t.defrag);
     print_stream(out, &t);
+    print_app(out, &t.app);
     if (s->capture != NULL)
         print_capture(s, out);
     double pps = (double)rd->packets / secs;
@@ -394,6 +448,7 @@ int vg_summary_write_json(const struct vg_summary *s, const char *path)
     fprintf(f, "}},");
     json_defrag(f, &t.defrag);
     json_stream(f, &t);
+    json_app(f, &t.app);
     fprintf(f,
             "\"drops\":{\"malformed\":%llu,\"checksum\":%llu,\"oversize\":%llu,"
             "\"event_ring_full\":%llu,\"event_write_errors\":%llu},",

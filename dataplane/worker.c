@@ -3,6 +3,8 @@
  * a system call or logs per packet (the backoff only runs when idle). */
 #include "dataplane_int.h"
 
+#include "vigil/meta.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,10 +23,10 @@ void vg_backoff(unsigned *spins)
     nanosleep(&ts, NULL);
 }
 
-static void worker_emit(struct vg_worker *w, const struct vg_event *ev)
+static void worker_emit_meta(struct vg_worker *w, const struct vg_event *ev, const uint8_t *meta)
 {
     unsigned spins = 0;
-    while (!vg_event_ring_push(w->events, ev)) {
+    while (!vg_event_ring_push_meta(w->events, ev, meta)) {
         if (!w->offline) {
             w->st.events_dropped++;
             return;
@@ -32,6 +34,11 @@ static void worker_emit(struct vg_worker *w, const struct vg_event *ev)
         w->st.event_waits++;
         vg_backoff(&spins);
     }
+}
+
+static void worker_emit(struct vg_worker *w, const struct vg_event *ev)
+{
+    worker_emit_meta(w, ev, NULL);
 }
 
 void vg_event_tuple_from_packet(struct vg_event_tuple *t, const struct vg_packet *p)
@@ -66,6 +73,8 @@ void vg_event_tuple_from_packet(struct vg_event_tuple *t, const struct vg_packet
 
 /* Called by the flow table for every flow that ends. */
 static void worker_stream_end(struct vg_worker *w, struct vg_flow *f, const struct vg_packet *view);
+static void worker_app_end(struct vg_worker *w, struct vg_flow *f, uint32_t slot,
+                           const struct vg_packet *view);
 
 /* No packet ends a flow: a packet-shaped view of its client-to-server side,
  * built from the flow, stands in for one (records, last stream bytes). */
@@ -109,6 +118,16 @@ void vg_worker_flow_end(void *user, const struct vg_flow *f, enum vg_flow_end_re
     }
     struct vg_event ev;
     memset(&ev, 0, sizeof(ev));
+    if (w->app != NULL) {
+        /* Open transactions are reported before the flow's record. */
+        uint32_t slot = vg_flow_table_index(w->flows, f);
+        worker_app_end(w, (struct vg_flow *)f, slot, &view);
+        struct vg_meta_writer mw;
+        vg_meta_init(&mw, w->meta, sizeof(w->meta));
+        vg_applayer_flow_meta(w->app, slot, &mw);
+        ev.meta_len = (uint16_t)vg_meta_finish(&mw);
+    }
+    ev.app_proto = f->app_proto;
     ev.type = VG_EVENT_FLOW;
     ev.ts_us = f->last_us;
     ev.flow_id = f->flow_id;
@@ -126,7 +145,7 @@ void vg_worker_flow_end(void *user, const struct vg_flow *f, enum vg_flow_end_re
     fl->tcp_state = f->tcp_state;
     fl->tcp_flags_ts = f->tcp_flags[VG_DIR_TOSERVER];
     fl->tcp_flags_tc = f->tcp_flags[VG_DIR_TOCLIENT];
-    worker_emit(w, &ev);
+    worker_emit_meta(w, &ev, w->meta);
 }
 
 struct alert_ctx {
@@ -134,6 +153,7 @@ struct alert_ctx {
     const struct vg_packet *p;
     struct vg_flow *flow;
     enum vg_flow_dir dir;
+    const struct vg_app_tx *tx; /* the transaction an app rule matched in, or NULL */
 };
 
 static void worker_alert(void *user, const struct vg_rule_meta *rule)
@@ -148,12 +168,21 @@ static void worker_alert(void *user, const struct vg_rule_meta *rule)
     ev.u.alert.rule = rule;
     if (a->flow != NULL) {
         ev.flow_id = a->flow->flow_id;
+        ev.app_proto = a->flow->app_proto;
         ev.u.alert.has_flow = 1;
         ev.u.alert.to_server = a->dir == VG_DIR_TOSERVER;
         a->flow->flags |= VG_FLOW_F_ALERTED;
     }
+    if (a->tx != NULL && a->tx->encode != NULL) {
+        /* The alert shows the transaction it matched in. */
+        struct vg_meta_writer mw;
+        vg_meta_init(&mw, a->w->meta, sizeof(a->w->meta));
+        vg_meta_uint(&mw, "tx_id", a->tx->tx_id);
+        a->tx->encode(a->tx->obj, &mw);
+        ev.meta_len = (uint16_t)vg_meta_finish(&mw);
+    }
     a->w->st.alerts++;
-    worker_emit(a->w, &ev);
+    worker_emit_meta(a->w, &ev, a->w->meta);
 }
 
 static void worker_anomaly(struct vg_worker *w, const struct vg_packet *p, uint64_t flow_id,
@@ -171,7 +200,105 @@ static void worker_anomaly(struct vg_worker *w, const struct vg_packet *p, uint6
     worker_emit(w, &ev);
 }
 
+/* ---- application layer ---- */
+
+/* What the app-layer callbacks need: the packet that delivered the bytes
+ * and its direction. */
+struct app_ctx {
+    struct vg_worker *w;
+    struct vg_flow *flow;
+    const struct vg_packet *p;
+    enum vg_flow_dir p_dir;
+    enum vg_flow_dir data_dir; /* the direction of the bytes being parsed */
+};
+
 static uint32_t flow_detect_flags(struct vg_flow *f, enum vg_flow_dir dir);
+
+/* The packet seen in direction dir: a stream's bytes may be released by the
+ * other side's ACK; alerts show the data's own direction for the inner
+ * addresses, and the encapsulation of the packet that released it (a
+ * mirror session's outer header is the same both ways). */
+static void packet_view_in(const struct vg_packet *p, enum vg_flow_dir p_dir, enum vg_flow_dir dir,
+                           struct vg_packet *view)
+{
+    *view = *p;
+    if (dir != p_dir) {
+        view->src = p->dst;
+        view->dst = p->src;
+        view->sport = p->dport;
+        view->dport = p->sport;
+    }
+}
+
+static void app_tx(void *user, const struct vg_app_tx *tx)
+{
+    struct app_ctx *c = user;
+    struct vg_worker *w = c->w;
+    struct vg_flow *f = c->flow;
+    if (f->app_proto == VG_APP_UNKNOWN || f->app_proto == VG_APP_FAILED ||
+        f->app_proto == VG_APP_OTHER)
+        f->app_proto = tx->proto;
+    enum vg_flow_dir dir = tx->dir == VG_DIR_TOCLIENT ? VG_DIR_TOCLIENT : VG_DIR_TOSERVER;
+    struct vg_packet view;
+    packet_view_in(c->p, c->p_dir, dir, &view);
+    if (w->detect != NULL && !tx->repeated) {
+        struct alert_ctx a = {.w = w, .p = &view, .flow = f, .dir = dir, .tx = tx};
+        uint32_t flags = flow_detect_flags(f, dir) | VG_DF_APP(f->app_proto);
+        vg_detect_app(w->detect, tx, &view, flags, worker_alert, &a);
+    }
+    /* A transaction's record when it completes; DNS logs queries and
+     * answers each, as Suricata does. */
+    bool record = tx->proto == VG_APP_DNS ? !tx->repeated : tx->last;
+    if (!record)
+        return;
+    struct vg_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.type = VG_EVENT_APP;
+    ev.app_proto = tx->proto;
+    ev.ts_us = view.ts_us;
+    ev.pcap_cnt = view.pcap_cnt;
+    ev.flow_id = f->flow_id;
+    /* Records read client to server, whichever side completed them. */
+    struct vg_packet cs;
+    packet_view_in(c->p, c->p_dir, VG_DIR_TOSERVER, &cs);
+    vg_event_tuple_from_packet(&ev.tuple, &cs);
+    struct vg_meta_writer mw;
+    vg_meta_init(&mw, w->meta, sizeof(w->meta));
+    vg_meta_uint(&mw, "tx_id", tx->tx_id);
+    if (tx->encode != NULL)
+        tx->encode(tx->obj, &mw);
+    ev.meta_len = (uint16_t)vg_meta_finish(&mw);
+    worker_emit_meta(w, &ev, w->meta);
+}
+
+static void app_anomaly(void *user, enum vg_app_proto proto, uint16_t event)
+{
+    struct app_ctx *c = user;
+    struct vg_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.type = VG_EVENT_ANOMALY;
+    ev.app_proto = (uint8_t)proto;
+    ev.ts_us = c->p->ts_us;
+    ev.pcap_cnt = c->p->pcap_cnt;
+    /* the anomaly is in the parsed bytes: show their direction */
+    struct vg_packet view;
+    packet_view_in(c->p, c->p_dir, c->data_dir, &view);
+    vg_event_tuple_from_packet(&ev.tuple, &view);
+    ev.flow_id = c->flow->flow_id;
+    ev.u.anomaly.kind = VG_ANOMALY_APPLAYER;
+    ev.u.anomaly.event = event;
+    worker_emit(c->w, &ev);
+}
+
+/* The flow ends: open transactions are reported, parser states freed. */
+static void worker_app_end(struct vg_worker *w, struct vg_flow *f, uint32_t slot,
+                           const struct vg_packet *view)
+{
+    struct app_ctx c = {.w = w, .flow = f, .p = view, .p_dir = VG_DIR_TOSERVER};
+    struct vg_app_cb cb = {.user = &c, .tx = app_tx, .anomaly = app_anomaly};
+    vg_applayer_flow_end(w->app, slot, &cb);
+    f->app_proto = vg_applayer_proto(w->app, slot);
+}
 
 /* What the stream sink needs to turn reassembled bytes into alerts. */
 struct stream_ctx {
@@ -182,21 +309,10 @@ struct stream_ctx {
     enum vg_flow_dir p_dir;
 };
 
-/* The reassembled bytes of one direction may be released by a packet of the
- * other (the receiver's ACK): alerts show the data's own direction for the
- * inner addresses, and the encapsulation of the packet that released it (a
- * mirror session's outer header is the same both ways; a real tunnel's is
- * reversed). */
 static void stream_packet_view(const struct stream_ctx *sc, enum vg_flow_dir dir,
                                struct vg_packet *view)
 {
-    *view = *sc->p;
-    if (dir != sc->p_dir) {
-        view->src = sc->p->dst;
-        view->dst = sc->p->src;
-        view->sport = sc->p->dport;
-        view->dport = sc->p->sport;
-    }
+    packet_view_in(sc->p, sc->p_dir, dir, view);
 }
 
 /* The matching state of a reassembled direction, opened on first use. NULL
@@ -219,6 +335,15 @@ static void stream_data(void *user, enum vg_flow_dir dir, const uint8_t *data, u
 {
     struct stream_ctx *sc = user;
     struct vg_worker *w = sc->w;
+    if (w->app != NULL) {
+        struct app_ctx c = {
+            .w = w, .flow = sc->flow, .p = sc->p, .p_dir = sc->p_dir, .data_dir = dir};
+        struct vg_app_cb cb = {.user = &c, .tx = app_tx, .anomaly = app_anomaly};
+        vg_applayer_stream(w->app, sc->slot, dir, data, len,
+                           (flags & VG_STREAM_GAP_BEFORE) ? VG_APP_GAP : 0, &cb);
+        if (sc->flow->app_proto == VG_APP_UNKNOWN)
+            sc->flow->app_proto = vg_applayer_proto(w->app, sc->slot);
+    }
     /* The first bytes may come in the very call that activated the direction. */
     struct vg_detect_stream *ds = stream_state(w, sc->slot, dir);
     if (ds == NULL)
@@ -227,7 +352,7 @@ static void stream_data(void *user, enum vg_flow_dir dir, const uint8_t *data, u
     stream_packet_view(sc, dir, &view);
     struct alert_ctx a = {.w = w, .p = &view, .flow = sc->flow, .dir = dir};
     uint32_t chunk_flags = (flags & VG_STREAM_GAP_BEFORE) ? VG_DS_GAP : 0;
-    uint32_t flow_flags = flow_detect_flags(sc->flow, dir);
+    uint32_t flow_flags = flow_detect_flags(sc->flow, dir) | VG_DF_APP(sc->flow->app_proto);
     /* As in Suricata, a session picked up midstream counts as established. */
     if (flags & VG_STREAM_MIDSTREAM)
         flow_flags |= VG_DF_ESTABLISHED;
@@ -272,7 +397,8 @@ static void worker_stream_end(struct vg_worker *w, struct vg_flow *f, const stru
         stream_packet_view(&sc, (enum vg_flow_dir)d, &dview);
         struct alert_ctx a = {.w = w, .p = &dview, .flow = f, .dir = (enum vg_flow_dir)d};
         vg_detect_stream_data(w->detect, *ds, NULL, 0, 0, VG_DS_END, &dview,
-                              flow_detect_flags(f, (enum vg_flow_dir)d), worker_alert, &a);
+                              flow_detect_flags(f, (enum vg_flow_dir)d) | VG_DF_APP(f->app_proto),
+                              worker_alert, &a);
         vg_detect_stream_close(w->detect, *ds);
         *ds = NULL;
     }
@@ -333,6 +459,23 @@ static uint32_t flow_detect_flags(struct vg_flow *f, enum vg_flow_dir dir)
     return flags;
 }
 
+/* nDPI sees every packet until it decides; UDP payloads go to the parsers
+ * (TCP bytes come through the stream sink). */
+static void worker_app_packet(struct vg_worker *w, struct vg_flow *f, enum vg_flow_dir dir,
+                              const struct vg_packet *p)
+{
+    uint32_t slot = vg_flow_table_index(w->flows, f);
+    vg_applayer_packet(w->app, slot, p, dir);
+    if (p->proto == 17 && (p->flags & VG_PKT_HAS_L4) && p->payload_len != 0) {
+        struct app_ctx c = {.w = w, .flow = f, .p = p, .p_dir = dir, .data_dir = dir};
+        struct vg_app_cb cb = {.user = &c, .tx = app_tx, .anomaly = app_anomaly};
+        vg_applayer_udp(w->app, slot, dir, p->payload, p->payload_len, &cb);
+    }
+    uint8_t proto = vg_applayer_proto(w->app, slot);
+    if (f->app_proto == VG_APP_UNKNOWN || proto != VG_APP_FAILED)
+        f->app_proto = proto;
+}
+
 void vg_worker_packet(struct vg_worker *w, struct vg_packet *p)
 {
     worker_advance_clock(w, p->ts_us);
@@ -360,10 +503,15 @@ void vg_worker_packet(struct vg_worker *w, struct vg_packet *p)
             if (a.flow->pkts[0] + a.flow->pkts[1] == 1) {
                 a.flow->icmp_type = p->icmp_type;
                 a.flow->icmp_code = p->icmp_code;
+                if (w->app != NULL)
+                    vg_applayer_flow_start(w->app, vg_flow_table_index(w->flows, a.flow));
             }
+            if (w->app != NULL)
+                worker_app_packet(w, a.flow, a.dir, p);
             flags = flow_detect_flags(a.flow, a.dir);
             if (w->stream != NULL && p->proto == 6 && (p->flags & VG_PKT_HAS_L4))
                 flags |= worker_stream(w, a.flow, a.dir, p);
+            flags |= VG_DF_APP(a.flow->app_proto);
         }
     }
     if (w->detect != NULL)
@@ -472,6 +620,9 @@ int vg_worker_config_load(struct vg_worker_config *wc, const struct vg_config *c
                  spolicy);
         return -1;
     }
+    vg_applayer_config_default(&wc->app);
+    if (vg_applayer_config_load(&wc->app, cfg, err, errlen) != 0)
+        return -1;
     if (wc->event_ring_size == 0 || wc->event_ring_size > (1u << 30)) {
         snprintf(err, errlen, "event-ring.size: must be between 1 and 2^30");
         return -1;
@@ -520,6 +671,13 @@ int vg_worker_init(struct vg_worker *w, unsigned id, unsigned nworkers,
             vg_detect_ctx_streams(w->detect, (uint32_t)inspect) != 0)
             return -1;
     }
+    if (wc->app.enabled) {
+        struct vg_applayer_config ac = wc->app;
+        vg_applayer_config_split(&ac, nworkers ? nworkers : 1);
+        w->app = vg_applayer_new(&ac, vg_flow_table_capacity(w->flows));
+        if (w->app == NULL)
+            return -1;
+    }
     return 0;
 }
 
@@ -532,6 +690,7 @@ void vg_worker_destroy(struct vg_worker *w)
     vg_defrag_free(w->defrag);
     vg_stream_table_free(w->stream);
     free(w->dstreams);
+    vg_applayer_free(w->app);
     memset(w, 0, sizeof(*w));
 }
 
@@ -574,4 +733,6 @@ void vg_worker_publish(struct vg_worker *w)
     vg_counters_publish(&w->pub_st, &w->st, sizeof(w->st));
     vg_counters_publish(&w->pub_flows, vg_flow_table_stats(w->flows), sizeof(w->pub_flows));
     vg_counters_publish(&w->pub_dec, &w->dec, sizeof(w->pub_dec));
+    if (w->app != NULL)
+        vg_counters_publish(&w->pub_app, vg_applayer_stats(w->app), sizeof(w->pub_app));
 }

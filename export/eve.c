@@ -1,8 +1,10 @@
 /* EVE JSON records, field for field as Suricata writes them. */
 #include <string.h>
 
+#include "vigil/applayer.h"
 #include "vigil/defrag.h"
 #include "vigil/event.h"
+#include "vigil/meta.h"
 #include "vigil/stream.h"
 #include "vigil/flow.h"
 
@@ -118,9 +120,13 @@ static void append_proto(struct vg_jbuf *j, uint8_t proto)
     }
 }
 
-static const char *event_type_name(uint8_t type)
+static const char *event_type_name(const struct vg_event *ev)
 {
-    switch (type) {
+    switch (ev->type) {
+    case VG_EVENT_APP: {
+        const char *n = vg_app_proto_name((enum vg_app_proto)ev->app_proto);
+        return n != NULL ? n : "unknown";
+    }
     case VG_EVENT_ALERT:
         return "alert";
     case VG_EVENT_FLOW:
@@ -170,7 +176,7 @@ static void append_header(struct vg_jbuf *j, const struct vg_event *ev, const st
         append_u64(j, ev->pcap_cnt);
     }
     APPEND_LIT(j, ",\"event_type\":");
-    append_str(j, event_type_name(ev->type));
+    append_str(j, event_type_name(ev));
 
     if (t->vlan_count > 0) {
         unsigned n = t->vlan_count < VG_MAX_VLAN ? t->vlan_count : VG_MAX_VLAN;
@@ -324,10 +330,22 @@ static void append_layer(struct vg_jbuf *j, const char *name)
     vg_jbuf_append_json_string(j, (const uint8_t *)name, n);
 }
 
-static void append_anomaly(struct vg_jbuf *j, const struct vg_event_anomaly *a, int family)
+static void append_anomaly(struct vg_jbuf *j, const struct vg_event_anomaly *a, int family,
+                           uint8_t app_proto)
 {
     const char *name = NULL;
     const char *type = "decode";
+    if (a->kind == VG_ANOMALY_APPLAYER) {
+        /* Suricata's applayer anomaly: the protocol and the parser's event */
+        const char *proto = vg_app_proto_name((enum vg_app_proto)app_proto);
+        name = vg_app_event_name((enum vg_app_proto)app_proto, a->event);
+        APPEND_LIT(j, ",\"anomaly\":{\"app_proto\":");
+        append_str(j, proto != NULL ? proto : "unknown");
+        APPEND_LIT(j, ",\"type\":\"applayer\",\"event\":");
+        append_str(j, name != NULL ? name : "unknown");
+        APPEND_LIT(j, ",\"layer\":\"proto_parser\"}");
+        return;
+    }
     if (a->kind == VG_ANOMALY_DECODE && a->event < VG_DEC_EVENT_COUNT)
         name = vg_decode_event_name((enum vg_decode_event)a->event);
     else if (a->kind == VG_ANOMALY_DEFRAG && a->event < VG_DEFRAG_EV_COUNT)
@@ -420,11 +438,24 @@ void vg_eve_format(struct vg_jbuf *j, const struct vg_event *ev, const struct vg
         append_flow(j, &ev->u.flow, ev->tuple.proto);
         break;
     case VG_EVENT_ANOMALY:
-        append_anomaly(j, &ev->u.anomaly, ev->tuple.family);
+        append_anomaly(j, &ev->u.anomaly, ev->tuple.family, ev->app_proto);
         break;
     default:
         break;
     }
+    /* The flow's application protocol when a parser of vigil's took it;
+     * a protocol only nDPI names comes in the metadata. */
+    if (ev->type != VG_EVENT_ANOMALY && ev->type != VG_EVENT_APP) {
+        const char *app = vg_app_proto_name((enum vg_app_proto)ev->app_proto);
+        if (app != NULL) {
+            APPEND_LIT(j, ",\"app_proto\":");
+            append_str(j, app);
+        }
+    }
+    /* Application objects: the record's own (http, tls, ...), or those of
+     * the transaction an alert matched in, or the flow's nDPI result. */
+    if (ev->meta_len != 0)
+        vg_meta_to_json(j, vg_event_meta(ev), ev->meta_len, true);
     if (ev->tuple.encap_depth != 0)
         append_tunnel(j, &ev->tuple);
 

@@ -17,21 +17,21 @@
 struct vg_meta_writer;
 
 enum vg_bigip_cookie_format {
-    VG_BIGIP_COOKIE_IPV4 = 1,    /* <A>.<P>.0000 */
-    VG_BIGIP_COOKIE_IPV4_RD = 2, /* rd<N>o00000000000000000000ffff<8 hex>o<port> */
-    VG_BIGIP_COOKIE_IPV6 = 3,    /* vi<32 hex>.<P> */
-    VG_BIGIP_COOKIE_IPV6_RD = 4, /* rd<N>o<32 hex>o<port> */
+    VG_BIGIP_COOKIE_IPV4 = 1,      /* <A>.<P>.0000 */
+    VG_BIGIP_COOKIE_IPV4_RD = 2,   /* rd<N>o00000000000000000000ffff<8 hex>o<port> */
+    VG_BIGIP_COOKIE_IPV6 = 3,      /* vi<32 hex>.<P> */
+    VG_BIGIP_COOKIE_IPV6_RD = 4,   /* rd<N>o<32 hex>o<port> */
     VG_BIGIP_COOKIE_ENCRYPTED = 5, /* !<base64> */
 };
 
 #define VG_BIGIP_POOL_MAX 128
 
 struct vg_bigip_cookie {
-    uint8_t format;       /* enum vg_bigip_cookie_format */
-    uint8_t family;       /* 4 or 6; 0 when encrypted */
+    uint8_t format; /* enum vg_bigip_cookie_format */
+    uint8_t family; /* 4 or 6; 0 when encrypted */
     bool encrypted;
-    bool private_member;  /* the member address is not routable on the internet */
-    bool default_name;    /* the cookie is named BIGipServer<pool> */
+    bool private_member; /* the member address is not routable on the internet */
+    bool default_name;   /* the cookie is named BIGipServer<pool> */
     uint16_t port;
     uint32_t route_domain; /* 0: the default route domain */
     struct vg_ip_addr addr;
@@ -55,9 +55,9 @@ void vg_bigip_cookie_encode(const struct vg_bigip_cookie *c, struct vg_meta_writ
 /* Management-plane classes of a request path (threat-model section 3.2). */
 enum vg_bigip_mgmt {
     VG_BIGIP_MGMT_NONE = 0,
-    VG_BIGIP_MGMT_TMUI = 1,     /* /tmui/..., /hsqldb */
-    VG_BIGIP_MGMT_REST = 2,     /* /mgmt/... (iControl REST) */
-    VG_BIGIP_MGMT_SOAP = 3,     /* /iControl/... */
+    VG_BIGIP_MGMT_TMUI = 1, /* /tmui/..., /hsqldb */
+    VG_BIGIP_MGMT_REST = 2, /* /mgmt/... (iControl REST) */
+    VG_BIGIP_MGMT_SOAP = 3, /* /iControl/... */
 };
 
 /* Classifies a normalised path (case-insensitive, as the appliance's own

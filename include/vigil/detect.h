@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "vigil/applayer.h"
 #include "vigil/packet.h"
 
 struct vg_config;
@@ -51,6 +52,8 @@ struct vg_ruleset_stats {
                                * patterns form the streaming database) */
     uint32_t stream_window;   /* bytes each stream keeps for verification */
     uint64_t stream_db_bytes; /* streaming Hyperscan database */
+    uint32_t app_rules;       /* rules inspected on application-layer transactions */
+    uint64_t app_db_bytes;    /* their Hyperscan databases, all buffers */
 };
 
 /* Loads and compiles rules. Returns NULL only when nothing usable can be
@@ -76,6 +79,11 @@ void vg_detect_ctx_free(struct vg_detect_ctx *ctx);
  * stream inspects (tcp, tcp-stream, only_stream with a content) are left to
  * vg_detect_stream_data and skipped here, so they do not alert twice. */
 #define VG_DF_STREAM 0x10u
+/* The flow's application protocol (enum vg_app_proto) sits in bits 8-15:
+ * rules written for http, tls, dns or ssh need it, whatever they inspect. */
+#define VG_DF_APP_SHIFT 8
+#define VG_DF_APP(p)    ((uint32_t)(p) << VG_DF_APP_SHIFT)
+#define VG_DF_APP_MASK  (0xffu << VG_DF_APP_SHIFT)
 
 typedef void (*vg_alert_fn)(void *user, const struct vg_rule_meta *rule);
 
@@ -84,6 +92,25 @@ typedef void (*vg_alert_fn)(void *user, const struct vg_rule_meta *rule);
  * of alerts. */
 uint32_t vg_detect_packet(struct vg_detect_ctx *ctx, const struct vg_packet *p, uint32_t flow_flags,
                           vg_alert_fn on_alert, void *user);
+
+/* ---- Application-layer transactions ----
+ * Runs the rules that inspect application buffers (sticky buffers, http_*
+ * modifiers, or an app protocol in the header with a buffer keyword) on one
+ * transaction at one stage (see enum vg_app_stage): a rule is inspected at
+ * the stage where the last buffer it names becomes available, so it alerts
+ * at most once per transaction. Contents of such a rule that name no buffer
+ * inspect tx->buf[VG_BUF_PAYLOAD] (the app layer sets it: the message body
+ * at a body stage, else the stream bytes that completed the stage). p is the packet (or view) in
+ * tx->dir, for the header tests and the alert; flow_flags as for vg_detect_packet. Returns the
+ * number of alerts. */
+uint32_t vg_detect_app(struct vg_detect_ctx *ctx, const struct vg_app_tx *tx,
+                       const struct vg_packet *p, uint32_t flow_flags, vg_alert_fn on_alert,
+                       void *user);
+
+/* The rule keyword that selects buffer b ("http.uri", "tls.sni", "pkt_data"
+ * for the payload; a response variant shares its request keyword, e.g.
+ * "http.header"), or NULL when b is out of range. */
+const char *vg_buffer_name(enum vg_buffer b);
 
 /* ---- Reassembled streams ----
  * One state per flow and direction whose bytes are reassembled. The bytes

@@ -73,9 +73,9 @@ struct vg_event_flow {
 
 /* Which stage raised an anomaly: it selects the enum of `event`. */
 enum vg_anomaly_kind {
-    VG_ANOMALY_DECODE = 0, /* enum vg_decode_event */
-    VG_ANOMALY_DEFRAG = 1, /* enum vg_defrag_event */
-    VG_ANOMALY_STREAM = 2, /* enum vg_stream_event */
+    VG_ANOMALY_DECODE = 0,   /* enum vg_decode_event */
+    VG_ANOMALY_DEFRAG = 1,   /* enum vg_defrag_event */
+    VG_ANOMALY_STREAM = 2,   /* enum vg_stream_event */
     VG_ANOMALY_APPLAYER = 3, /* the event numbers of the parser of event.app_proto */
 };
 
@@ -117,7 +117,8 @@ static inline const uint8_t *vg_event_meta(const struct vg_event *ev)
 }
 
 /* Ring slots the largest event takes: a consumer pops at least this many. */
-#define VG_EVENT_MAX_SLOTS (1u + (VG_EVENT_META_MAX + sizeof(struct vg_event) - 1) / sizeof(struct vg_event))
+#define VG_EVENT_MAX_SLOTS                                                                         \
+    (1u + (VG_EVENT_META_MAX + sizeof(struct vg_event) - 1) / sizeof(struct vg_event))
 
 /* ---- single-producer single-consumer event ring ---- */
 

@@ -100,6 +100,7 @@ struct vg_flow {
     uint8_t in_use;
     uint8_t icmp_type; /* of the first packet, for the record's Community ID */
     uint8_t icmp_code;
+    uint8_t app_proto; /* enum vg_app_proto, as the worker's app layer knows it */
     /* The tunnel the first packet came in (see struct vg_packet), its outer
      * addresses and ports turned to read client to server. */
     uint8_t tunnel_type;

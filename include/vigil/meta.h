@@ -39,10 +39,10 @@ enum vg_meta_type {
 struct vg_meta_writer {
     uint8_t *buf;
     uint32_t len;
-    uint32_t cap;      /* usable bytes, minus what open containers reserve */
-    uint32_t depth;    /* containers open */
-    uint32_t skip;     /* containers being left out (no room): their items go nowhere */
-    bool overflow;     /* something was left out or cut */
+    uint32_t cap;   /* usable bytes, minus what open containers reserve */
+    uint32_t depth; /* containers open */
+    uint32_t skip;  /* containers being left out (no room): their items go nowhere */
+    bool overflow;  /* something was left out or cut */
 };
 
 void vg_meta_init(struct vg_meta_writer *w, uint8_t *buf, uint32_t cap);

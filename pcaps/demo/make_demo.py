@@ -17,6 +17,7 @@ Deterministic: run it twice, get the same bytes.   python3 pcaps/demo/make_demo.
 
 import json
 import os
+import struct
 import sys
 
 sys.dont_write_bytecode = True
@@ -275,6 +276,56 @@ def benign_tls(d):
                 "b6", 900)
 
 
+def tls12_session(d, name, client, sni, label):
+    """TLS 1.2: the server's certificate crosses in clear."""
+    with open(os.path.join(HERE, "portal-cert.der"), "rb") as f:
+        cert = f.read()
+    s = d.tcp(name, client, (BIGIP_VIP, 443), rtt_us=18000)
+    s.handshake()
+    s.send(pg.tls_client_hello(sni, alpn=("http/1.1",), versions=(0x0303,), label=label + "/ch"),
+           ack=False)
+    flight = pg.tls_server_hello(0xC02B, version=0x0303, alpn="http/1.1", label=label + "/sh") + \
+        pg.tls_certificate([cert]) + pg.tls_server_hello_done()
+    s.send(flight, from_client=False, think_us=1500)
+    s.send(pg.tls_record(22, det_kex(label)) + pg.tls_change_cipher_spec() +
+           pg.tls_record(22, pg.det_bytes(label + "/fin", 40)), ack=False)
+    s.send(pg.tls_change_cipher_spec() + pg.tls_record(22, pg.det_bytes(label + "/sfin", 40)),
+           from_client=False, think_us=900)
+    s.send(pg.tls_application_data(420, label + "/req"), ack=False)
+    s.send(pg.tls_application_data(1800, label + "/resp"), from_client=False, think_us=2500)
+    s.close(from_client=True)
+
+
+def det_kex(label):
+    """ClientKeyExchange with an uncompressed P-256 point."""
+    point = b"\x04" + pg.det_bytes(label + "/ecdhe", 64)
+    return b"\x10" + struct.pack("!I", len(point) + 1)[1:] + bytes([len(point)]) + point
+
+
+def benign_bigip_vip(d):
+    d.group("B10 TLS 1.2 from the internet, certificate in clear", gap_ms=300)
+    tls12_session(d, "B10-tls12-external", (EXT_CLIENT, 51530), "portal.example.com", "b8")
+    d.group("B11 HTTP through the virtual server: persistence cookie")
+    s = d.tcp("B11-http-vip", (EXT_CLIENT, 51531), (BIGIP_VIP, 80), rtt_us=18000)
+    s.handshake()
+    s.send(pg.http_request("GET", "/", "portal.example.com",
+                           [("User-Agent", UA_BROWSER), ("Accept", "text/html"),
+                            ("Connection", "keep-alive")]), ack=False)
+    s.send(resp(200, "OK", "text/html; charset=utf-8", html_page("Customer portal", 6),
+                [("Set-Cookie", "BIGipServerpool_portal_http=1677787402.20480.0000; path=/; "
+                                "Httponly"),
+                 ("Set-Cookie", "TS01c3a5f2=01a2b3c4d5e6f708; Path=/")]),
+           from_client=False, think_us=2200)
+    s.send(pg.http_request("GET", "/account", "portal.example.com",
+                           [("User-Agent", UA_BROWSER), ("Accept", "text/html"),
+                            ("Cookie", "BIGipServerpool_portal_http=1677787402.20480.0000; "
+                                       "TS01c3a5f2=01a2b3c4d5e6f708"),
+                            ("Connection", "keep-alive")]), ack=False)
+    s.send(resp(200, "OK", "text/html; charset=utf-8", html_page("Your account", 3)),
+           from_client=False, think_us=1900)
+    s.close(from_client=True)
+
+
 def benign_mgmt(d):
     d.group("B7 ICMP monitoring")
     f = d.icmp("B7-icmp-echo", ADMIN, BIGIP_MGMT)
@@ -486,6 +537,7 @@ def build():
     attacks_tmui_more(d)
     benign_mgmt(d)
     attacks_icontrol(d)
+    benign_bigip_vip(d)
     return d
 
 

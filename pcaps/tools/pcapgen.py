@@ -1056,6 +1056,19 @@ def tls_server_hello(cipher=0x1301, random=None, session_id=None, version=0x0304
     return tls_record(22, hs, 0x0303)
 
 
+def tls_certificate(ders, version=0x0303):
+    """A Certificate handshake message (TLS 1.2 layout) carrying the DER
+    certificates given, in one record."""
+    chain = b"".join(struct.pack("!I", len(c))[1:] + c for c in ders)
+    body = struct.pack("!I", len(chain))[1:] + chain
+    hs = struct.pack("!B", 11) + struct.pack("!I", len(body))[1:] + body
+    return tls_record(22, hs, version)
+
+
+def tls_server_hello_done(version=0x0303):
+    return tls_record(22, b"\x0e\x00\x00\x00", version)
+
+
 def tls_change_cipher_spec():
     return tls_record(20, b"\x01")
 

@@ -14,8 +14,13 @@ declare -A seeds=(
     [config]="tests/fuzz/corpus/config"
     [defrag]="tests/fuzz/corpus/defrag"
     [stream]="tests/fuzz/corpus/stream"
+    [http]="tests/fuzz/corpus/http"
+    [tls]="tests/fuzz/corpus/tls"
+    [dns]="tests/fuzz/corpus/dns"
+    [ssh]="tests/fuzz/corpus/ssh"
+    [bigip_cookie]="tests/fuzz/corpus/bigip_cookie"
 )
-harnesses=(decode rules config defrag stream)
+harnesses=(decode rules config defrag stream http tls dns ssh bigip_cookie)
 failed=0
 for h in "${harnesses[@]}"; do
     mkdir -p "$scratch/$h"
