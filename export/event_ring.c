@@ -103,7 +103,7 @@ bool vg_event_ring_push_meta(struct vg_event_ring *r, const struct vg_event *ev,
     /* The metadata fills the following slots, wrapping at the ring's end. */
     for (uint32_t s = 1, off = 0; s < slots; s++, off += sizeof(struct vg_event)) {
         uint32_t n = meta_len - off < sizeof(struct vg_event) ? meta_len - off
-                                                               : (uint32_t)sizeof(struct vg_event);
+                                                              : (uint32_t)sizeof(struct vg_event);
         memcpy(&r->slots[(head + s) & r->mask], meta + off, n);
     }
     /* release: the slot contents are visible before the new head */

@@ -18,10 +18,10 @@
 #include "vigil/event.h"
 
 #define EXPORT_BATCH       (64 + VG_EVENT_MAX_SLOTS) /* ring slots popped at a time */
-#define EXPORT_FLUSH_BYTES (256u * 1024u) /* write when the buffer reaches this */
-#define EXPORT_IDLE_SPINS  16             /* empty rounds before sleeping */
-#define EXPORT_IDLE_NS     (200L * 1000L) /* sleep when idle */
-#define SID_TABLE_INITIAL  256            /* slots; a power of two */
+#define EXPORT_FLUSH_BYTES (256u * 1024u)            /* write when the buffer reaches this */
+#define EXPORT_IDLE_SPINS  16                        /* empty rounds before sleeping */
+#define EXPORT_IDLE_NS     (200L * 1000L)            /* sleep when idle */
+#define SID_TABLE_INITIAL  256                       /* slots; a power of two */
 
 struct sid_slot {
     uint32_t sid;
