@@ -74,7 +74,7 @@ void vg_event_tuple_from_packet(struct vg_event_tuple *t, const struct vg_packet
 /* Called by the flow table for every flow that ends. */
 static void worker_stream_end(struct vg_worker *w, struct vg_flow *f, const struct vg_packet *view);
 static void worker_app_end(struct vg_worker *w, struct vg_flow *f, uint32_t slot,
-                           const struct vg_packet *view);
+                           const struct vg_packet *p, enum vg_flow_dir p_dir);
 
 /* No packet ends a flow: a packet-shaped view of its client-to-server side,
  * built from the flow, stands in for one (records, last stream bytes). */
@@ -121,7 +121,7 @@ void vg_worker_flow_end(void *user, const struct vg_flow *f, enum vg_flow_end_re
     if (w->app != NULL) {
         /* Open transactions are reported before the flow's record. */
         uint32_t slot = vg_flow_table_index(w->flows, f);
-        worker_app_end(w, (struct vg_flow *)f, slot, &view);
+        worker_app_end(w, (struct vg_flow *)f, slot, &view, VG_DIR_TOSERVER);
         struct vg_meta_writer mw;
         vg_meta_init(&mw, w->meta, sizeof(w->meta));
         vg_applayer_flow_meta(w->app, slot, &mw);
@@ -292,9 +292,9 @@ static void app_anomaly(void *user, enum vg_app_proto proto, uint16_t event)
 
 /* The flow ends: open transactions are reported, parser states freed. */
 static void worker_app_end(struct vg_worker *w, struct vg_flow *f, uint32_t slot,
-                           const struct vg_packet *view)
+                           const struct vg_packet *p, enum vg_flow_dir p_dir)
 {
-    struct app_ctx c = {.w = w, .flow = f, .p = view, .p_dir = VG_DIR_TOSERVER};
+    struct app_ctx c = {.w = w, .flow = f, .p = p, .p_dir = p_dir, .data_dir = p_dir};
     struct vg_app_cb cb = {.user = &c, .tx = app_tx, .anomaly = app_anomaly};
     vg_applayer_flow_end(w->app, slot, &cb);
     f->app_proto = vg_applayer_proto(w->app, slot);
@@ -509,8 +509,20 @@ void vg_worker_packet(struct vg_worker *w, struct vg_packet *p)
             if (w->app != NULL)
                 worker_app_packet(w, a.flow, a.dir, p);
             flags = flow_detect_flags(a.flow, a.dir);
-            if (w->stream != NULL && p->proto == 6 && (p->flags & VG_PKT_HAS_L4))
+            if (w->stream != NULL && p->proto == 6 && (p->flags & VG_PKT_HAS_L4)) {
                 flags |= worker_stream(w, a.flow, a.dir, p);
+                /* A session closed by a RST, or by both FINs and then an ACK
+                 * (which releases the last bytes: reassembly hands data over
+                 * when it is acknowledged), has nothing more for its parser:
+                 * the state goes back to the pool now rather than when the
+                 * flow times out. */
+                if (w->app != NULL && a.flow->tcp_state == VG_TCP_CLOSED &&
+                    ((p->tcp_flags & 0x04u) || !(p->tcp_flags & 0x01u)) &&
+                    !(a.flow->flags & VG_FLOW_F_APP_DONE)) {
+                    a.flow->flags |= VG_FLOW_F_APP_DONE;
+                    worker_app_end(w, a.flow, vg_flow_table_index(w->flows, a.flow), p, a.dir);
+                }
+            }
             flags |= VG_DF_APP(a.flow->app_proto);
         }
     }

@@ -403,8 +403,9 @@ static void take_flow(struct vg_applayer *al, struct app_slot *s, enum vg_app_pr
         al->st.state_pool_full[proto]++;
         return;
     }
+    /* Each parser initialises what it uses: touching the whole state (its
+     * buffers are tens of kilobytes) would cost a page fault per page. */
     void *st = pool_state(pool, s->state);
-    memset(st, 0, pool->size);
     switch (proto) {
     case VG_APP_HTTP:
         vg_http_state_init(st, &al->http_cfg, al->http_shared);

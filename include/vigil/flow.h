@@ -73,6 +73,7 @@ enum vg_tcp_state {
 #define VG_FLOW_F_SEEN_TOCLIENT 0x04u
 #define VG_FLOW_F_MIDSTREAM     0x08u /* TCP picked up without a SYN */
 #define VG_FLOW_F_4WHS          0x20u /* split handshake: SYN answered by a SYN */
+#define VG_FLOW_F_APP_DONE      0x40u /* the app layer was closed early (set by the worker) */
 #define VG_FLOW_F_WAS_ESTABLISHED                                                                  \
     0x10u /* reached established at least once (set by the worker)                                 \
            */
