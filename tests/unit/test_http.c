@@ -6,6 +6,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "app_test_util.h"
 #include "vigil/event.h"
 #include "vigil/http.h"
 #include "vigil/meta.h"
@@ -47,19 +48,7 @@ static void on_tx(void *user, const struct vg_app_tx *tx)
         r->buf[i][tx->buf[i].len] = 0;
         r->len[i] = tx->buf[i].len;
     }
-    static uint8_t meta[1 << 16];
-    struct vg_meta_writer w;
-    vg_meta_init(&w, meta, sizeof(meta));
-    tx->encode(tx->obj, &w);
-    uint32_t n = vg_meta_finish(&w);
-    cr_assert_not(w.overflow);
-    struct vg_jbuf j;
-    vg_jbuf_init(&j);
-    vg_jbuf_append(&j, "{", 1);
-    vg_meta_to_json(&j, meta, n, false);
-    vg_jbuf_append(&j, "}", 1);
-    r->json = strdup(j.buf);
-    vg_jbuf_free(&j);
+    r->json = app_tx_json(tx);
 }
 
 static void on_anomaly(void *user, enum vg_app_proto proto, uint16_t ev)

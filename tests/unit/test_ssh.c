@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app_test_util.h"
 #include "vigil/event.h"
 #include "vigil/flow.h"
 #include "vigil/meta.h"
@@ -49,19 +50,9 @@ static void copy_buf(struct seen_buf *b, const struct vg_app_buf *src)
 
 static void encode_json(const struct vg_app_tx *tx, char *out, size_t cap)
 {
-    static uint8_t mb[32768];
-    struct vg_meta_writer w;
-    vg_meta_init(&w, mb, sizeof(mb));
-    tx->encode(tx->obj, &w);
-    uint32_t n = vg_meta_finish(&w);
-    cr_assert_not(w.overflow);
-    struct vg_jbuf j;
-    vg_jbuf_init(&j);
-    vg_jbuf_append(&j, "{", 1);
-    vg_meta_to_json(&j, mb, n, false);
-    vg_jbuf_append(&j, "}", 1);
-    snprintf(out, cap, "%.*s", (int)j.len, j.buf);
-    vg_jbuf_free(&j);
+    char *json = app_tx_json(tx);
+    snprintf(out, cap, "%s", json);
+    free(json);
 }
 
 static void on_tx(void *user, const struct vg_app_tx *tx)
