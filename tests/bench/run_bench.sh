@@ -119,6 +119,8 @@ for w in "${worker_counts[@]}"; do
     run_config "shipped-rules-w$w" "$w"
 done
 run_config "no-rules-w1" 1 -S /dev/null
+# the cost of the application layer (parsers, nDPI, app records): shipped rules without it
+run_config "shipped-rules-no-app-layer-w1" 1 --set app-layer.enabled=false
 
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 rev=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
