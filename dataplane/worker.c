@@ -185,8 +185,8 @@ static void worker_alert(void *user, const struct vg_rule_meta *rule)
     worker_emit_meta(a->w, &ev, a->w->meta);
 }
 
-static void worker_anomaly(struct vg_worker *w, const struct vg_packet *p, uint64_t flow_id,
-                           uint8_t kind, uint16_t event)
+static void worker_anomaly(struct vg_worker *w, const struct vg_packet *p,
+                           const struct vg_flow *flow, uint8_t kind, uint16_t event)
 {
     struct vg_event ev;
     memset(&ev, 0, sizeof(ev));
@@ -194,7 +194,10 @@ static void worker_anomaly(struct vg_worker *w, const struct vg_packet *p, uint6
     ev.ts_us = p->ts_us;
     ev.pcap_cnt = p->pcap_cnt;
     vg_event_tuple_from_packet(&ev.tuple, p);
-    ev.flow_id = flow_id;
+    if (flow != NULL) {
+        ev.flow_id = flow->flow_id;
+        ev.app_proto = flow->app_proto;
+    }
     ev.u.anomaly.kind = kind;
     ev.u.anomaly.event = event;
     worker_emit(w, &ev);
@@ -363,7 +366,7 @@ static void stream_data(void *user, enum vg_flow_dir dir, const uint8_t *data, u
 static void stream_event(void *user, enum vg_stream_event ev)
 {
     struct stream_ctx *sc = user;
-    worker_anomaly(sc->w, sc->p, sc->flow->flow_id, VG_ANOMALY_STREAM, (uint16_t)ev);
+    worker_anomaly(sc->w, sc->p, sc->flow, VG_ANOMALY_STREAM, (uint16_t)ev);
 }
 
 /* Reassembles a TCP packet's payload; returns VG_DF_STREAM when the packet's
@@ -424,7 +427,7 @@ static bool worker_defrag(struct vg_worker *w, struct vg_packet *p, struct vg_pa
     uint32_t events = vg_defrag_last_events(w->defrag);
     for (unsigned e = 0; events != 0 && e < VG_DEFRAG_EV_COUNT; e++) {
         if (events & VG_DEFRAG_EVENT_BIT(e)) {
-            worker_anomaly(w, p, 0, VG_ANOMALY_DEFRAG, (uint16_t)e);
+            worker_anomaly(w, p, NULL, VG_ANOMALY_DEFRAG, (uint16_t)e);
             events &= ~VG_DEFRAG_EVENT_BIT(e);
         }
     }

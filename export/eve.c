@@ -445,7 +445,9 @@ void vg_eve_format(struct vg_jbuf *j, const struct vg_event *ev, const struct vg
     }
     /* The flow's application protocol when a parser of vigil's took it;
      * a protocol only nDPI names comes in the metadata. */
-    if (ev->type != VG_EVENT_ANOMALY && ev->type != VG_EVENT_APP) {
+    bool applayer_anomaly =
+        ev->type == VG_EVENT_ANOMALY && ev->u.anomaly.kind == VG_ANOMALY_APPLAYER;
+    if (ev->type != VG_EVENT_APP && !applayer_anomaly) {
         const char *app = vg_app_proto_name((enum vg_app_proto)ev->app_proto);
         if (app != NULL) {
             APPEND_LIT(j, ",\"app_proto\":");

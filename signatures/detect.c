@@ -82,12 +82,14 @@ static bool packet_pattern(const struct sig_rule *r)
     return r->fast >= 0 && r->inspect != SIG_INSPECT_STREAM && r->app_stage == 0;
 }
 
-static int compile_database(struct vg_ruleset *rs, FILE *err)
+int sig_compile_fast_patterns(const struct vg_ruleset *rs, sig_rule_pick_fn pick, const void *arg,
+                              unsigned mode, unsigned pattern_flags, const char *what,
+                              struct hs_database **out, uint64_t *db_bytes, FILE *err)
 {
+    *out = NULL;
     uint32_t n = 0;
     for (uint32_t i = 0; i < rs->nrules; i++)
-        n += packet_pattern(&rs->rules[i]);
-    rs->stats.patterns = n;
+        n += pick(&rs->rules[i], arg);
     if (n == 0)
         return 0;
 
@@ -98,25 +100,24 @@ static int compile_database(struct vg_ruleset *rs, FILE *err)
     int ret = -1;
     if (exprs == NULL || flags == NULL || ids == NULL || lens == NULL) {
         if (err != NULL)
-            fprintf(err, "rules: out of memory compiling the fast patterns\n");
+            fprintf(err, "rules: out of memory compiling the %s patterns\n", what);
         goto out;
     }
     uint32_t k = 0;
     for (uint32_t i = 0; i < rs->nrules; i++) {
         const struct sig_rule *r = &rs->rules[i];
-        if (!packet_pattern(r))
+        if (!pick(r, arg))
             continue;
         const struct sig_content *c = &r->contents[r->fast];
         exprs[k] = (const char *)c->pattern;
         lens[k] = c->len;
-        flags[k] = HS_FLAG_SINGLEMATCH | ((c->flags & SIG_CONTENT_NOCASE) ? HS_FLAG_CASELESS : 0);
+        flags[k] = pattern_flags | ((c->flags & SIG_CONTENT_NOCASE) ? HS_FLAG_CASELESS : 0);
         ids[k] = i;
         k++;
     }
     hs_database_t *db = NULL;
     hs_compile_error_t *cerr = NULL;
-    if (hs_compile_lit_multi(exprs, flags, ids, lens, n, HS_MODE_BLOCK, NULL, &db, &cerr) !=
-        HS_SUCCESS) {
+    if (hs_compile_lit_multi(exprs, flags, ids, lens, n, mode, NULL, &db, &cerr) != HS_SUCCESS) {
         if (err != NULL) {
             const char *why = cerr != NULL ? cerr->message : "unknown error";
             if (cerr != NULL && cerr->expression >= 0 && (uint32_t)cerr->expression < n) {
@@ -124,7 +125,7 @@ static int compile_database(struct vg_ruleset *rs, FILE *err)
                 fprintf(err, "%s:%u: Hyperscan cannot compile the fast pattern: %s (sid %u)\n",
                         r->file, r->line, why, r->meta.sid);
             } else {
-                fprintf(err, "rules: Hyperscan cannot compile the fast patterns: %s\n", why);
+                fprintf(err, "rules: Hyperscan cannot compile the %s patterns: %s\n", what, why);
             }
         }
         hs_free_compile_error(cerr);
@@ -132,8 +133,8 @@ static int compile_database(struct vg_ruleset *rs, FILE *err)
     }
     size_t size = 0;
     if (hs_database_size(db, &size) == HS_SUCCESS)
-        rs->stats.db_bytes = size;
-    rs->db = db;
+        *db_bytes += size;
+    *out = db;
     ret = 0;
 out:
     free(exprs);
@@ -141,6 +142,22 @@ out:
     free(ids);
     free(lens);
     return ret;
+}
+
+static bool pick_packet(const struct sig_rule *r, const void *arg)
+{
+    (void)arg;
+    return packet_pattern(r);
+}
+
+static int compile_database(struct vg_ruleset *rs, FILE *err)
+{
+    rs->stats.patterns = 0;
+    for (uint32_t i = 0; i < rs->nrules; i++)
+        rs->stats.patterns += packet_pattern(&rs->rules[i]);
+    rs->stats.db_bytes = 0;
+    return sig_compile_fast_patterns(rs, pick_packet, NULL, HS_MODE_BLOCK, HS_FLAG_SINGLEMATCH,
+                                     "packet", &rs->db, &rs->stats.db_bytes, err);
 }
 
 struct vg_ruleset *vg_ruleset_load(const struct vg_rule_load_opts *opts,

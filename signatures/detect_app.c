@@ -92,58 +92,17 @@ const char *vg_buffer_name(enum vg_buffer b)
 
 /* ---- Compiling ------------------------------------------------------------------ */
 
+static bool pick_buffer(const struct sig_rule *r, const void *arg)
+{
+    uint32_t buf = *(const uint32_t *)arg;
+    return r->app_stage != 0 && r->fast >= 0 && r->contents[r->fast].buffer == buf;
+}
+
 static int compile_buffer(struct vg_ruleset *rs, uint32_t buf, FILE *err)
 {
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < rs->nrules; i++) {
-        const struct sig_rule *r = &rs->rules[i];
-        n += r->app_stage != 0 && r->fast >= 0 && r->contents[r->fast].buffer == buf;
-    }
-    if (n == 0)
-        return 0;
-    const char **exprs = malloc(n * sizeof(*exprs));
-    unsigned *flags = malloc(n * sizeof(*flags));
-    unsigned *ids = malloc(n * sizeof(*ids));
-    size_t *lens = malloc(n * sizeof(*lens));
-    int ret = -1;
-    if (exprs == NULL || flags == NULL || ids == NULL || lens == NULL) {
-        if (err != NULL)
-            fprintf(err, "rules: out of memory compiling the application patterns\n");
-        goto out;
-    }
-    uint32_t k = 0;
-    for (uint32_t i = 0; i < rs->nrules; i++) {
-        const struct sig_rule *r = &rs->rules[i];
-        if (r->app_stage == 0 || r->fast < 0 || r->contents[r->fast].buffer != buf)
-            continue;
-        const struct sig_content *c = &r->contents[r->fast];
-        exprs[k] = (const char *)c->pattern;
-        lens[k] = c->len;
-        flags[k] = HS_FLAG_SINGLEMATCH | ((c->flags & SIG_CONTENT_NOCASE) ? HS_FLAG_CASELESS : 0);
-        ids[k] = i;
-        k++;
-    }
-    hs_database_t *db = NULL;
-    hs_compile_error_t *cerr = NULL;
-    if (hs_compile_lit_multi(exprs, flags, ids, lens, n, HS_MODE_BLOCK, NULL, &db, &cerr) !=
-        HS_SUCCESS) {
-        if (err != NULL)
-            fprintf(err, "rules: Hyperscan cannot compile the %s patterns: %s\n",
-                    buffer_info[buf].name, cerr != NULL ? cerr->message : "unknown error");
-        hs_free_compile_error(cerr);
-        goto out;
-    }
-    size_t size = 0;
-    if (hs_database_size(db, &size) == HS_SUCCESS)
-        rs->stats.app_db_bytes += size;
-    rs->app_db[buf] = db;
-    ret = 0;
-out:
-    free(exprs);
-    free(flags);
-    free(ids);
-    free(lens);
-    return ret;
+    return sig_compile_fast_patterns(rs, pick_buffer, &buf, HS_MODE_BLOCK, HS_FLAG_SINGLEMATCH,
+                                     buffer_info[buf].name, &rs->app_db[buf],
+                                     &rs->stats.app_db_bytes, err);
 }
 
 int sig_app_prepare(struct vg_ruleset *rs, FILE *err)

@@ -231,6 +231,12 @@ static int analyse_rule(struct vg_ruleset *rs, struct sig_rule *r)
     return 0;
 }
 
+static bool pick_stream(const struct sig_rule *r, const void *arg)
+{
+    (void)arg;
+    return r->inspect != SIG_INSPECT_PACKET;
+}
+
 int sig_stream_prepare(struct vg_ruleset *rs, FILE *err)
 {
     uint32_t n = 0;
@@ -254,50 +260,9 @@ int sig_stream_prepare(struct vg_ruleset *rs, FILE *err)
     if (n == 0)
         return 0;
 
-    const char **exprs = malloc(n * sizeof(*exprs));
-    unsigned *flags = malloc(n * sizeof(*flags));
-    unsigned *ids = malloc(n * sizeof(*ids));
-    size_t *lens = malloc(n * sizeof(*lens));
-    int ret = -1;
-    if (exprs == NULL || flags == NULL || ids == NULL || lens == NULL) {
-        if (err != NULL)
-            fprintf(err, "rules: out of memory compiling the stream patterns\n");
-        goto out;
-    }
-    uint32_t k = 0;
-    for (uint32_t i = 0; i < rs->nrules; i++) {
-        const struct sig_rule *r = &rs->rules[i];
-        if (r->inspect == SIG_INSPECT_PACKET)
-            continue;
-        const struct sig_content *c = &r->contents[r->fast];
-        exprs[k] = (const char *)c->pattern;
-        lens[k] = c->len;
-        /* Every occurrence counts: no single-match flag here. */
-        flags[k] = (c->flags & SIG_CONTENT_NOCASE) ? HS_FLAG_CASELESS : 0;
-        ids[k] = i;
-        k++;
-    }
-    hs_database_t *db = NULL;
-    hs_compile_error_t *cerr = NULL;
-    if (hs_compile_lit_multi(exprs, flags, ids, lens, n, HS_MODE_STREAM, NULL, &db, &cerr) !=
-        HS_SUCCESS) {
-        if (err != NULL)
-            fprintf(err, "rules: Hyperscan cannot compile the stream patterns: %s\n",
-                    cerr != NULL ? cerr->message : "unknown error");
-        hs_free_compile_error(cerr);
-        goto out;
-    }
-    size_t size = 0;
-    if (hs_database_size(db, &size) == HS_SUCCESS)
-        rs->stats.stream_db_bytes = size;
-    rs->stream_db = db;
-    ret = 0;
-out:
-    free(exprs);
-    free(flags);
-    free(ids);
-    free(lens);
-    return ret;
+    /* Every occurrence counts in a stream: no single-match flag. */
+    return sig_compile_fast_patterns(rs, pick_stream, NULL, HS_MODE_STREAM, 0, "stream",
+                                     &rs->stream_db, &rs->stats.stream_db_bytes, err);
 }
 
 /* ---- The pool of stream states ------------------------------------------------------ */

@@ -334,6 +334,19 @@ struct vg_ruleset {
 /* The rule with this gid:sid, or NULL. */
 const struct sig_rule *sig_ruleset_find(const struct vg_ruleset *rs, uint32_t gid, uint32_t sid);
 
+/* Whether a rule's fast pattern goes into the database being built. */
+typedef bool (*sig_rule_pick_fn)(const struct sig_rule *r, const void *arg);
+
+/* Compiles the fast patterns of the rules pick() selects into one Hyperscan
+ * database (mode HS_MODE_BLOCK or HS_MODE_STREAM; pattern id = rule index;
+ * pattern_flags added to each, with HS_FLAG_CASELESS for nocase). *out
+ * stays NULL when no rule is picked; its size is added to *db_bytes.
+ * Returns 0, or -1 with the reason on err (file:line when Hyperscan names
+ * the pattern). `what` names the set in messages. */
+int sig_compile_fast_patterns(const struct vg_ruleset *rs, sig_rule_pick_fn pick, const void *arg,
+                              unsigned mode, unsigned pattern_flags, const char *what,
+                              struct hs_database **out, uint64_t *db_bytes, FILE *err);
+
 /* Stream inspection of the loaded rules: spans and windows of the stream
  * rules, and their streaming database. Returns 0, or -1 with the reason on
  * err. */
