@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Short coverage-guided fuzz run of every harness (libFuzzer, ASan, UBSan).
 #   tests/fuzz/run_fuzz.sh [BUILD_DIR]     BUILD_DIR configured with CC=clang -Dfuzz=true
-# FUZZ_SECONDS (default 20) per harness. New inputs go to a scratch corpus, not
+# FUZZ_SECONDS (default 12) per harness. New inputs go to a scratch corpus, not
 # the repository; a crash leaves its input in the scratch directory and fails.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build-fuzz}
-secs=${FUZZ_SECONDS:-20}
+secs=${FUZZ_SECONDS:-12}
 scratch=$(mktemp -d /tmp/vigil-fuzz.XXXXXX)
 declare -A seeds=(
     [decode]="tests/fuzz/corpus/decode"
