@@ -26,6 +26,7 @@
 #include <zlib.h>
 
 #include "vigil/bigip.h"
+#include "vigil/common.h"
 #include "vigil/http.h"
 #include "vigil/meta.h"
 
@@ -1336,17 +1337,6 @@ static void build_derived(struct px *x, int dir)
 
 /* ---- Bodies ---- */
 
-static int hexval(uint8_t c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static void start_body(struct vg_http_dir *d, uint8_t state)
 {
     d->state = state;
@@ -1655,7 +1645,7 @@ static uint32_t step_chunked(struct px *x, int dir, const uint8_t *p, uint32_t n
             if (c != '\n')
                 continue;
         } else {
-            int v = hexval(c);
+            int v = vg_hex_value(c);
             if (v >= 0) {
                 d->chunk_state = CH_SIZE_DIGITS;
                 if (d->remaining != 0 || v != 0)

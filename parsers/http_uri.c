@@ -11,18 +11,8 @@
  * in the output buffer. */
 #include <string.h>
 
+#include "vigil/common.h"
 #include "vigil/http.h"
-
-static int hexval(uint8_t c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* Length of "scheme://" when uri starts with one, else 0. */
 static uint32_t scheme_len(const uint8_t *uri, uint32_t len)
@@ -95,8 +85,8 @@ static uint32_t decode_path(const uint8_t *in, uint32_t len, uint8_t *out, uint3
         if (c == 0)
             *flags |= VG_HTTP_URI_NUL_BYTE;
         if (c == '%') {
-            int hi = i + 2 < len ? hexval(in[i + 1]) : -1;
-            int lo = i + 2 < len ? hexval(in[i + 2]) : -1;
+            int hi = i + 2 < len ? vg_hex_value(in[i + 1]) : -1;
+            int lo = i + 2 < len ? vg_hex_value(in[i + 2]) : -1;
             if (hi < 0 || lo < 0) {
                 *flags |= VG_HTTP_URI_INVALID_ENCODING;
                 out[o++] = c;
@@ -105,7 +95,8 @@ static uint32_t decode_path(const uint8_t *in, uint32_t len, uint8_t *out, uint3
             c = (uint8_t)(hi << 4 | lo);
             if (c == 0)
                 *flags |= VG_HTTP_URI_NUL_BYTE;
-            if (c == '%' && i + 4 < len && hexval(in[i + 3]) >= 0 && hexval(in[i + 4]) >= 0)
+            if (c == '%' && i + 4 < len && vg_hex_value(in[i + 3]) >= 0 &&
+                vg_hex_value(in[i + 4]) >= 0)
                 *flags |= VG_HTTP_URI_DOUBLE_ENCODED;
             i += 2;
         }
