@@ -397,6 +397,21 @@ static void respond(struct vg_tls_state *s, const struct vg_app_cb *cb)
 }
 
 /* ---- Fingerprints ---- */
+/* A list of 16-bit values as JA3 writes it: decimal, dash-separated,
+ * GREASE values left out. */
+static void sink_u16_list(struct sink *s, struct rd list)
+{
+    bool first = true;
+    while (list.end - list.p >= 2) {
+        uint16_t v = (uint16_t)rd_u16(&list);
+        if (is_grease(v))
+            continue;
+        if (!first)
+            sink_put(s, "-", 1);
+        sink_dec(s, v);
+        first = false;
+    }
+}
 
 /* JA3: "version,ciphers,extensions,groups,point_formats", decimal, '-'
  * between values, GREASE values left out (Salesforce ja3). */
@@ -409,20 +424,11 @@ static void build_ja3(struct vg_tls_state *s, struct rd ciphers, struct rd exts)
     in->ja3[0] = '\0';
     sink_dec(&k, in->client_version);
     sink_put(&k, ",", 1);
-    bool first = true;
-    while (ciphers.end - ciphers.p >= 2) {
-        uint16_t v = (uint16_t)rd_u16(&ciphers);
-        if (is_grease(v))
-            continue;
-        if (!first)
-            sink_put(&k, "-", 1);
-        sink_dec(&k, v);
-        first = false;
-    }
+    sink_u16_list(&k, ciphers);
     sink_put(&k, ",", 1);
     /* extensions, then the groups and point formats they carry */
     struct rd e = exts;
-    first = true;
+    bool first = true;
     while (e.end - e.p >= 4) {
         uint16_t type = (uint16_t)rd_u16(&e);
         uint32_t l = rd_u16(&e);
@@ -446,16 +452,7 @@ static void build_ja3(struct vg_tls_state *s, struct rd ciphers, struct rd exts)
             if (e.bad)
                 break;
             if (pass == 0 && type == 10) {
-                struct rd l = rd_sub(&body, rd_u16(&body));
-                while (l.end - l.p >= 2) {
-                    uint16_t v = (uint16_t)rd_u16(&l);
-                    if (is_grease(v))
-                        continue;
-                    if (!first)
-                        sink_put(&k, "-", 1);
-                    sink_dec(&k, v);
-                    first = false;
-                }
+                sink_u16_list(&k, rd_sub(&body, rd_u16(&body)));
             } else if (pass == 1 && type == 11) {
                 struct rd l = rd_sub(&body, rd_u8(&body));
                 while (l.p < l.end) {
