@@ -133,12 +133,10 @@ static void print_app(FILE *out, const struct vg_applayer_stats *a)
     fprintf(out, "  app-layer ");
     for (size_t i = 0; i < VG_ARRAY_SIZE(summary_protos); i++) {
         enum vg_app_proto p = summary_protos[i];
-        fprintf(out, " %s %llu flows/%llu tx/%llu anomalies%s%s", vg_app_proto_name(p),
-                (unsigned long long)a->flows[p], (unsigned long long)a->transactions[p],
-                (unsigned long long)a->anomalies[p], a->state_pool_full[p] ? " (pool full: " : "",
-                a->state_pool_full[p] ? "" : ";");
-        if (a->state_pool_full[p])
-            fprintf(out, "%llu unparsed);", (unsigned long long)a->state_pool_full[p]);
+        fprintf(out, " %s %llu flows/%llu tx/%llu anomalies/%llu unparsed (pool full);",
+                vg_app_proto_name(p), (unsigned long long)a->flows[p],
+                (unsigned long long)a->transactions[p], (unsigned long long)a->anomalies[p],
+                (unsigned long long)a->state_pool_full[p]);
     }
     fprintf(out, " nDPI %llu detected, %llu guessed, %llu not inspected (pool full)\n",
             (unsigned long long)a->ndpi_detected, (unsigned long long)a->ndpi_guessed,

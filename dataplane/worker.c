@@ -148,6 +148,18 @@ void vg_worker_flow_end(void *user, const struct vg_flow *f, enum vg_flow_end_re
     worker_emit_meta(w, &ev, w->meta);
 }
 
+/* Writes a transaction's id and EVE object into the worker's metadata
+ * buffer; returns the bytes written. */
+static uint16_t worker_tx_meta(struct vg_worker *w, const struct vg_app_tx *tx)
+{
+    struct vg_meta_writer mw;
+    vg_meta_init(&mw, w->meta, sizeof(w->meta));
+    vg_meta_uint(&mw, "tx_id", tx->tx_id);
+    if (tx->encode != NULL)
+        tx->encode(tx->obj, &mw);
+    return (uint16_t)vg_meta_finish(&mw);
+}
+
 struct alert_ctx {
     struct vg_worker *w;
     const struct vg_packet *p;
@@ -173,14 +185,9 @@ static void worker_alert(void *user, const struct vg_rule_meta *rule)
         ev.u.alert.to_server = a->dir == VG_DIR_TOSERVER;
         a->flow->flags |= VG_FLOW_F_ALERTED;
     }
-    if (a->tx != NULL && a->tx->encode != NULL) {
-        /* The alert shows the transaction it matched in. */
-        struct vg_meta_writer mw;
-        vg_meta_init(&mw, a->w->meta, sizeof(a->w->meta));
-        vg_meta_uint(&mw, "tx_id", a->tx->tx_id);
-        a->tx->encode(a->tx->obj, &mw);
-        ev.meta_len = (uint16_t)vg_meta_finish(&mw);
-    }
+    /* The alert shows the transaction it matched in. */
+    if (a->tx != NULL)
+        ev.meta_len = worker_tx_meta(a->w, a->tx);
     a->w->st.alerts++;
     worker_emit_meta(a->w, &ev, a->w->meta);
 }
@@ -265,12 +272,7 @@ static void app_tx(void *user, const struct vg_app_tx *tx)
     struct vg_packet cs;
     packet_view_in(c->p, c->p_dir, VG_DIR_TOSERVER, &cs);
     vg_event_tuple_from_packet(&ev.tuple, &cs);
-    struct vg_meta_writer mw;
-    vg_meta_init(&mw, w->meta, sizeof(w->meta));
-    vg_meta_uint(&mw, "tx_id", tx->tx_id);
-    if (tx->encode != NULL)
-        tx->encode(tx->obj, &mw);
-    ev.meta_len = (uint16_t)vg_meta_finish(&mw);
+    ev.meta_len = worker_tx_meta(w, tx);
     worker_emit_meta(w, &ev, w->meta);
 }
 
@@ -312,12 +314,6 @@ struct stream_ctx {
     enum vg_flow_dir p_dir;
 };
 
-static void stream_packet_view(const struct stream_ctx *sc, enum vg_flow_dir dir,
-                               struct vg_packet *view)
-{
-    packet_view_in(sc->p, sc->p_dir, dir, view);
-}
-
 /* The matching state of a reassembled direction, opened on first use. NULL
  * when the pool is exhausted: that direction is then matched packet by
  * packet, and counted. */
@@ -352,7 +348,7 @@ static void stream_data(void *user, enum vg_flow_dir dir, const uint8_t *data, u
     if (ds == NULL)
         return;
     struct vg_packet view;
-    stream_packet_view(sc, dir, &view);
+    packet_view_in(sc->p, sc->p_dir, dir, &view);
     struct alert_ctx a = {.w = w, .p = &view, .flow = sc->flow, .dir = dir};
     uint32_t chunk_flags = (flags & VG_STREAM_GAP_BEFORE) ? VG_DS_GAP : 0;
     uint32_t flow_flags = flow_detect_flags(sc->flow, dir) | VG_DF_APP(sc->flow->app_proto);
@@ -397,7 +393,7 @@ static void worker_stream_end(struct vg_worker *w, struct vg_flow *f, const stru
         if (*ds == NULL)
             continue;
         struct vg_packet dview;
-        stream_packet_view(&sc, (enum vg_flow_dir)d, &dview);
+        packet_view_in(sc.p, sc.p_dir, (enum vg_flow_dir)d, &dview);
         struct alert_ctx a = {.w = w, .p = &dview, .flow = f, .dir = (enum vg_flow_dir)d};
         vg_detect_stream_data(w->detect, *ds, NULL, 0, 0, VG_DS_END, &dview,
                               flow_detect_flags(f, (enum vg_flow_dir)d) | VG_DF_APP(f->app_proto),

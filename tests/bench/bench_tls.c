@@ -24,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "vigil/meta.h"
 #include "vigil/tls.h"
 
@@ -290,40 +291,6 @@ static void build_data(struct buf *b)
         memset(b->b + b->n, 0xc3, 16384);
         b->n += 16384;
     }
-}
-
-struct sink {
-    uint64_t tx;
-    uint64_t bytes;
-    bool encode;
-};
-
-static void on_tx(void *user, const struct vg_app_tx *tx)
-{
-    struct sink *s = user;
-    s->tx++;
-    if (s->encode) {
-        static uint8_t mb[8192];
-        struct vg_meta_writer w;
-        vg_meta_init(&w, mb, sizeof(mb));
-        tx->encode(tx->obj, &w);
-        s->bytes += vg_meta_finish(&w);
-    }
-}
-
-static void on_anomaly(void *user, enum vg_app_proto proto, uint16_t ev)
-{
-    (void)user;
-    (void)proto;
-    fprintf(stderr, "bench_tls: unexpected anomaly %s\n", vg_tls_event_name(ev));
-    exit(1);
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 enum mode { ONE_CHUNK, SEGMENTS, ENCODE, DATA };
