@@ -496,6 +496,15 @@ static int inspect_from(const struct content_list *r, uint32_t i, struct sig_ins
 {
     const struct sig_content *c = &r->c[i];
     const bool last = i + 1 == r->n;
+    if (c->kind != SIG_ELEM_CONTENT) {
+        if (in->budget == 0)
+            return -1;
+        in->budget--;
+        int64_t cursor;
+        if (sig_elem_eval(c, in, prev_end, &cursor) != 1)
+            return 0;
+        return last ? 1 : inspect_from(r, i + 1, in, cursor);
+    }
     const bool anchored = in->anchor >= 0 && (int32_t)i == r->fast;
     bool retrying = false;
     int64_t retry_from = 0;
@@ -617,7 +626,8 @@ bool sig_rule_header_matches(const struct sig_rule *r, const struct vg_packet *p
     return endpoints_match(r, p);
 }
 
-static bool rule_matches(const struct sig_rule *r, const struct vg_packet *p, uint32_t flow_flags)
+static bool rule_matches(struct vg_detect_ctx *ctx, const struct sig_rule *r,
+                         const struct vg_packet *p, uint32_t flow_flags)
 {
     /* Content the stream inspects is not inspected again on the packet;
      * application buffers are inspected on transactions only. */
@@ -626,7 +636,7 @@ static bool rule_matches(const struct sig_rule *r, const struct vg_packet *p, ui
     if (r->inspect != SIG_INSPECT_PACKET &&
         (r->inspect == SIG_INSPECT_STREAM || ((flow_flags & VG_DF_STREAM) && p->proto == 6)))
         return false;
-    if (!sig_rule_header_matches(r, p, flow_flags))
+    if (!sig_rule_header_matches(r, p, flow_flags) || !sig_rule_state_ok(ctx, r))
         return false;
     if (r->ncontents == 0)
         return true;
@@ -637,6 +647,7 @@ static bool rule_matches(const struct sig_rule *r, const struct vg_packet *p, ui
         .end = p->payload != NULL ? p->payload_len : 0,
         .anchor = -1,
         .budget = SIG_INSPECT_BUDGET,
+        .ctx = ctx,
     };
     return sig_inspect_contents(r, &in) == 1;
 }
@@ -663,6 +674,8 @@ uint32_t vg_detect_packet(struct vg_detect_ctx *ctx, const struct vg_packet *p, 
         return 0;
     const struct vg_ruleset *rs = ctx->rs;
     ctx->ncand = 0;
+    if (ctx->flow != NULL && ctx->flow->passed)
+        return 0;
 
     if (rs->db != NULL && p->payload_len > 0 && p->payload != NULL)
         hs_scan(rs->db, (const char *)p->payload, p->payload_len, 0, ctx->scratch, on_fast_pattern,
@@ -682,9 +695,10 @@ uint32_t vg_detect_packet(struct vg_detect_ctx *ctx, const struct vg_packet *p, 
 
     sig_order_candidates(ctx);
     uint32_t alerts = 0;
-    for (uint32_t i = 0; i < ctx->ncand; i++) {
+    ctx->stop = false;
+    for (uint32_t i = 0; i < ctx->ncand && !ctx->stop; i++) {
         const struct sig_rule *r = &rs->rules[ctx->cand[i]];
-        if (rule_matches(r, p, flow_flags)) {
+        if (rule_matches(ctx, r, p, flow_flags) && sig_rule_fire(ctx, r, p)) {
             alerts++;
             on_alert(user, &r->meta);
         }

@@ -171,7 +171,8 @@ static int on_app_pattern(unsigned int id, unsigned long long from, unsigned lon
 }
 
 /* Every buffer group of the rule on the transaction's buffers. */
-static bool contents_match(const struct sig_rule *r, const struct vg_app_tx *tx)
+static bool contents_match(struct vg_detect_ctx *ctx, const struct sig_rule *r,
+                           const struct vg_app_tx *tx)
 {
     for (uint32_t g = 0; g < r->ngroups; g++) {
         const struct sig_buffer_group *grp = &r->groups[g];
@@ -187,6 +188,7 @@ static bool contents_match(const struct sig_rule *r, const struct vg_app_tx *tx)
             .end = b->len,
             .anchor = -1,
             .budget = SIG_INSPECT_BUDGET,
+            .ctx = ctx,
         };
         if (sig_inspect_slice(r->contents + grp->first, grp->n, &in) != 1)
             return false;
@@ -203,6 +205,8 @@ uint32_t vg_detect_app(struct vg_detect_ctx *ctx, const struct vg_app_tx *tx,
     const struct vg_ruleset *rs = ctx->rs;
     struct app_scan scan = {.ctx = ctx, .stage = tx->stage, .proto = tx->proto};
     ctx->ncand = 0;
+    if (ctx->flow != NULL && ctx->flow->passed)
+        return 0;
     for (uint32_t b = 0; b < VG_BUF_COUNT; b++) {
         const struct vg_app_buf *buf = &tx->buf[b];
         if (rs->app_db[b] != NULL && buf->data != NULL && buf->len > 0)
@@ -221,9 +225,11 @@ uint32_t vg_detect_app(struct vg_detect_ctx *ctx, const struct vg_app_tx *tx,
     const uint32_t ff = (flow_flags & ~VG_DF_APP_MASK) | VG_DF_APP(tx->proto);
     sig_order_candidates(ctx);
     uint32_t alerts = 0;
-    for (uint32_t i = 0; i < ctx->ncand; i++) {
+    ctx->stop = false;
+    for (uint32_t i = 0; i < ctx->ncand && !ctx->stop; i++) {
         const struct sig_rule *r = &rs->rules[ctx->cand[i]];
-        if (sig_rule_header_matches(r, p, ff) && contents_match(r, tx)) {
+        if (sig_rule_header_matches(r, p, ff) && sig_rule_state_ok(ctx, r) &&
+            contents_match(ctx, r, tx) && sig_rule_fire(ctx, r, p)) {
             alerts++;
             on_alert(user, &r->meta);
         }

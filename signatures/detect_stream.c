@@ -454,7 +454,8 @@ static enum verdict judge(struct stream_call *c, uint32_t rule, uint64_t end, bo
                           bool fresh)
 {
     const struct sig_rule *r = &c->ctx->rs->rules[rule];
-    if (c->p == NULL || !sig_rule_header_matches(r, c->p, c->flow_flags))
+    if (c->p == NULL || !sig_rule_header_matches(r, c->p, c->flow_flags) ||
+        !sig_rule_state_ok(c->ctx, r))
         return VERDICT_NO;
     const struct sig_span *fast = &r->spans[r->fast];
     const int64_t e = (int64_t)end;
@@ -492,6 +493,7 @@ static enum verdict judge(struct stream_call *c, uint32_t rule, uint64_t end, bo
         .anchor = e - flen,
         .open_end = !final,
         .budget = SIG_INSPECT_BUDGET,
+        .ctx = c->ctx,
     };
     if (lo >= (int64_t)c->chunk_start) {
         in.data = c->chunk + (lo - (int64_t)c->chunk_start);
@@ -511,8 +513,13 @@ static enum verdict judge(struct stream_call *c, uint32_t rule, uint64_t end, bo
 
 static void alert(struct stream_call *c, uint32_t rule)
 {
-    c->alerts++;
-    c->on_alert(c->user, &c->ctx->rs->rules[rule].meta);
+    const struct sig_rule *r = &c->ctx->rs->rules[rule];
+    if (c->ctx->flow != NULL && c->ctx->flow->passed)
+        return;
+    if (sig_rule_fire(c->ctx, r, c->p)) {
+        c->alerts++;
+        c->on_alert(c->user, &r->meta);
+    }
 }
 
 /* Looks again at every waiting candidate; final when no more bytes will

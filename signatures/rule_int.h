@@ -126,6 +126,20 @@ struct sig_uint_test {
 #define SIG_CONTENT_WITHIN_NEXT  0x0080u /* the next content has within: retry on failure */
 #define SIG_CONTENT_RELATIVE     (SIG_CONTENT_DISTANCE | SIG_CONTENT_WITHIN)
 
+/* What an element of a rule's content list is. The list keeps Suricata's
+ * order, so relative elements chain on the one before them. Elements other
+ * than content have no pattern (len 0) and keep their parameters behind
+ * ext; they are never a fast pattern. */
+enum sig_elem_kind {
+    SIG_ELEM_CONTENT = 0,
+    SIG_ELEM_PCRE,      /* ext: struct sig_pcre (pcre.c) */
+    SIG_ELEM_BYTE_TEST, /* ext: struct sig_byte_op (kw_bytes.c) */
+    SIG_ELEM_BYTE_JUMP, /* ext: struct sig_byte_op */
+    SIG_ELEM_ISDATAAT,  /* ext: struct sig_byte_op */
+    SIG_ELEM_BSIZE,     /* ext: struct sig_uint_test; the buffer's length */
+    SIG_ELEM_DATASET,   /* ext: struct sig_dataset_test (dataset.c); the whole buffer */
+};
+
 struct sig_content {
     const uint8_t *pattern; /* lower-cased when SIG_CONTENT_NOCASE */
     uint32_t len;
@@ -134,7 +148,9 @@ struct sig_content {
     uint32_t depth;
     int32_t distance;
     uint32_t within;
-    uint8_t buffer; /* enum vg_buffer the content inspects */
+    uint8_t buffer;  /* enum vg_buffer the content inspects */
+    uint8_t kind;    /* enum sig_elem_kind */
+    const void *ext; /* the parameters of an element other than content */
 };
 
 /* The contents of an application-layer rule in one buffer: a run of the
@@ -189,6 +205,19 @@ struct sig_span {
     int64_t abs_lo, abs_hi;
 };
 
+/* Rule actions. drop and reject are accepted and act as alert in this
+ * passive sensor (with a warning when loaded); pass stops inspection of the
+ * packet and, on a TCP or UDP flow, of the rest of the flow. */
+enum sig_action {
+    SIG_ACTION_ALERT = 0,
+    SIG_ACTION_PASS,
+    SIG_ACTION_DROP,
+    SIG_ACTION_REJECT,
+};
+
+struct sig_flowbits;
+struct sig_threshold;
+
 struct sig_rule {
     /* Header tests, read first for every candidate. */
     uint8_t proto;      /* enum sig_proto */
@@ -228,6 +257,13 @@ struct sig_rule {
     uint32_t stream_before;
     uint32_t stream_ahead;
 
+    /* After a match (postmatch.c): the action, flow state the rule reads
+     * and writes, and the thresholds that decide whether it alerts. */
+    uint8_t action;                        /* enum sig_action */
+    uint8_t noalert;                       /* a match acts on flow state but raises no alert */
+    const struct sig_flowbits *flowbits;   /* NULL: none (flowbits.c) */
+    const struct sig_threshold *threshold; /* NULL: none (threshold.c) */
+
     struct vg_rule_meta meta;
     const char *file;
     uint32_t line;
@@ -251,6 +287,7 @@ struct sig_loader {
     uint32_t sid_cap;
 
     uint32_t skipped;
+    uint32_t passive_actions; /* drop and reject rules loaded as alert */
     uint32_t files_failed;
     bool out_of_memory;
 };
@@ -265,6 +302,114 @@ int sig_load_file(struct sig_loader *ld, const char *path);
 int sig_parse_rule(struct sig_loader *ld, const char *file, uint32_t line, const char *text);
 
 void sig_loader_release(struct sig_loader *ld);
+
+/* ---- Rule parsing: shared by the keyword parsers ------------------------- */
+
+#define SIG_ERR_MSG_LEN 512
+
+/* What is known about the rule being parsed, for its error message. */
+struct sig_rule_ctx {
+    struct sig_loader *ld;
+    const char *file;
+    uint32_t line;
+    bool has_sid;
+    uint32_t sid;
+    char msg[SIG_ERR_MSG_LEN];
+};
+
+/* One option of a rule: keyword and value (NULL when it has no ':'). */
+struct sig_option {
+    char *kw;
+    char *val; /* NULL when the option has no ':' */
+};
+
+/* How a content's buffer is settled once the whole rule is known. */
+enum sig_buffer_resolve {
+    SIG_RESOLVE_NONE = 0,
+    SIG_RESOLVE_DIRECTION, /* a header buffer of both directions: the response's
+                            * when the rule inspects to_client */
+    SIG_RESOLVE_FILE_DATA, /* the request body in a to_server rule, else the
+                            * response body */
+};
+
+/* What a rule asks about where its content is inspected: the protocol
+ * (tcp-stream, tcp-pkt) and the flow keyword (only_stream, no_stream). */
+#define SIG_ASK_STREAM 0x1u
+#define SIG_ASK_PACKET 0x2u
+
+/* Builder state for the options of one rule. */
+struct sig_rule_build {
+    struct sig_rule *r;
+    struct sig_content c[SIG_MAX_CONTENTS];
+    uint8_t *pat[SIG_MAX_CONTENTS];    /* writable view of c[i].pattern */
+    uint8_t resolve[SIG_MAX_CONTENTS]; /* enum sig_buffer_resolve of c[i] */
+    uint32_t nc;
+    /* The sticky buffer the next contents go to, and how it resolves. */
+    uint8_t cur_buf;
+    uint8_t cur_resolve;
+    const char *sticky_kw; /* the sticky keyword in force; NULL for the payload */
+    bool sticky_used;      /* a content followed it */
+    uint32_t seen;         /* single-use keywords already given */
+    bool has_priority;
+    uint32_t priority;
+    const struct sig_classtype *classtype;
+    const char *msg;
+    uint32_t proto_ask; /* ASK_* of the protocol */
+    uint32_t flow_ask;  /* ASK_* of the flow keyword */
+};
+
+/* Single-use keywords (struct sig_rule_build.seen). */
+enum {
+    SIG_SEEN_MSG = 1u << 0,
+    SIG_SEEN_SID = 1u << 1,
+    SIG_SEEN_REV = 1u << 2,
+    SIG_SEEN_GID = 1u << 3,
+    SIG_SEEN_CLASSTYPE = 1u << 4,
+    SIG_SEEN_PRIORITY = 1u << 5,
+    SIG_SEEN_FLOW = 1u << 6,
+    SIG_SEEN_DSIZE = 1u << 7,
+    SIG_SEEN_ITYPE = 1u << 8,
+    SIG_SEEN_ICODE = 1u << 9,
+    SIG_SEEN_FLAGS = 1u << 10,
+};
+
+/* Sets the rule's error message; returns -1. */
+__attribute__((format(printf, 2, 3))) int sig_fail(struct sig_rule_ctx *rc, const char *fmt, ...);
+char *sig_trim(char *s);
+/* A decimal integer in [min, max]; the whole string must be used. */
+bool sig_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
+bool sig_parse_u32(const char *s, uint32_t *out);
+/* Fails on a second use of a single-use keyword (bit: SEEN_*). */
+int sig_once(struct sig_rule_ctx *rc, struct sig_rule_build *b, uint32_t bit, const char *kw);
+int sig_need_value(struct sig_rule_ctx *rc, const struct sig_option *o);
+int sig_no_value(struct sig_rule_ctx *rc, const struct sig_option *o);
+/* A quoted string without its quotes, backslash escapes resolved, in the arena. */
+char *sig_unquote(struct sig_arena *a, const char *v);
+/* Appends an element other than content (enum sig_elem_kind) to the rule's
+ * list, in the sticky buffer in force. Returns it (zeroed but for kind, ext
+ * and buffer), or NULL with the error set. */
+struct sig_content *sig_add_elem(struct sig_rule_ctx *rc, struct sig_rule_build *b, uint8_t kind,
+                                 const void *ext);
+
+/* Keyword parsers of the other files: each returns 1 when the keyword is
+ * not one of its own, 0 when it parsed it, -1 on an error (rc->msg set). */
+int sig_kw_pcre(struct sig_rule_ctx *rc, struct sig_rule_build *b, const struct sig_option *o);
+/* byte_test, byte_jump, isdataat, bsize, startswith, endswith, dotprefix */
+int sig_kw_bytes(struct sig_rule_ctx *rc, struct sig_rule_build *b, const struct sig_option *o);
+/* flowbits, noalert */
+int sig_kw_flowbits(struct sig_rule_ctx *rc, struct sig_rule_build *b, const struct sig_option *o);
+/* threshold, detection_filter */
+int sig_kw_threshold(struct sig_rule_ctx *rc, struct sig_rule_build *b, const struct sig_option *o);
+/* dataset */
+int sig_kw_dataset(struct sig_rule_ctx *rc, struct sig_rule_build *b, const struct sig_option *o);
+/* iprep */
+int sig_kw_iprep(struct sig_rule_ctx *rc, struct sig_rule_build *b, const struct sig_option *o);
+/* app-layer-event, decode-event, stream-event */
+int sig_kw_event(struct sig_rule_ctx *rc, struct sig_rule_build *b, const struct sig_option *o);
+
+/* The content a modifier applies to (the last one), or NULL with the error set. */
+struct sig_content *sig_last_content(struct sig_rule_ctx *rc, struct sig_rule_build *b,
+                                     const char *kw);
 
 /* ---- Application-layer buffers -------------------------------------------- */
 
@@ -370,7 +515,21 @@ struct vg_detect_ctx {
     uint64_t *seen; /* one bit per rule: already a candidate for this packet */
     uint32_t nwords;
     struct sig_stream_pool *streams; /* NULL until vg_detect_ctx_streams */
+    /* The flow the current calls run for (vg_detect_set_flow); NULL when
+     * the packet has none. */
+    struct vg_flow_vars *flow;
+    uint64_t flow_id;
+    bool stop; /* a pass rule matched: no further rule runs on this packet */
 };
+
+/* After the header (and before the contents): the rule's flow-state
+ * conditions, such as flowbits isset. */
+bool sig_rule_state_ok(const struct vg_detect_ctx *ctx, const struct sig_rule *r);
+
+/* The rule matched: applies what it does to flow state (flowbits, pass)
+ * and returns whether it raises an alert (noalert and thresholds may say
+ * no). */
+bool sig_rule_fire(struct vg_detect_ctx *ctx, const struct sig_rule *r, const struct vg_packet *p);
 
 void sig_stream_pool_free(struct sig_stream_pool *pool);
 
@@ -394,13 +553,21 @@ void sig_order_candidates(struct vg_detect_ctx *ctx);
 struct sig_inspection {
     const uint8_t *data; /* the byte at position base */
     int64_t base;
-    int64_t end;      /* position after the last byte */
-    int64_t anchor;   /* where the fast pattern content must start; -1: anywhere */
-    bool open_end;    /* bytes after end may still come */
-    bool provisional; /* out: the match needs a negated content absent from a
-                       * window that reaches past end while open_end */
-    uint32_t budget;  /* content search attempts left */
+    int64_t end;               /* position after the last byte */
+    int64_t anchor;            /* where the fast pattern content must start; -1: anywhere */
+    bool open_end;             /* bytes after end may still come */
+    bool provisional;          /* out: the match needs a negated content absent from a
+                                * window that reaches past end while open_end */
+    uint32_t budget;           /* content search attempts left */
+    struct vg_detect_ctx *ctx; /* the worker's scratch (PCRE2 match data); may be NULL in tests */
 };
+
+/* An element other than content (kind != SIG_ELEM_CONTENT) after the
+ * previous element ended at prev_end: returns 1 when it holds, with
+ * *cursor where the next relative element starts (prev_end for tests that
+ * do not move it), 0 when it does not. Negation is handled inside. */
+int sig_elem_eval(const struct sig_content *e, struct sig_inspection *in, int64_t prev_end,
+                  int64_t *cursor);
 
 /* Bound on content search attempts per rule and buffer, as Suricata's
  * inspection recursion limit: backtracking over many occurrences of an

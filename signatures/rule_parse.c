@@ -13,22 +13,11 @@
 #include "rule_int.h"
 
 #define VAR_NEST_LIMIT    16
-#define ERR_MSG_LEN       512
 #define MAX_HEADER_TOKENS 8
 
 /* ---- Error reporting ------------------------------------------------------ */
 
-/* What is known about the rule being parsed, for its error message. */
-struct rule_ctx {
-    struct sig_loader *ld;
-    const char *file;
-    uint32_t line;
-    bool has_sid;
-    uint32_t sid;
-    char msg[ERR_MSG_LEN];
-};
-
-__attribute__((format(printf, 2, 3))) static int fail(struct rule_ctx *rc, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) int sig_fail(struct sig_rule_ctx *rc, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -37,7 +26,7 @@ __attribute__((format(printf, 2, 3))) static int fail(struct rule_ctx *rc, const
     return -1;
 }
 
-static void report(struct rule_ctx *rc)
+static void report(struct sig_rule_ctx *rc)
 {
     FILE *err = rc->ld->err;
     if (err == NULL)
@@ -50,7 +39,7 @@ static void report(struct rule_ctx *rc)
 
 /* ---- Small string helpers ------------------------------------------------- */
 
-static char *trim(char *s)
+char *sig_trim(char *s)
 {
     while (isspace((unsigned char)*s))
         s++;
@@ -61,7 +50,7 @@ static char *trim(char *s)
 }
 
 /* Parses a decimal integer in [min, max]; the whole string must be used. */
-static bool parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
+bool sig_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
 {
     while (isspace((unsigned char)*s))
         s++;
@@ -81,10 +70,10 @@ static bool parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
     return true;
 }
 
-static bool parse_u32(const char *s, uint32_t *out)
+bool sig_parse_u32(const char *s, uint32_t *out)
 {
     int64_t v;
-    if (!parse_int(s, 0, UINT32_MAX, &v))
+    if (!sig_parse_int(s, 0, UINT32_MAX, &v))
         return false;
     *out = (uint32_t)v;
     return true;
@@ -235,7 +224,7 @@ static bool xset_is_universe(const struct xset *s, enum expr_kind kind)
 /* ---- Address and port expressions ----------------------------------------- */
 
 struct expr {
-    struct rule_ctx *rc;
+    struct sig_rule_ctx *rc;
     enum expr_kind kind;
     const char *s;
     size_t i;
@@ -347,7 +336,7 @@ static int parse_address_literal(struct expr *e, char *tok, struct xset *out)
             return expr_fail(e, "invalid address '%s'", tok);
         sig_u128 v = v6_from_bytes(b);
         int64_t bits = 128;
-        if (slash != NULL && !parse_int(slash + 1, 0, 128, &bits))
+        if (slash != NULL && !sig_parse_int(slash + 1, 0, 128, &bits))
             return expr_fail(e, "invalid prefix length '/%s'", slash + 1);
         sig_u128 hostmask = bits == 0 ? U128_MAX : (((sig_u128)1 << (128 - bits)) - 1);
         return rvec_push(&out->fam[1], v & ~hostmask, v | hostmask) != 0
@@ -377,7 +366,7 @@ static int parse_address_literal(struct expr *e, char *tok, struct xset *out)
                 return expr_fail(e, "invalid netmask '/%s'", m);
             hostmask = ~mask;
         } else {
-            if (!parse_int(m, 0, 32, &bits))
+            if (!sig_parse_int(m, 0, 32, &bits))
                 return expr_fail(e, "invalid prefix length '/%s'", m);
             hostmask = bits == 0 ? UINT32_MAX : (uint32_t)((1ull << (32 - bits)) - 1);
         }
@@ -389,7 +378,7 @@ static int parse_address_literal(struct expr *e, char *tok, struct xset *out)
 static bool parse_port_number(const char *s, uint32_t *out)
 {
     int64_t v;
-    if (*s == '\0' || !parse_int(s, 0, 65535, &v) || !isdigit((unsigned char)*s))
+    if (*s == '\0' || !sig_parse_int(s, 0, 65535, &v) || !isdigit((unsigned char)*s))
         return false;
     *out = (uint32_t)v;
     return true;
@@ -546,18 +535,18 @@ out:
     return rc;
 }
 
-static int parse_address_expr(struct rule_ctx *rc, const char *text, const char *what,
+static int parse_address_expr(struct sig_rule_ctx *rc, const char *text, const char *what,
                               struct sig_addr_set *out)
 {
     struct expr e = {.rc = rc, .kind = EXPR_ADDR, .s = text};
     struct xset s = {0};
     int ret = -1;
     if (expr_list(&e, &s, '\0') != 0) {
-        fail(rc, "bad %s '%s': %s", what, text, e.err);
+        sig_fail(rc, "bad %s '%s': %s", what, text, e.err);
         goto out;
     }
     if (s.fam[0].n == 0 && s.fam[1].n == 0) {
-        fail(rc, "bad %s '%s': matches no address", what, text);
+        sig_fail(rc, "bad %s '%s': matches no address", what, text);
         goto out;
     }
     out->any = xset_is_universe(&s, EXPR_ADDR);
@@ -566,7 +555,7 @@ static int parse_address_expr(struct rule_ctx *rc, const char *text, const char 
         struct sig_v4_range *v4 = sig_arena_alloc(a, s.fam[0].n * sizeof(*v4));
         struct sig_v6_range *v6 = sig_arena_alloc(a, s.fam[1].n * sizeof(*v6));
         if (v4 == NULL || v6 == NULL) {
-            fail(rc, "out of memory");
+            sig_fail(rc, "out of memory");
             goto out;
         }
         for (uint32_t i = 0; i < s.fam[0].n; i++) {
@@ -588,25 +577,25 @@ out:
     return ret;
 }
 
-static int parse_port_expr(struct rule_ctx *rc, const char *text, const char *what,
+static int parse_port_expr(struct sig_rule_ctx *rc, const char *text, const char *what,
                            struct sig_port_set *out)
 {
     struct expr e = {.rc = rc, .kind = EXPR_PORT, .s = text};
     struct xset s = {0};
     int ret = -1;
     if (expr_list(&e, &s, '\0') != 0) {
-        fail(rc, "bad %s '%s': %s", what, text, e.err);
+        sig_fail(rc, "bad %s '%s': %s", what, text, e.err);
         goto out;
     }
     if (s.fam[0].n == 0) {
-        fail(rc, "bad %s '%s': matches no port", what, text);
+        sig_fail(rc, "bad %s '%s': matches no port", what, text);
         goto out;
     }
     out->any = xset_is_universe(&s, EXPR_PORT);
     if (!out->any) {
         struct sig_port_range *r = sig_arena_alloc(rc->ld->arena, s.fam[0].n * sizeof(*r));
         if (r == NULL) {
-            fail(rc, "out of memory");
+            sig_fail(rc, "out of memory");
             goto out;
         }
         for (uint32_t i = 0; i < s.fam[0].n; i++) {
@@ -648,12 +637,7 @@ static const char *const app_protocols[] = {
     "mdns",  "sctp",   "pkthdr",         "udp-pkt",
 };
 
-/* What a rule asks about where its content is inspected: the protocol
- * (tcp-stream, tcp-pkt) and the flow keyword (only_stream, no_stream). */
-#define ASK_STREAM 0x1u
-#define ASK_PACKET 0x2u
-
-static int parse_header(struct rule_ctx *rc, char *header, struct sig_rule *r, uint32_t *ask)
+static int parse_header(struct sig_rule_ctx *rc, char *header, struct sig_rule *r, uint32_t *ask)
 {
     char *tok[MAX_HEADER_TOKENS];
     int ntok = 0;
@@ -664,8 +648,8 @@ static int parse_header(struct rule_ctx *rc, char *header, struct sig_rule *r, u
         if (*p == '\0')
             break;
         if (ntok == MAX_HEADER_TOKENS)
-            return fail(rc, "malformed rule header: expected 'action proto src_addr src_port "
-                            "direction dst_addr dst_port'");
+            return sig_fail(rc, "malformed rule header: expected 'action proto src_addr src_port "
+                                "direction dst_addr dst_port'");
         tok[ntok++] = p;
         int depth = 0;
         while (*p != '\0' && (depth > 0 || !isspace((unsigned char)*p))) {
@@ -679,11 +663,32 @@ static int parse_header(struct rule_ctx *rc, char *header, struct sig_rule *r, u
             *p++ = '\0';
     }
     if (ntok != 7)
-        return fail(rc, "malformed rule header: expected 'action proto src_addr src_port "
-                        "direction dst_addr dst_port'");
+        return sig_fail(rc, "malformed rule header: expected 'action proto src_addr src_port "
+                            "direction dst_addr dst_port'");
 
-    if (strcmp(tok[0], "alert") != 0)
-        return fail(rc, "action '%s' not supported yet", tok[0]);
+    static const struct {
+        const char *name;
+        uint8_t action;
+    } actions[] = {
+        {"alert", SIG_ACTION_ALERT},       {"pass", SIG_ACTION_PASS},
+        {"drop", SIG_ACTION_DROP},         {"reject", SIG_ACTION_REJECT},
+        {"rejectsrc", SIG_ACTION_REJECT},  {"rejectdst", SIG_ACTION_REJECT},
+        {"rejectboth", SIG_ACTION_REJECT},
+    };
+    size_t act = 0;
+    while (act < VG_ARRAY_SIZE(actions) && strcmp(tok[0], actions[act].name) != 0)
+        act++;
+    if (act == VG_ARRAY_SIZE(actions))
+        return sig_fail(rc, "unknown action '%s' (alert, pass, drop, reject)", tok[0]);
+    r->action = actions[act].action;
+    if (r->action == SIG_ACTION_DROP || r->action == SIG_ACTION_REJECT) {
+        /* A passive sensor cannot block: the rule alerts, and says so once. */
+        rc->ld->passive_actions++;
+        if (rc->ld->err != NULL)
+            fprintf(rc->ld->err,
+                    "%s:%u: warning: action '%s' acts as 'alert' on a passive sensor\n", rc->file,
+                    rc->line, tok[0]);
+    }
 
     const char *proto = tok[1];
     if (strcasecmp(proto, "ip") == 0) {
@@ -692,10 +697,10 @@ static int parse_header(struct rule_ctx *rc, char *header, struct sig_rule *r, u
         r->proto = SIG_PROTO_TCP;
     } else if (strcasecmp(proto, "tcp-stream") == 0) {
         r->proto = SIG_PROTO_TCP;
-        *ask = ASK_STREAM;
+        *ask = SIG_ASK_STREAM;
     } else if (strcasecmp(proto, "tcp-pkt") == 0) {
         r->proto = SIG_PROTO_TCP;
-        *ask = ASK_PACKET;
+        *ask = SIG_ASK_PACKET;
     } else if (strcasecmp(proto, "udp") == 0) {
         r->proto = SIG_PROTO_UDP;
     } else if (strcasecmp(proto, "icmp") == 0) {
@@ -710,9 +715,9 @@ static int parse_header(struct rule_ctx *rc, char *header, struct sig_rule *r, u
         if (r->app_proto == 0) {
             for (size_t i = 0; i < VG_ARRAY_SIZE(app_protocols); i++) {
                 if (strcasecmp(proto, app_protocols[i]) == 0)
-                    return fail(rc, "protocol '%s' not supported yet", proto);
+                    return sig_fail(rc, "protocol '%s' not supported yet", proto);
             }
-            return fail(rc, "unknown protocol '%s'", proto);
+            return sig_fail(rc, "unknown protocol '%s'", proto);
         }
     }
 
@@ -721,7 +726,7 @@ static int parse_header(struct rule_ctx *rc, char *header, struct sig_rule *r, u
     else if (strcmp(tok[4], "<>") == 0)
         r->bidir = 1;
     else
-        return fail(rc, "bad direction '%s' (expected '->' or '<>')", tok[4]);
+        return sig_fail(rc, "bad direction '%s' (expected '->' or '<>')", tok[4]);
 
     if (parse_address_expr(rc, tok[2], "source address", &r->src) != 0 ||
         parse_port_expr(rc, tok[3], "source port", &r->sport) != 0 ||
@@ -733,19 +738,15 @@ static int parse_header(struct rule_ctx *rc, char *header, struct sig_rule *r, u
 
 /* ---- Options ---------------------------------------------------------------- */
 
-struct option {
-    char *kw;
-    char *val; /* NULL when the option has no ':' */
-};
-
 /* Splits the text between the parentheses into options. A ';' ends an option
  * unless escaped with a backslash (quotes do not protect it, as in
  * Suricata). Returns the number of options, or -1 with rc->msg set; the
  * options found before an error are kept so their sid can be reported. */
-static int split_options(struct rule_ctx *rc, char *body, struct option **out, uint32_t *nout)
+static int split_options(struct sig_rule_ctx *rc, char *body, struct sig_option **out,
+                         uint32_t *nout)
 {
     uint32_t n = 0, cap = 0;
-    struct option *v = NULL;
+    struct sig_option *v = NULL;
     char *p = body;
     *out = NULL;
     *nout = 0;
@@ -766,17 +767,17 @@ static int split_options(struct rule_ctx *rc, char *body, struct option **out, u
         char *colon = strchr(start, ':');
         if (colon != NULL)
             *colon = '\0';
-        char *kw = trim(start);
-        char *val = colon != NULL ? trim(colon + 1) : NULL;
+        char *kw = sig_trim(start);
+        char *val = colon != NULL ? sig_trim(colon + 1) : NULL;
         if (*kw == '\0') {
-            fail(rc, "empty option");
+            sig_fail(rc, "empty option");
             goto error;
         }
         if (n == cap) {
             cap = cap ? cap * 2 : 16;
-            struct option *nv = realloc(v, cap * sizeof(*nv));
+            struct sig_option *nv = realloc(v, cap * sizeof(*nv));
             if (nv == NULL) {
-                fail(rc, "out of memory");
+                sig_fail(rc, "out of memory");
                 goto error;
             }
             v = nv;
@@ -785,7 +786,7 @@ static int split_options(struct rule_ctx *rc, char *body, struct option **out, u
         v[n].val = val;
         n++;
         if (!terminated) {
-            fail(rc, "option '%s' is not terminated by ';'", kw);
+            sig_fail(rc, "option '%s' is not terminated by ';'", kw);
             goto error;
         }
     }
@@ -798,74 +799,30 @@ error:
     return -1;
 }
 
-/* How a content's buffer is settled once the whole rule is known. */
-enum buffer_resolve {
-    RESOLVE_NONE = 0,
-    RESOLVE_DIRECTION, /* a header buffer of both directions: the response's
-                        * when the rule inspects to_client */
-    RESOLVE_FILE_DATA, /* the request body in a to_server rule, else the
-                        * response body */
-};
-
-/* Builder state for the options of one rule. */
-struct rule_build {
-    struct sig_rule *r;
-    struct sig_content c[SIG_MAX_CONTENTS];
-    uint8_t *pat[SIG_MAX_CONTENTS];    /* writable view of c[i].pattern */
-    uint8_t resolve[SIG_MAX_CONTENTS]; /* enum buffer_resolve of c[i] */
-    uint32_t nc;
-    /* The sticky buffer the next contents go to, and how it resolves. */
-    uint8_t cur_buf;
-    uint8_t cur_resolve;
-    const char *sticky_kw; /* the sticky keyword in force; NULL for the payload */
-    bool sticky_used;      /* a content followed it */
-    uint32_t seen;         /* single-use keywords already given */
-    bool has_priority;
-    uint32_t priority;
-    const struct sig_classtype *classtype;
-    const char *msg;
-    uint32_t proto_ask; /* ASK_* of the protocol */
-    uint32_t flow_ask;  /* ASK_* of the flow keyword */
-};
-
-enum {
-    SEEN_MSG = 1u << 0,
-    SEEN_SID = 1u << 1,
-    SEEN_REV = 1u << 2,
-    SEEN_GID = 1u << 3,
-    SEEN_CLASSTYPE = 1u << 4,
-    SEEN_PRIORITY = 1u << 5,
-    SEEN_FLOW = 1u << 6,
-    SEEN_DSIZE = 1u << 7,
-    SEEN_ITYPE = 1u << 8,
-    SEEN_ICODE = 1u << 9,
-    SEEN_FLAGS = 1u << 10,
-};
-
-static int once(struct rule_ctx *rc, struct rule_build *b, uint32_t bit, const char *kw)
+int sig_once(struct sig_rule_ctx *rc, struct sig_rule_build *b, uint32_t bit, const char *kw)
 {
     if (b->seen & bit)
-        return fail(rc, "duplicate '%s' keyword", kw);
+        return sig_fail(rc, "duplicate '%s' keyword", kw);
     b->seen |= bit;
     return 0;
 }
 
-static int need_value(struct rule_ctx *rc, const struct option *o)
+int sig_need_value(struct sig_rule_ctx *rc, const struct sig_option *o)
 {
     if (o->val == NULL || *o->val == '\0')
-        return fail(rc, "'%s' needs a value", o->kw);
+        return sig_fail(rc, "'%s' needs a value", o->kw);
     return 0;
 }
 
-static int no_value(struct rule_ctx *rc, const struct option *o)
+int sig_no_value(struct sig_rule_ctx *rc, const struct sig_option *o)
 {
     if (o->val != NULL)
-        return fail(rc, "'%s' takes no value", o->kw);
+        return sig_fail(rc, "'%s' takes no value", o->kw);
     return 0;
 }
 
 /* A quoted string: the quotes are removed and backslash escapes resolved. */
-static char *unquote(struct sig_arena *a, const char *v)
+char *sig_unquote(struct sig_arena *a, const char *v)
 {
     size_t n = strlen(v);
     if (n >= 2 && v[0] == '"' && v[n - 1] == '"') {
@@ -886,12 +843,13 @@ static char *unquote(struct sig_arena *a, const char *v)
 }
 
 /* content:[!]"text|41 42|text": escapes \" \; \: \\, hex bytes between pipes. */
-static int parse_content(struct rule_ctx *rc, struct rule_build *b, const struct option *o)
+static int parse_content(struct sig_rule_ctx *rc, struct sig_rule_build *b,
+                         const struct sig_option *o)
 {
-    if (need_value(rc, o) != 0)
+    if (sig_need_value(rc, o) != 0)
         return -1;
     if (b->nc == SIG_MAX_CONTENTS)
-        return fail(rc, "too many contents (at most %d)", SIG_MAX_CONTENTS);
+        return sig_fail(rc, "too many contents (at most %d)", SIG_MAX_CONTENTS);
     const char *v = o->val;
     bool negated = false;
     if (*v == '!') {
@@ -902,12 +860,12 @@ static int parse_content(struct rule_ctx *rc, struct rule_build *b, const struct
     }
     size_t n = strlen(v);
     if (n < 2 || v[0] != '"' || v[n - 1] != '"')
-        return fail(rc, "content must be a quoted string: %s", o->val);
+        return sig_fail(rc, "content must be a quoted string: %s", o->val);
     v++;
     n -= 2;
     uint8_t *pat = sig_arena_alloc(rc->ld->arena, n + 1);
     if (pat == NULL)
-        return fail(rc, "out of memory");
+        return sig_fail(rc, "out of memory");
     size_t len = 0;
     bool in_hex = false;
     int nibble = -1;
@@ -916,7 +874,7 @@ static int parse_content(struct rule_ctx *rc, struct rule_build *b, const struct
         if (in_hex) {
             if (c == '|') {
                 if (nibble >= 0)
-                    return fail(rc, "bad content %s: odd number of hex digits", o->val);
+                    return sig_fail(rc, "bad content %s: odd number of hex digits", o->val);
                 in_hex = false;
             } else if (isspace((unsigned char)c)) {
                 continue;
@@ -928,27 +886,27 @@ static int parse_content(struct rule_ctx *rc, struct rule_build *b, const struct
                     nibble = -1;
                 }
             } else {
-                return fail(rc, "bad content %s: invalid hex character '%c'", o->val, c);
+                return sig_fail(rc, "bad content %s: invalid hex character '%c'", o->val, c);
             }
         } else if (c == '|') {
             in_hex = true;
         } else if (c == '\\') {
             if (i + 1 >= n || strchr("\\;\":", v[i + 1]) == NULL)
-                return fail(rc, "bad content %s: invalid escape '\\%c'", o->val,
-                            i + 1 < n ? v[i + 1] : ' ');
+                return sig_fail(rc, "bad content %s: invalid escape '\\%c'", o->val,
+                                i + 1 < n ? v[i + 1] : ' ');
             pat[len++] = (uint8_t)v[++i];
         } else if (c == '"') {
-            return fail(rc, "bad content %s: unescaped '\"'", o->val);
+            return sig_fail(rc, "bad content %s: unescaped '\"'", o->val);
         } else {
             pat[len++] = (uint8_t)c;
         }
     }
     if (in_hex)
-        return fail(rc, "bad content %s: unterminated hex block", o->val);
+        return sig_fail(rc, "bad content %s: unterminated hex block", o->val);
     if (len == 0)
-        return fail(rc, "bad content %s: empty pattern", o->val);
+        return sig_fail(rc, "bad content %s: empty pattern", o->val);
     if (len > SIG_MAX_CONTENT_LEN)
-        return fail(rc, "bad content: longer than %u bytes", SIG_MAX_CONTENT_LEN);
+        return sig_fail(rc, "bad content: longer than %u bytes", SIG_MAX_CONTENT_LEN);
     struct sig_content *ct = &b->c[b->nc];
     memset(ct, 0, sizeof(*ct));
     ct->pattern = pat;
@@ -962,25 +920,47 @@ static int parse_content(struct rule_ctx *rc, struct rule_build *b, const struct
     return 0;
 }
 
-/* The content a modifier applies to: the last one. */
-static struct sig_content *last_content(struct rule_ctx *rc, struct rule_build *b, const char *kw)
+struct sig_content *sig_add_elem(struct sig_rule_ctx *rc, struct sig_rule_build *b, uint8_t kind,
+                                 const void *ext)
 {
-    if (b->nc == 0) {
-        fail(rc, "'%s' needs a preceding content", kw);
+    if (b->nc == SIG_MAX_CONTENTS) {
+        sig_fail(rc, "too many contents and other inspection keywords (at most %d)",
+                 SIG_MAX_CONTENTS);
+        return NULL;
+    }
+    struct sig_content *e = &b->c[b->nc];
+    memset(e, 0, sizeof(*e));
+    e->kind = kind;
+    e->ext = ext;
+    e->buffer = b->cur_buf;
+    b->resolve[b->nc] = b->cur_resolve;
+    b->pat[b->nc] = NULL;
+    b->nc++;
+    b->sticky_used = true;
+    return e;
+}
+
+/* The content a modifier applies to: the last one. */
+struct sig_content *sig_last_content(struct sig_rule_ctx *rc, struct sig_rule_build *b,
+                                     const char *kw)
+{
+    if (b->nc == 0 || b->c[b->nc - 1].kind != SIG_ELEM_CONTENT) {
+        sig_fail(rc, "'%s' needs a preceding content", kw);
         return NULL;
     }
     return &b->c[b->nc - 1];
 }
 
-static int parse_content_modifier(struct rule_ctx *rc, struct rule_build *b, const struct option *o)
+static int parse_content_modifier(struct sig_rule_ctx *rc, struct sig_rule_build *b,
+                                  const struct sig_option *o)
 {
     const char *kw = o->kw;
-    struct sig_content *c = last_content(rc, b, kw);
+    struct sig_content *c = sig_last_content(rc, b, kw);
     if (c == NULL)
         return -1;
 
     if (strcasecmp(kw, "nocase") == 0) {
-        if (no_value(rc, o) != 0)
+        if (sig_no_value(rc, o) != 0)
             return -1;
         c->flags |= SIG_CONTENT_NOCASE;
         return 0;
@@ -994,66 +974,66 @@ static int parse_content_modifier(struct rule_ctx *rc, struct rule_build *b, con
             snprintf(tmp, sizeof(tmp), "%s", o->val);
             char *comma = strchr(tmp, ',');
             if (comma == NULL)
-                return fail(rc, "bad fast_pattern value '%s'", o->val);
+                return sig_fail(rc, "bad fast_pattern value '%s'", o->val);
             *comma = '\0';
-            if (!parse_u32(tmp, &x) || !parse_u32(comma + 1, &y))
-                return fail(rc, "bad fast_pattern value '%s'", o->val);
+            if (!sig_parse_u32(tmp, &x) || !sig_parse_u32(comma + 1, &y))
+                return sig_fail(rc, "bad fast_pattern value '%s'", o->val);
         }
         for (uint32_t i = 0; i < b->nc; i++) {
             if (&b->c[i] != c && (b->c[i].flags & SIG_CONTENT_FAST_PATTERN))
-                return fail(rc, "fast_pattern set on more than one content");
+                return sig_fail(rc, "fast_pattern set on more than one content");
         }
         c->flags |= SIG_CONTENT_FAST_PATTERN;
         return 0;
     }
 
-    if (need_value(rc, o) != 0)
+    if (sig_need_value(rc, o) != 0)
         return -1;
     bool absolute = strcasecmp(kw, "depth") == 0 || strcasecmp(kw, "offset") == 0;
     if (absolute && (c->flags & SIG_CONTENT_RELATIVE))
-        return fail(rc, "'%s' cannot be mixed with distance/within on the same content", kw);
+        return sig_fail(rc, "'%s' cannot be mixed with distance/within on the same content", kw);
     if (!absolute && (c->flags & (SIG_CONTENT_DEPTH | SIG_CONTENT_OFFSET)))
-        return fail(rc, "'%s' cannot be mixed with depth/offset on the same content", kw);
+        return sig_fail(rc, "'%s' cannot be mixed with depth/offset on the same content", kw);
 
     if (strcasecmp(kw, "distance") == 0) {
         int64_t v;
-        if (!parse_int(o->val, INT32_MIN, INT32_MAX, &v))
-            return fail(rc, "bad distance value '%s'", o->val);
+        if (!sig_parse_int(o->val, INT32_MIN, INT32_MAX, &v))
+            return sig_fail(rc, "bad distance value '%s'", o->val);
         if (c->flags & SIG_CONTENT_DISTANCE)
-            return fail(rc, "duplicate 'distance' on one content");
+            return sig_fail(rc, "duplicate 'distance' on one content");
         c->distance = (int32_t)v;
         c->flags |= SIG_CONTENT_DISTANCE;
         return 0;
     }
     uint32_t v;
-    if (!parse_u32(o->val, &v))
-        return fail(rc, "bad %s value '%s'", kw, o->val);
+    if (!sig_parse_u32(o->val, &v))
+        return sig_fail(rc, "bad %s value '%s'", kw, o->val);
     if (strcasecmp(kw, "depth") == 0) {
         if (c->flags & SIG_CONTENT_DEPTH)
-            return fail(rc, "duplicate 'depth' on one content");
+            return sig_fail(rc, "duplicate 'depth' on one content");
         if (v < c->len)
-            return fail(rc, "depth %u is smaller than the content length %u", v, c->len);
+            return sig_fail(rc, "depth %u is smaller than the content length %u", v, c->len);
         c->depth = v;
         c->flags |= SIG_CONTENT_DEPTH;
     } else if (strcasecmp(kw, "offset") == 0) {
         if (c->flags & SIG_CONTENT_OFFSET)
-            return fail(rc, "duplicate 'offset' on one content");
+            return sig_fail(rc, "duplicate 'offset' on one content");
         c->offset = v;
         c->flags |= SIG_CONTENT_OFFSET;
     } else { /* within */
         if (c->flags & SIG_CONTENT_WITHIN)
-            return fail(rc, "duplicate 'within' on one content");
+            return sig_fail(rc, "duplicate 'within' on one content");
         if (v < c->len)
-            return fail(rc, "within %u is smaller than the content length %u", v, c->len);
+            return sig_fail(rc, "within %u is smaller than the content length %u", v, c->len);
         if (v > INT32_MAX)
-            return fail(rc, "bad within value '%s'", o->val);
+            return sig_fail(rc, "bad within value '%s'", o->val);
         c->within = v;
         c->flags |= SIG_CONTENT_WITHIN;
     }
     return 0;
 }
 
-static int parse_flow(struct rule_ctx *rc, struct rule_build *b, const char *val)
+static int parse_flow(struct sig_rule_ctx *rc, struct sig_rule_build *b, const char *val)
 {
     struct sig_rule *r = b->r;
     char buf[256];
@@ -1061,7 +1041,7 @@ static int parse_flow(struct rule_ctx *rc, struct rule_build *b, const char *val
     char *save = NULL;
     bool dir = false, state = false, stream = false;
     for (char *t = strtok_r(buf, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
-        t = trim(t);
+        t = sig_trim(t);
         uint8_t bit = 0, value = 0;
         bool *group = &state;
         if (strcasecmp(t, "to_server") == 0 || strcasecmp(t, "from_client") == 0) {
@@ -1078,18 +1058,18 @@ static int parse_flow(struct rule_ctx *rc, struct rule_build *b, const char *val
         } else if (strcasecmp(t, "stateless") == 0) {
             continue; /* no constraint */
         } else if (strcasecmp(t, "only_stream") == 0) {
-            b->flow_ask = ASK_STREAM;
+            b->flow_ask = SIG_ASK_STREAM;
             group = &stream;
         } else if (strcasecmp(t, "no_stream") == 0) {
-            b->flow_ask = ASK_PACKET;
+            b->flow_ask = SIG_ASK_PACKET;
             group = &stream;
         } else if (strcasecmp(t, "only_frag") == 0 || strcasecmp(t, "no_frag") == 0) {
-            return fail(rc, "flow option '%s' not supported yet", t);
+            return sig_fail(rc, "flow option '%s' not supported yet", t);
         } else {
-            return fail(rc, "unknown flow option '%s'", *t ? t : "(empty)");
+            return sig_fail(rc, "unknown flow option '%s'", *t ? t : "(empty)");
         }
         if (*group)
-            return fail(rc, "conflicting flow options in '%s'", val);
+            return sig_fail(rc, "conflicting flow options in '%s'", val);
         *group = true;
         r->flow_mask |= bit;
         r->flow_value |= value;
@@ -1098,20 +1078,20 @@ static int parse_flow(struct rule_ctx *rc, struct rule_build *b, const char *val
 }
 
 /* N, !N, <N, <=N, >N, >=N, N<>M or N-M (a range excludes its ends). */
-static int parse_uint_test(struct rule_ctx *rc, const char *kw, const char *val, uint32_t max,
+static int parse_uint_test(struct sig_rule_ctx *rc, const char *kw, const char *val, uint32_t max,
                            struct sig_uint_test *t)
 {
     char buf[64];
     snprintf(buf, sizeof(buf), "%s", val);
-    char *s = trim(buf);
+    char *s = sig_trim(buf);
     int64_t a, b;
     const char *ops[] = {"<=", ">=", "<", ">", "!"};
     const uint8_t opv[] = {SIG_UINT_LE, SIG_UINT_GE, SIG_UINT_LT, SIG_UINT_GT, SIG_UINT_NE};
     for (size_t i = 0; i < VG_ARRAY_SIZE(ops); i++) {
         size_t n = strlen(ops[i]);
         if (strncmp(s, ops[i], n) == 0) {
-            if (!parse_int(s + n, 0, max, &a))
-                return fail(rc, "bad %s value '%s'", kw, val);
+            if (!sig_parse_int(s + n, 0, max, &a))
+                return sig_fail(rc, "bad %s value '%s'", kw, val);
             t->op = opv[i];
             t->a = (uint32_t)a;
             return 0;
@@ -1125,17 +1105,17 @@ static int parse_uint_test(struct rule_ctx *rc, const char *kw, const char *val,
     }
     if (sep != NULL) {
         *sep = '\0';
-        if (!parse_int(s, 0, max, &a) || !parse_int(sep + seplen, 0, max, &b))
-            return fail(rc, "bad %s value '%s'", kw, val);
+        if (!sig_parse_int(s, 0, max, &a) || !sig_parse_int(sep + seplen, 0, max, &b))
+            return sig_fail(rc, "bad %s value '%s'", kw, val);
         if (a >= b)
-            return fail(rc, "bad %s range '%s': the first value must be the smaller", kw, val);
+            return sig_fail(rc, "bad %s range '%s': the first value must be the smaller", kw, val);
         t->op = SIG_UINT_RANGE;
         t->a = (uint32_t)a;
         t->b = (uint32_t)b;
         return 0;
     }
-    if (!parse_int(s, 0, max, &a))
-        return fail(rc, "bad %s value '%s'", kw, val);
+    if (!sig_parse_int(s, 0, max, &a))
+        return sig_fail(rc, "bad %s value '%s'", kw, val);
     t->op = SIG_UINT_EQ;
     t->a = (uint32_t)a;
     return 0;
@@ -1158,7 +1138,8 @@ static int tcp_flag_bit(char c, uint8_t *bit)
 
 /* [modifier]flags[modifier][,mask]: modifiers + * !, flags FSRPAUCE12, 0 for
  * none; the flags of the mask are ignored. */
-static int parse_tcp_flags(struct rule_ctx *rc, struct sig_rule *r, const char *kw, const char *val)
+static int parse_tcp_flags(struct sig_rule_ctx *rc, struct sig_rule *r, const char *kw,
+                           const char *val)
 {
     char buf[64];
     snprintf(buf, sizeof(buf), "%s", val);
@@ -1166,9 +1147,9 @@ static int parse_tcp_flags(struct rule_ctx *rc, struct sig_rule *r, const char *
     char *mask = NULL;
     if (comma != NULL) {
         *comma = '\0';
-        mask = trim(comma + 1);
+        mask = sig_trim(comma + 1);
     }
-    char *s = trim(buf);
+    char *s = sig_trim(buf);
     uint8_t want = 0, keep = 0xff;
     int mod = -1;
     int nflags = 0;
@@ -1183,7 +1164,7 @@ static int parse_tcp_flags(struct rule_ctx *rc, struct sig_rule *r, const char *
             m = SIG_TCPFLAGS_ANY;
         if (m >= 0) {
             if (mod >= 0)
-                return fail(rc, "bad %s value '%s': only one modifier allowed", kw, val);
+                return sig_fail(rc, "bad %s value '%s': only one modifier allowed", kw, val);
             mod = m;
         } else if (*s == '0') {
             nflags++;
@@ -1191,20 +1172,20 @@ static int parse_tcp_flags(struct rule_ctx *rc, struct sig_rule *r, const char *
             want |= bit;
             nflags++;
         } else if (!isspace((unsigned char)*s)) {
-            return fail(rc, "bad %s value '%s': unknown flag '%c'", kw, val, *s);
+            return sig_fail(rc, "bad %s value '%s': unknown flag '%c'", kw, val, *s);
         }
     }
     if (nflags == 0)
-        return fail(rc, "bad %s value '%s': no flags", kw, val);
+        return sig_fail(rc, "bad %s value '%s': no flags", kw, val);
     if (mask != NULL) {
         if (*mask == '\0')
-            return fail(rc, "bad %s value '%s': empty mask", kw, val);
+            return sig_fail(rc, "bad %s value '%s': empty mask", kw, val);
         for (; *mask != '\0'; mask++) {
             uint8_t bit;
             if (tcp_flag_bit(*mask, &bit) == 0)
                 keep &= (uint8_t)~bit;
             else if (*mask != '0' && !isspace((unsigned char)*mask))
-                return fail(rc, "bad %s value '%s': unknown flag '%c'", kw, val, *mask);
+                return sig_fail(rc, "bad %s value '%s': unknown flag '%c'", kw, val, *mask);
         }
     }
     r->tcpflags_mod = (uint8_t)(mod < 0 ? SIG_TCPFLAGS_EXACT : mod);
@@ -1222,86 +1203,86 @@ static int parse_tcp_flags(struct rule_ctx *rc, struct sig_rule *r, const char *
 static const struct buffer_keyword {
     const char *name;
     uint8_t buffer;  /* enum vg_buffer */
-    uint8_t resolve; /* enum buffer_resolve */
+    uint8_t resolve; /* enum sig_buffer_resolve */
     bool modifier;   /* applies to the preceding content */
 } buffer_keywords[] = {
-    {"pkt_data", VG_BUF_PAYLOAD, RESOLVE_NONE, false},
-    {"http.method", VG_BUF_HTTP_METHOD, RESOLVE_NONE, false},
-    {"http_method", VG_BUF_HTTP_METHOD, RESOLVE_NONE, true},
-    {"http.uri", VG_BUF_HTTP_URI, RESOLVE_NONE, false},
-    {"http_uri", VG_BUF_HTTP_URI, RESOLVE_NONE, true},
-    {"http.uri.raw", VG_BUF_HTTP_URI_RAW, RESOLVE_NONE, false},
-    {"http_raw_uri", VG_BUF_HTTP_URI_RAW, RESOLVE_NONE, true},
-    {"http.protocol", VG_BUF_HTTP_PROTOCOL, RESOLVE_NONE, false},
-    {"http_protocol", VG_BUF_HTTP_PROTOCOL, RESOLVE_NONE, false},
-    {"http.request_line", VG_BUF_HTTP_REQUEST_LINE, RESOLVE_NONE, false},
-    {"http_request_line", VG_BUF_HTTP_REQUEST_LINE, RESOLVE_NONE, false},
-    {"http.host", VG_BUF_HTTP_HOST, RESOLVE_NONE, false},
-    {"http_host", VG_BUF_HTTP_HOST, RESOLVE_NONE, true},
-    {"http.host.raw", VG_BUF_HTTP_HOST_RAW, RESOLVE_NONE, false},
-    {"http_raw_host", VG_BUF_HTTP_HOST_RAW, RESOLVE_NONE, true},
-    {"http.user_agent", VG_BUF_HTTP_USER_AGENT, RESOLVE_NONE, false},
-    {"http_user_agent", VG_BUF_HTTP_USER_AGENT, RESOLVE_NONE, true},
-    {"http.referer", VG_BUF_HTTP_REFERER, RESOLVE_NONE, false},
-    {"http_referer", VG_BUF_HTTP_REFERER, RESOLVE_NONE, false},
-    {"http.header", VG_BUF_HTTP_HEADER, RESOLVE_DIRECTION, false},
-    {"http_header", VG_BUF_HTTP_HEADER, RESOLVE_DIRECTION, true},
-    {"http.header.raw", VG_BUF_HTTP_HEADER_RAW, RESOLVE_DIRECTION, false},
-    {"http_raw_header", VG_BUF_HTTP_HEADER_RAW, RESOLVE_DIRECTION, true},
-    {"http.header_names", VG_BUF_HTTP_HEADER_NAMES, RESOLVE_DIRECTION, false},
-    {"http_header_names", VG_BUF_HTTP_HEADER_NAMES, RESOLVE_DIRECTION, false},
-    {"http.connection", VG_BUF_HTTP_CONNECTION, RESOLVE_DIRECTION, false},
-    {"http_connection", VG_BUF_HTTP_CONNECTION, RESOLVE_DIRECTION, false},
-    {"http.cookie", VG_BUF_HTTP_COOKIE, RESOLVE_DIRECTION, false},
-    {"http_cookie", VG_BUF_HTTP_COOKIE, RESOLVE_DIRECTION, true},
-    {"http.content_type", VG_BUF_HTTP_CONTENT_TYPE, RESOLVE_DIRECTION, false},
-    {"http_content_type", VG_BUF_HTTP_CONTENT_TYPE, RESOLVE_DIRECTION, false},
-    {"http.content_len", VG_BUF_HTTP_CONTENT_LEN, RESOLVE_DIRECTION, false},
-    {"http_content_len", VG_BUF_HTTP_CONTENT_LEN, RESOLVE_DIRECTION, false},
-    {"http.start", VG_BUF_HTTP_START, RESOLVE_DIRECTION, false},
-    {"http_start", VG_BUF_HTTP_START, RESOLVE_DIRECTION, false},
-    {"http.request_body", VG_BUF_HTTP_REQUEST_BODY, RESOLVE_NONE, false},
-    {"http_client_body", VG_BUF_HTTP_REQUEST_BODY, RESOLVE_NONE, true},
-    {"http.stat_code", VG_BUF_HTTP_STAT_CODE, RESOLVE_NONE, false},
-    {"http_stat_code", VG_BUF_HTTP_STAT_CODE, RESOLVE_NONE, true},
-    {"http.stat_msg", VG_BUF_HTTP_STAT_MSG, RESOLVE_NONE, false},
-    {"http_stat_msg", VG_BUF_HTTP_STAT_MSG, RESOLVE_NONE, true},
-    {"http.response_line", VG_BUF_HTTP_RESPONSE_LINE, RESOLVE_NONE, false},
-    {"http_response_line", VG_BUF_HTTP_RESPONSE_LINE, RESOLVE_NONE, false},
-    {"http.response_body", VG_BUF_HTTP_RESPONSE_BODY, RESOLVE_NONE, false},
-    {"http_server_body", VG_BUF_HTTP_RESPONSE_BODY, RESOLVE_NONE, true},
-    {"http.server", VG_BUF_HTTP_SERVER, RESOLVE_NONE, false},
-    {"http.location", VG_BUF_HTTP_LOCATION, RESOLVE_NONE, false},
-    {"file.data", VG_BUF_HTTP_RESPONSE_BODY, RESOLVE_FILE_DATA, false},
-    {"file_data", VG_BUF_HTTP_RESPONSE_BODY, RESOLVE_FILE_DATA, false},
-    {"tls.sni", VG_BUF_TLS_SNI, RESOLVE_NONE, false},
-    {"tls_sni", VG_BUF_TLS_SNI, RESOLVE_NONE, false},
-    {"tls.cert_subject", VG_BUF_TLS_CERT_SUBJECT, RESOLVE_NONE, false},
-    {"tls_cert_subject", VG_BUF_TLS_CERT_SUBJECT, RESOLVE_NONE, false},
-    {"tls.cert_issuer", VG_BUF_TLS_CERT_ISSUER, RESOLVE_NONE, false},
-    {"tls_cert_issuer", VG_BUF_TLS_CERT_ISSUER, RESOLVE_NONE, false},
-    {"tls.cert_serial", VG_BUF_TLS_CERT_SERIAL, RESOLVE_NONE, false},
-    {"tls_cert_serial", VG_BUF_TLS_CERT_SERIAL, RESOLVE_NONE, false},
-    {"tls.cert_fingerprint", VG_BUF_TLS_CERT_FINGERPRINT, RESOLVE_NONE, false},
-    {"tls_cert_fingerprint", VG_BUF_TLS_CERT_FINGERPRINT, RESOLVE_NONE, false},
-    {"ja3.hash", VG_BUF_JA3_HASH, RESOLVE_NONE, false},
-    {"ja3_hash", VG_BUF_JA3_HASH, RESOLVE_NONE, false},
-    {"ja3.string", VG_BUF_JA3_STRING, RESOLVE_NONE, false},
-    {"ja3_string", VG_BUF_JA3_STRING, RESOLVE_NONE, false},
-    {"ja3s.hash", VG_BUF_JA3S_HASH, RESOLVE_NONE, false},
-    {"ja3s.string", VG_BUF_JA3S_STRING, RESOLVE_NONE, false},
-    {"ja4.hash", VG_BUF_JA4_HASH, RESOLVE_NONE, false},
-    {"tls.alpn", VG_BUF_TLS_ALPN, RESOLVE_NONE, false},
-    {"dns.query", VG_BUF_DNS_QUERY, RESOLVE_NONE, false},
-    {"dns_query", VG_BUF_DNS_QUERY, RESOLVE_NONE, false},
-    {"ssh.proto", VG_BUF_SSH_PROTO, RESOLVE_NONE, false},
-    {"ssh_proto", VG_BUF_SSH_PROTO, RESOLVE_NONE, false},
-    {"ssh.software", VG_BUF_SSH_SOFTWARE, RESOLVE_NONE, false},
-    {"ssh_software", VG_BUF_SSH_SOFTWARE, RESOLVE_NONE, false},
-    {"ssh.hassh", VG_BUF_SSH_HASSH, RESOLVE_NONE, false},
-    {"ssh.hassh.string", VG_BUF_SSH_HASSH_STRING, RESOLVE_NONE, false},
-    {"ssh.hassh.server", VG_BUF_SSH_HASSH_SERVER, RESOLVE_NONE, false},
-    {"ssh.hassh.server.string", VG_BUF_SSH_HASSH_SERVER_STRING, RESOLVE_NONE, false},
+    {"pkt_data", VG_BUF_PAYLOAD, SIG_RESOLVE_NONE, false},
+    {"http.method", VG_BUF_HTTP_METHOD, SIG_RESOLVE_NONE, false},
+    {"http_method", VG_BUF_HTTP_METHOD, SIG_RESOLVE_NONE, true},
+    {"http.uri", VG_BUF_HTTP_URI, SIG_RESOLVE_NONE, false},
+    {"http_uri", VG_BUF_HTTP_URI, SIG_RESOLVE_NONE, true},
+    {"http.uri.raw", VG_BUF_HTTP_URI_RAW, SIG_RESOLVE_NONE, false},
+    {"http_raw_uri", VG_BUF_HTTP_URI_RAW, SIG_RESOLVE_NONE, true},
+    {"http.protocol", VG_BUF_HTTP_PROTOCOL, SIG_RESOLVE_NONE, false},
+    {"http_protocol", VG_BUF_HTTP_PROTOCOL, SIG_RESOLVE_NONE, false},
+    {"http.request_line", VG_BUF_HTTP_REQUEST_LINE, SIG_RESOLVE_NONE, false},
+    {"http_request_line", VG_BUF_HTTP_REQUEST_LINE, SIG_RESOLVE_NONE, false},
+    {"http.host", VG_BUF_HTTP_HOST, SIG_RESOLVE_NONE, false},
+    {"http_host", VG_BUF_HTTP_HOST, SIG_RESOLVE_NONE, true},
+    {"http.host.raw", VG_BUF_HTTP_HOST_RAW, SIG_RESOLVE_NONE, false},
+    {"http_raw_host", VG_BUF_HTTP_HOST_RAW, SIG_RESOLVE_NONE, true},
+    {"http.user_agent", VG_BUF_HTTP_USER_AGENT, SIG_RESOLVE_NONE, false},
+    {"http_user_agent", VG_BUF_HTTP_USER_AGENT, SIG_RESOLVE_NONE, true},
+    {"http.referer", VG_BUF_HTTP_REFERER, SIG_RESOLVE_NONE, false},
+    {"http_referer", VG_BUF_HTTP_REFERER, SIG_RESOLVE_NONE, false},
+    {"http.header", VG_BUF_HTTP_HEADER, SIG_RESOLVE_DIRECTION, false},
+    {"http_header", VG_BUF_HTTP_HEADER, SIG_RESOLVE_DIRECTION, true},
+    {"http.header.raw", VG_BUF_HTTP_HEADER_RAW, SIG_RESOLVE_DIRECTION, false},
+    {"http_raw_header", VG_BUF_HTTP_HEADER_RAW, SIG_RESOLVE_DIRECTION, true},
+    {"http.header_names", VG_BUF_HTTP_HEADER_NAMES, SIG_RESOLVE_DIRECTION, false},
+    {"http_header_names", VG_BUF_HTTP_HEADER_NAMES, SIG_RESOLVE_DIRECTION, false},
+    {"http.connection", VG_BUF_HTTP_CONNECTION, SIG_RESOLVE_DIRECTION, false},
+    {"http_connection", VG_BUF_HTTP_CONNECTION, SIG_RESOLVE_DIRECTION, false},
+    {"http.cookie", VG_BUF_HTTP_COOKIE, SIG_RESOLVE_DIRECTION, false},
+    {"http_cookie", VG_BUF_HTTP_COOKIE, SIG_RESOLVE_DIRECTION, true},
+    {"http.content_type", VG_BUF_HTTP_CONTENT_TYPE, SIG_RESOLVE_DIRECTION, false},
+    {"http_content_type", VG_BUF_HTTP_CONTENT_TYPE, SIG_RESOLVE_DIRECTION, false},
+    {"http.content_len", VG_BUF_HTTP_CONTENT_LEN, SIG_RESOLVE_DIRECTION, false},
+    {"http_content_len", VG_BUF_HTTP_CONTENT_LEN, SIG_RESOLVE_DIRECTION, false},
+    {"http.start", VG_BUF_HTTP_START, SIG_RESOLVE_DIRECTION, false},
+    {"http_start", VG_BUF_HTTP_START, SIG_RESOLVE_DIRECTION, false},
+    {"http.request_body", VG_BUF_HTTP_REQUEST_BODY, SIG_RESOLVE_NONE, false},
+    {"http_client_body", VG_BUF_HTTP_REQUEST_BODY, SIG_RESOLVE_NONE, true},
+    {"http.stat_code", VG_BUF_HTTP_STAT_CODE, SIG_RESOLVE_NONE, false},
+    {"http_stat_code", VG_BUF_HTTP_STAT_CODE, SIG_RESOLVE_NONE, true},
+    {"http.stat_msg", VG_BUF_HTTP_STAT_MSG, SIG_RESOLVE_NONE, false},
+    {"http_stat_msg", VG_BUF_HTTP_STAT_MSG, SIG_RESOLVE_NONE, true},
+    {"http.response_line", VG_BUF_HTTP_RESPONSE_LINE, SIG_RESOLVE_NONE, false},
+    {"http_response_line", VG_BUF_HTTP_RESPONSE_LINE, SIG_RESOLVE_NONE, false},
+    {"http.response_body", VG_BUF_HTTP_RESPONSE_BODY, SIG_RESOLVE_NONE, false},
+    {"http_server_body", VG_BUF_HTTP_RESPONSE_BODY, SIG_RESOLVE_NONE, true},
+    {"http.server", VG_BUF_HTTP_SERVER, SIG_RESOLVE_NONE, false},
+    {"http.location", VG_BUF_HTTP_LOCATION, SIG_RESOLVE_NONE, false},
+    {"file.data", VG_BUF_HTTP_RESPONSE_BODY, SIG_RESOLVE_FILE_DATA, false},
+    {"file_data", VG_BUF_HTTP_RESPONSE_BODY, SIG_RESOLVE_FILE_DATA, false},
+    {"tls.sni", VG_BUF_TLS_SNI, SIG_RESOLVE_NONE, false},
+    {"tls_sni", VG_BUF_TLS_SNI, SIG_RESOLVE_NONE, false},
+    {"tls.cert_subject", VG_BUF_TLS_CERT_SUBJECT, SIG_RESOLVE_NONE, false},
+    {"tls_cert_subject", VG_BUF_TLS_CERT_SUBJECT, SIG_RESOLVE_NONE, false},
+    {"tls.cert_issuer", VG_BUF_TLS_CERT_ISSUER, SIG_RESOLVE_NONE, false},
+    {"tls_cert_issuer", VG_BUF_TLS_CERT_ISSUER, SIG_RESOLVE_NONE, false},
+    {"tls.cert_serial", VG_BUF_TLS_CERT_SERIAL, SIG_RESOLVE_NONE, false},
+    {"tls_cert_serial", VG_BUF_TLS_CERT_SERIAL, SIG_RESOLVE_NONE, false},
+    {"tls.cert_fingerprint", VG_BUF_TLS_CERT_FINGERPRINT, SIG_RESOLVE_NONE, false},
+    {"tls_cert_fingerprint", VG_BUF_TLS_CERT_FINGERPRINT, SIG_RESOLVE_NONE, false},
+    {"ja3.hash", VG_BUF_JA3_HASH, SIG_RESOLVE_NONE, false},
+    {"ja3_hash", VG_BUF_JA3_HASH, SIG_RESOLVE_NONE, false},
+    {"ja3.string", VG_BUF_JA3_STRING, SIG_RESOLVE_NONE, false},
+    {"ja3_string", VG_BUF_JA3_STRING, SIG_RESOLVE_NONE, false},
+    {"ja3s.hash", VG_BUF_JA3S_HASH, SIG_RESOLVE_NONE, false},
+    {"ja3s.string", VG_BUF_JA3S_STRING, SIG_RESOLVE_NONE, false},
+    {"ja4.hash", VG_BUF_JA4_HASH, SIG_RESOLVE_NONE, false},
+    {"tls.alpn", VG_BUF_TLS_ALPN, SIG_RESOLVE_NONE, false},
+    {"dns.query", VG_BUF_DNS_QUERY, SIG_RESOLVE_NONE, false},
+    {"dns_query", VG_BUF_DNS_QUERY, SIG_RESOLVE_NONE, false},
+    {"ssh.proto", VG_BUF_SSH_PROTO, SIG_RESOLVE_NONE, false},
+    {"ssh_proto", VG_BUF_SSH_PROTO, SIG_RESOLVE_NONE, false},
+    {"ssh.software", VG_BUF_SSH_SOFTWARE, SIG_RESOLVE_NONE, false},
+    {"ssh_software", VG_BUF_SSH_SOFTWARE, SIG_RESOLVE_NONE, false},
+    {"ssh.hassh", VG_BUF_SSH_HASSH, SIG_RESOLVE_NONE, false},
+    {"ssh.hassh.string", VG_BUF_SSH_HASSH_STRING, SIG_RESOLVE_NONE, false},
+    {"ssh.hassh.server", VG_BUF_SSH_HASSH_SERVER, SIG_RESOLVE_NONE, false},
+    {"ssh.hassh.server.string", VG_BUF_SSH_HASSH_SERVER_STRING, SIG_RESOLVE_NONE, false},
 };
 
 static const struct buffer_keyword *find_buffer_keyword(const char *kw)
@@ -1340,25 +1321,25 @@ static uint8_t response_variant(uint8_t b)
 
 /* A sticky buffer must be followed by a content before the next one (or the
  * end of the rule). */
-static int check_sticky_used(struct rule_ctx *rc, const struct rule_build *b)
+static int check_sticky_used(struct sig_rule_ctx *rc, const struct sig_rule_build *b)
 {
     if (b->sticky_kw != NULL && !b->sticky_used)
-        return fail(rc, "sticky buffer '%s' is not followed by a content", b->sticky_kw);
+        return sig_fail(rc, "sticky buffer '%s' is not followed by a content", b->sticky_kw);
     return 0;
 }
 
-static int parse_buffer_keyword(struct rule_ctx *rc, struct rule_build *b, const struct option *o,
-                                const struct buffer_keyword *bk)
+static int parse_buffer_keyword(struct sig_rule_ctx *rc, struct sig_rule_build *b,
+                                const struct sig_option *o, const struct buffer_keyword *bk)
 {
-    if (no_value(rc, o) != 0)
+    if (sig_no_value(rc, o) != 0)
         return -1;
     if (bk->modifier) {
-        struct sig_content *c = last_content(rc, b, o->kw);
+        struct sig_content *c = sig_last_content(rc, b, o->kw);
         if (c == NULL)
             return -1;
         if (c->buffer != VG_BUF_PAYLOAD)
-            return fail(rc, "'%s' applied to a content already in buffer '%s'", o->kw,
-                        sig_buffer_info(c->buffer)->name);
+            return sig_fail(rc, "'%s' applied to a content already in buffer '%s'", o->kw,
+                            sig_buffer_info(c->buffer)->name);
         c->buffer = bk->buffer;
         b->resolve[b->nc - 1] = bk->resolve;
         return 0;
@@ -1383,7 +1364,8 @@ static bool is_modifier(const char *kw)
     return false;
 }
 
-static int parse_option(struct rule_ctx *rc, struct rule_build *b, const struct option *o)
+static int parse_option(struct sig_rule_ctx *rc, struct sig_rule_build *b,
+                        const struct sig_option *o)
 {
     struct sig_rule *r = b->r;
     const char *kw = o->kw;
@@ -1402,89 +1384,99 @@ static int parse_option(struct rule_ctx *rc, struct rule_build *b, const struct 
         if (parse_content(rc, b, o) != 0)
             return -1;
         b->c[b->nc - 1].buffer = VG_BUF_HTTP_URI;
-        b->resolve[b->nc - 1] = RESOLVE_NONE;
+        b->resolve[b->nc - 1] = SIG_RESOLVE_NONE;
         b->sticky_used = used;
         return 0;
     }
 
     if (strcasecmp(kw, "msg") == 0) {
-        if (once(rc, b, SEEN_MSG, kw) != 0 || need_value(rc, o) != 0)
+        if (sig_once(rc, b, SIG_SEEN_MSG, kw) != 0 || sig_need_value(rc, o) != 0)
             return -1;
-        b->msg = unquote(a, o->val);
-        return b->msg != NULL ? 0 : fail(rc, "out of memory");
+        b->msg = sig_unquote(a, o->val);
+        return b->msg != NULL ? 0 : sig_fail(rc, "out of memory");
     }
     if (strcasecmp(kw, "sid") == 0) {
-        if (once(rc, b, SEEN_SID, kw) != 0 || need_value(rc, o) != 0)
+        if (sig_once(rc, b, SIG_SEEN_SID, kw) != 0 || sig_need_value(rc, o) != 0)
             return -1;
-        if (!parse_u32(o->val, &r->meta.sid) || r->meta.sid == 0)
-            return fail(rc, "bad sid value '%s'", o->val);
+        if (!sig_parse_u32(o->val, &r->meta.sid) || r->meta.sid == 0)
+            return sig_fail(rc, "bad sid value '%s'", o->val);
         return 0;
     }
     if (strcasecmp(kw, "rev") == 0) {
-        if (once(rc, b, SEEN_REV, kw) != 0 || need_value(rc, o) != 0)
+        if (sig_once(rc, b, SIG_SEEN_REV, kw) != 0 || sig_need_value(rc, o) != 0)
             return -1;
-        return parse_u32(o->val, &r->meta.rev) ? 0 : fail(rc, "bad rev value '%s'", o->val);
+        return sig_parse_u32(o->val, &r->meta.rev) ? 0 : sig_fail(rc, "bad rev value '%s'", o->val);
     }
     if (strcasecmp(kw, "gid") == 0) {
-        if (once(rc, b, SEEN_GID, kw) != 0 || need_value(rc, o) != 0)
+        if (sig_once(rc, b, SIG_SEEN_GID, kw) != 0 || sig_need_value(rc, o) != 0)
             return -1;
-        return parse_u32(o->val, &r->meta.gid) ? 0 : fail(rc, "bad gid value '%s'", o->val);
+        return sig_parse_u32(o->val, &r->meta.gid) ? 0 : sig_fail(rc, "bad gid value '%s'", o->val);
     }
     if (strcasecmp(kw, "classtype") == 0) {
-        if (once(rc, b, SEEN_CLASSTYPE, kw) != 0 || need_value(rc, o) != 0)
+        if (sig_once(rc, b, SIG_SEEN_CLASSTYPE, kw) != 0 || sig_need_value(rc, o) != 0)
             return -1;
         b->classtype = sig_class_find(rc->ld->classes, o->val);
         if (b->classtype == NULL)
-            return fail(rc, "unknown classtype '%s'", o->val);
+            return sig_fail(rc, "unknown classtype '%s'", o->val);
         return 0;
     }
     if (strcasecmp(kw, "priority") == 0) {
-        if (once(rc, b, SEEN_PRIORITY, kw) != 0 || need_value(rc, o) != 0)
+        if (sig_once(rc, b, SIG_SEEN_PRIORITY, kw) != 0 || sig_need_value(rc, o) != 0)
             return -1;
         int64_t v;
-        if (!parse_int(o->val, 1, 255, &v))
-            return fail(rc, "bad priority value '%s' (1 to 255)", o->val);
+        if (!sig_parse_int(o->val, 1, 255, &v))
+            return sig_fail(rc, "bad priority value '%s' (1 to 255)", o->val);
         b->has_priority = true;
         b->priority = (uint32_t)v;
         return 0;
     }
     if (strcasecmp(kw, "reference") == 0 || strcasecmp(kw, "metadata") == 0)
-        return need_value(rc, o); /* accepted; not used by detection or alerts yet */
+        return sig_need_value(rc, o); /* accepted; not used by detection or alerts yet */
     if (strcasecmp(kw, "flow") == 0) {
-        if (once(rc, b, SEEN_FLOW, kw) != 0 || need_value(rc, o) != 0)
+        if (sig_once(rc, b, SIG_SEEN_FLOW, kw) != 0 || sig_need_value(rc, o) != 0)
             return -1;
         return parse_flow(rc, b, o->val);
     }
     if (strcasecmp(kw, "dsize") == 0) {
-        if (once(rc, b, SEEN_DSIZE, kw) != 0 || need_value(rc, o) != 0)
+        if (sig_once(rc, b, SIG_SEEN_DSIZE, kw) != 0 || sig_need_value(rc, o) != 0)
             return -1;
         r->tests |= SIG_TEST_DSIZE;
         return parse_uint_test(rc, kw, o->val, 65535, &r->dsize);
     }
     if (strcasecmp(kw, "itype") == 0) {
-        if (once(rc, b, SEEN_ITYPE, kw) != 0 || need_value(rc, o) != 0)
+        if (sig_once(rc, b, SIG_SEEN_ITYPE, kw) != 0 || sig_need_value(rc, o) != 0)
             return -1;
         r->tests |= SIG_TEST_ITYPE;
         return parse_uint_test(rc, kw, o->val, 255, &r->itype);
     }
     if (strcasecmp(kw, "icode") == 0) {
-        if (once(rc, b, SEEN_ICODE, kw) != 0 || need_value(rc, o) != 0)
+        if (sig_once(rc, b, SIG_SEEN_ICODE, kw) != 0 || sig_need_value(rc, o) != 0)
             return -1;
         r->tests |= SIG_TEST_ICODE;
         return parse_uint_test(rc, kw, o->val, 255, &r->icode);
     }
     if (strcasecmp(kw, "flags") == 0 || strcasecmp(kw, "tcp.flags") == 0) {
-        if (once(rc, b, SEEN_FLAGS, "flags") != 0 || need_value(rc, o) != 0)
+        if (sig_once(rc, b, SIG_SEEN_FLAGS, "flags") != 0 || sig_need_value(rc, o) != 0)
             return -1;
         return parse_tcp_flags(rc, r, kw, o->val);
     }
-    return fail(rc, "unsupported keyword '%s'", kw);
+    static int (*const keyword_parsers[])(struct sig_rule_ctx *, struct sig_rule_build *,
+                                          const struct sig_option *) = {
+        sig_kw_pcre,    sig_kw_bytes, sig_kw_flowbits, sig_kw_threshold,
+        sig_kw_dataset, sig_kw_iprep, sig_kw_event,
+    };
+    for (size_t i = 0; i < VG_ARRAY_SIZE(keyword_parsers); i++) {
+        int ret = keyword_parsers[i](rc, b, o);
+        if (ret <= 0)
+            return ret;
+    }
+    return sig_fail(rc, "unsupported keyword '%s'", kw);
 }
 
 /* Settles the buffer of every content now that the rule's direction is
  * known; a rule with a content in an application buffer gets its protocol,
  * its stage and its contents grouped by buffer. */
-static int resolve_buffers(struct rule_ctx *rc, struct rule_build *b)
+static int resolve_buffers(struct sig_rule_ctx *rc, struct sig_rule_build *b)
 {
     struct sig_rule *r = b->r;
     const uint8_t dir = r->flow_mask & r->flow_value;
@@ -1492,14 +1484,15 @@ static int resolve_buffers(struct rule_ctx *rc, struct rule_build *b)
     bool app = false;
     for (uint32_t i = 0; i < b->nc; i++) {
         const struct sig_buffer_info *info = sig_buffer_info(b->c[i].buffer);
-        if (b->resolve[i] == RESOLVE_NONE && info->stage >= VG_STAGE_RESPONSE && !info->both_dirs)
+        if (b->resolve[i] == SIG_RESOLVE_NONE && info->stage >= VG_STAGE_RESPONSE &&
+            !info->both_dirs)
             to_client = true; /* a response-only buffer */
     }
     for (uint32_t i = 0; i < b->nc; i++) {
         struct sig_content *c = &b->c[i];
-        if (b->resolve[i] == RESOLVE_DIRECTION && to_client)
+        if (b->resolve[i] == SIG_RESOLVE_DIRECTION && to_client)
             c->buffer = response_variant(c->buffer);
-        else if (b->resolve[i] == RESOLVE_FILE_DATA)
+        else if (b->resolve[i] == SIG_RESOLVE_FILE_DATA)
             c->buffer =
                 (dir & VG_DF_TOSERVER) ? VG_BUF_HTTP_REQUEST_BODY : VG_BUF_HTTP_RESPONSE_BODY;
         app |= c->buffer != VG_BUF_PAYLOAD;
@@ -1513,8 +1506,8 @@ static int resolve_buffers(struct rule_ctx *rc, struct rule_build *b)
         if (b->c[i].buffer == VG_BUF_PAYLOAD)
             continue;
         if (r->app_proto != 0 && r->app_proto != info->proto)
-            return fail(rc, "buffer '%s' cannot be used in a rule for %s", info->name,
-                        vg_app_proto_name((enum vg_app_proto)r->app_proto));
+            return sig_fail(rc, "buffer '%s' cannot be used in a rule for %s", info->name,
+                            vg_app_proto_name((enum vg_app_proto)r->app_proto));
         r->app_proto = info->proto;
         uint8_t s = info->both_dirs && to_client ? VG_STAGE_RESPONSE : info->stage;
         if (s > stage)
@@ -1551,7 +1544,7 @@ static int resolve_buffers(struct rule_ctx *rc, struct rule_build *b)
     memcpy(b->pat, pat, n * sizeof(pat[0]));
     r->groups = sig_arena_memdup(rc->ld->arena, groups, ng * sizeof(groups[0]));
     if (r->groups == NULL)
-        return fail(rc, "out of memory");
+        return sig_fail(rc, "out of memory");
     r->ngroups = (uint8_t)ng;
     return 0;
 }
@@ -1559,7 +1552,7 @@ static int resolve_buffers(struct rule_ctx *rc, struct rule_build *b)
 /* Content flags that depend on neighbours, case folding and the choice of
  * the fast pattern: an explicit fast_pattern, else the longest positive
  * content, one in an application buffer before one in the payload. */
-static int finish_contents(struct rule_ctx *rc, struct rule_build *b)
+static int finish_contents(struct sig_rule_ctx *rc, struct sig_rule_build *b)
 {
     struct sig_rule *r = b->r;
     if (check_sticky_used(rc, b) != 0 || resolve_buffers(rc, b) != 0)
@@ -1567,6 +1560,8 @@ static int finish_contents(struct rule_ctx *rc, struct rule_build *b)
     int32_t explicit_fp = -1, longest = -1;
     for (uint32_t i = 0; i < b->nc; i++) {
         struct sig_content *c = &b->c[i];
+        if (c->kind != SIG_ELEM_CONTENT)
+            continue;
         if (c->flags & SIG_CONTENT_NOCASE) {
             for (uint32_t k = 0; k < c->len; k++)
                 b->pat[i][k] = sig_lower(b->pat[i][k]);
@@ -1596,32 +1591,32 @@ static int finish_contents(struct rule_ctx *rc, struct rule_build *b)
     if (b->nc > 0) {
         r->contents = sig_arena_memdup(rc->ld->arena, b->c, b->nc * sizeof(b->c[0]));
         if (r->contents == NULL)
-            return fail(rc, "out of memory");
+            return sig_fail(rc, "out of memory");
     }
     return 0;
 }
 
 /* Where the content is inspected (enum sig_inspect), from the protocol, the
  * flow keyword and what the rule tests. */
-static int choose_inspection(struct rule_ctx *rc, struct rule_build *b)
+static int choose_inspection(struct sig_rule_ctx *rc, struct sig_rule_build *b)
 {
     struct sig_rule *r = b->r;
     if (b->proto_ask != 0 && b->flow_ask != 0 && b->proto_ask != b->flow_ask)
-        return fail(rc, "flow:%s contradicts protocol '%s'",
-                    b->flow_ask == ASK_STREAM ? "only_stream" : "no_stream",
-                    b->proto_ask == ASK_STREAM ? "tcp-stream" : "tcp-pkt");
+        return sig_fail(rc, "flow:%s contradicts protocol '%s'",
+                        b->flow_ask == SIG_ASK_STREAM ? "only_stream" : "no_stream",
+                        b->proto_ask == SIG_ASK_STREAM ? "tcp-stream" : "tcp-pkt");
     const uint32_t ask = b->proto_ask | b->flow_ask;
     if (r->app_stage != 0)
         return 0; /* inspected on transactions only */
-    if (ask == ASK_STREAM) {
+    if (ask == SIG_ASK_STREAM) {
         const char *who = b->proto_ask ? "protocol 'tcp-stream'" : "flow:only_stream";
         if (r->proto != SIG_PROTO_TCP && r->proto != SIG_PROTO_IP)
-            return fail(rc, "%s needs a tcp or ip rule", who);
+            return sig_fail(rc, "%s needs a tcp or ip rule", who);
         /* Only content is inspected on the stream. */
         if (r->fast < 0)
-            return fail(rc, "%s needs a content to inspect on the stream", who);
+            return sig_fail(rc, "%s needs a content to inspect on the stream", who);
         if (r->tests & SIG_TEST_DSIZE)
-            return fail(rc, "%s cannot be used with dsize, a packet test", who);
+            return sig_fail(rc, "%s cannot be used with dsize, a packet test", who);
         r->inspect = SIG_INSPECT_STREAM;
         return 0;
     }
@@ -1690,12 +1685,12 @@ static int loader_reserve(struct sig_loader *ld)
 
 /* Finds the sid among the options, so every message about the rule can name
  * it. */
-static void prescan_sid(struct rule_ctx *rc, const struct option *opts, uint32_t n)
+static void prescan_sid(struct sig_rule_ctx *rc, const struct sig_option *opts, uint32_t n)
 {
     for (uint32_t i = 0; i < n; i++) {
         uint32_t sid;
         if (strcasecmp(opts[i].kw, "sid") == 0 && opts[i].val != NULL &&
-            parse_u32(opts[i].val, &sid) && sid != 0) {
+            sig_parse_u32(opts[i].val, &sid) && sid != 0) {
             rc->has_sid = true;
             rc->sid = sid;
             return;
@@ -1703,13 +1698,13 @@ static void prescan_sid(struct rule_ctx *rc, const struct option *opts, uint32_t
     }
 }
 
-static int parse_rule_text(struct rule_ctx *rc, char *text, struct sig_rule *r)
+static int parse_rule_text(struct sig_rule_ctx *rc, char *text, struct sig_rule *r)
 {
     /* The option list starts at the first '(' (the header never holds one)
      * and must end the rule. */
     char *open = strchr(text, '(');
     if (open == NULL)
-        return fail(rc, "rule has no option list '(...)'");
+        return sig_fail(rc, "rule has no option list '(...)'");
     size_t n = strlen(text);
     while (n > 0 && isspace((unsigned char)text[n - 1]))
         n--;
@@ -1717,16 +1712,16 @@ static int parse_rule_text(struct rule_ctx *rc, char *text, struct sig_rule *r)
     text[closed ? n - 1 : n] = '\0';
     *open = '\0';
 
-    struct option *opts = NULL;
+    struct sig_option *opts = NULL;
     uint32_t nopts = 0;
     int split_rc = split_options(rc, open + 1, &opts, &nopts);
-    char split_msg[ERR_MSG_LEN];
+    char split_msg[SIG_ERR_MSG_LEN];
     snprintf(split_msg, sizeof(split_msg), "%s", rc->msg);
     /* even a rule cut short can be named by its sid */
     prescan_sid(rc, opts, nopts);
     if (!closed) {
         free(opts);
-        return fail(rc, "unterminated option list (missing ')')");
+        return sig_fail(rc, "unterminated option list (missing ')')");
     }
 
     int ret = -1;
@@ -1738,9 +1733,9 @@ static int parse_rule_text(struct rule_ctx *rc, char *text, struct sig_rule *r)
         goto out;
     }
 
-    struct rule_build *b = calloc(1, sizeof(*b));
+    struct sig_rule_build *b = calloc(1, sizeof(*b));
     if (b == NULL) {
-        fail(rc, "out of memory");
+        sig_fail(rc, "out of memory");
         goto out;
     }
     b->r = r;
@@ -1752,9 +1747,9 @@ static int parse_rule_text(struct rule_ctx *rc, char *text, struct sig_rule *r)
             goto out;
         }
     }
-    if (!(b->seen & SEEN_SID)) {
+    if (!(b->seen & SIG_SEEN_SID)) {
         free(b);
-        fail(rc, "rule has no sid");
+        sig_fail(rc, "rule has no sid");
         goto out;
     }
     if (finish_contents(rc, b) != 0 || choose_inspection(rc, b) != 0) {
@@ -1776,14 +1771,14 @@ out:
 
 int sig_parse_rule(struct sig_loader *ld, const char *file, uint32_t line, const char *text)
 {
-    struct rule_ctx rc = {.ld = ld, .file = file, .line = line};
+    struct sig_rule_ctx rc = {.ld = ld, .file = file, .line = line};
     struct sig_rule r;
     memset(&r, 0, sizeof(r));
     r.fast = -1;
     char *copy = strdup(text);
     int ret = -1;
     if (copy == NULL) {
-        fail(&rc, "out of memory");
+        sig_fail(&rc, "out of memory");
         ld->out_of_memory = true;
         goto out;
     }
@@ -1792,13 +1787,13 @@ int sig_parse_rule(struct sig_loader *ld, const char *file, uint32_t line, const
 
     if (loader_reserve(ld) != 0) {
         ld->out_of_memory = true;
-        fail(&rc, "out of memory");
+        sig_fail(&rc, "out of memory");
         goto out;
     }
     uint32_t *slot = sid_slot(ld, r.meta.gid, r.meta.sid);
     if (*slot != 0) {
         const struct sig_rule *first = &ld->rules[*slot - 1];
-        fail(&rc, "duplicate sid, first defined at %s:%u", first->file, first->line);
+        sig_fail(&rc, "duplicate sid, first defined at %s:%u", first->file, first->line);
         goto out;
     }
     *slot = ld->nrules + 1;

@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include "vigil/applayer.h"
+#include "vigil/flow.h"
 #include "vigil/packet.h"
 
 struct vg_config;
@@ -86,6 +87,12 @@ void vg_detect_ctx_free(struct vg_detect_ctx *ctx);
 #define VG_DF_APP_MASK  (0xffu << VG_DF_APP_SHIFT)
 
 typedef void (*vg_alert_fn)(void *user, const struct vg_rule_meta *rule);
+
+/* The flow the next detection calls on ctx run for: its variables (read
+ * and written by flowbits and pass rules) and its id (thresholds tracked
+ * by_flow). vars NULL: the packets have no flow, flow-state conditions
+ * fail and flow-state actions do nothing. Set it before each packet. */
+void vg_detect_set_flow(struct vg_detect_ctx *ctx, struct vg_flow_vars *vars, uint64_t flow_id);
 
 /* Runs every rule against one decoded packet. Calls on_alert once for each
  * rule that matches, in rule order (priority, then sid). Returns the number

@@ -84,6 +84,19 @@ enum vg_flow_dir {
     VG_DIR_TOCLIENT = 1,
 };
 
+/* Detection state a flow carries (the rule engine reads and writes it; the
+ * flow table zeroes it with the flow): the flowbits set on the flow, as
+ * indices the rule set gave their names, and whether a pass rule matched.
+ * At most VG_FLOWBITS_PER_FLOW bits are set at once; a set beyond that is
+ * refused and counted. */
+#define VG_FLOWBITS_PER_FLOW 15
+
+struct vg_flow_vars {
+    uint8_t nbits;
+    uint8_t passed; /* a pass rule matched: the flow is no longer inspected */
+    uint16_t bits[VG_FLOWBITS_PER_FLOW];
+};
+
 struct vg_flow {
     struct vg_flow_key key;
     uint64_t flow_id; /* stable for the flow's life, independent of worker count */
@@ -102,6 +115,7 @@ struct vg_flow {
     uint8_t icmp_type; /* of the first packet, for the record's Community ID */
     uint8_t icmp_code;
     uint8_t app_proto; /* enum vg_app_proto, as the worker's app layer knows it */
+    struct vg_flow_vars vars;
     /* The tunnel the first packet came in (see struct vg_packet), its outer
      * addresses and ports turned to read client to server. */
     uint8_t tunnel_type;

@@ -118,14 +118,34 @@ Test(rules, continuation_at_end_of_file)
 
 /* ---- Header ---------------------------------------------------------------- */
 
-Test(rules, actions_other_than_alert)
+Test(rules, actions)
 {
-    expect_error("drop tcp any any -> any any (sid:1;)\n",
-                 "action 'drop' not supported yet (sid 1)");
-    expect_error("pass ip any any -> any any (sid:2;)\n",
-                 "action 'pass' not supported yet (sid 2)");
-    expect_error("reject tcp any any -> any any (sid:3;)\n",
-                 "action 'reject' not supported yet (sid 3)");
+    struct sig_load l;
+    sig_load_text(&l,
+                  "alert tcp any any -> any any (sid:1;)\n"
+                  "pass ip any any -> any any (sid:2;)\n"
+                  "drop tcp any any -> any any (sid:3;)\n"
+                  "reject tcp any any -> any any (sid:4;)\n"
+                  "rejectboth tcp any any -> any any (sid:5;)\n",
+                  NULL);
+    cr_assert_not_null(l.rs);
+    cr_assert_eq(l.st.rules_loaded, 5);
+    cr_assert_eq(rule_by_sid(&l, 1)->action, SIG_ACTION_ALERT);
+    cr_assert_eq(rule_by_sid(&l, 2)->action, SIG_ACTION_PASS);
+    cr_assert_eq(rule_by_sid(&l, 3)->action, SIG_ACTION_DROP);
+    cr_assert_eq(rule_by_sid(&l, 4)->action, SIG_ACTION_REJECT);
+    /* drop and reject load as alert, with a warning each */
+    char want[512];
+    snprintf(want, sizeof(want),
+             "%s:3: warning: action 'drop' acts as 'alert' on a passive sensor\n"
+             "%s:4: warning: action 'reject' acts as 'alert' on a passive sensor\n"
+             "%s:5: warning: action 'rejectboth' acts as 'alert' on a passive sensor\n",
+             l.path, l.path, l.path);
+    cr_assert_str_eq(l.err, want);
+    sig_load_done(&l);
+
+    expect_error("block tcp any any -> any any (sid:6;)\n",
+                 "unknown action 'block' (alert, pass, drop, reject) (sid 6)");
 }
 
 Test(rules, protocols)
@@ -1188,7 +1208,7 @@ Test(rules, stats_count_everything)
                   "alert tcp any any -> any any (content:\"abd\"; nocase; sid:2;)\n"
                   "alert tcp any any -> any any (dsize:0; sid:3;)\n"
                   "alert tcp any any -> any any (http.uri; content:\"x\"; sid:4;)\n"
-                  "drop tcp any any -> any any (sid:5;)\n",
+                  "alert tcp any any -> any any (nosuch:1; sid:5;)\n",
                   NULL);
     cr_assert_not_null(l.rs);
     cr_assert_eq(l.st.rules_loaded, 4);
