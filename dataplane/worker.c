@@ -111,6 +111,10 @@ void vg_worker_flow_end(void *user, const struct vg_flow *f, enum vg_flow_end_re
     struct vg_worker *w = user;
     struct vg_packet view;
     flow_packet_view(f, &view);
+    /* A flow ends outside its own packets (a timeout, another flow's packet
+     * evicting it, shutdown): what detection runs now runs for this flow. */
+    if (w->detect != NULL)
+        vg_detect_set_flow(w->detect, (struct vg_flow_vars *)&f->vars, f->flow_id);
     if (w->stream != NULL && f->key.proto == 6) {
         /* The table still owns the slot during this call; the last stream
          * bytes may raise alerts that mark the flow as alerted. */
@@ -386,6 +390,7 @@ static void worker_stream_end(struct vg_worker *w, struct vg_flow *f, const stru
 {
     uint32_t slot = vg_flow_table_index(w->flows, f);
     struct stream_ctx sc = {.w = w, .flow = f, .slot = slot, .p = view, .p_dir = VG_DIR_TOSERVER};
+
     struct vg_stream_sink sink = {.data = stream_data, .event = stream_event, .user = &sc};
     vg_stream_session_end(w->stream, slot, &sink);
     for (int d = 0; d < 2; d++) {
@@ -498,6 +503,9 @@ void vg_worker_packet(struct vg_worker *w, struct vg_packet *p)
         w->st.fragments_unreassembled++;
     } else {
         a.flow = vg_flow_table_packet(w->flows, p, &a.dir);
+        if (w->detect != NULL)
+            vg_detect_set_flow(w->detect, a.flow != NULL ? &a.flow->vars : NULL,
+                               a.flow != NULL ? a.flow->flow_id : 0);
         if (a.flow != NULL) {
             if (a.flow->pkts[0] + a.flow->pkts[1] == 1) {
                 a.flow->icmp_type = p->icmp_type;
