@@ -125,6 +125,9 @@ struct sig_uint_test {
 #define SIG_CONTENT_WITHIN       0x0040u
 #define SIG_CONTENT_WITHIN_NEXT  0x0080u /* the next content has within: retry on failure */
 #define SIG_CONTENT_RELATIVE     (SIG_CONTENT_DISTANCE | SIG_CONTENT_WITHIN)
+/* An element other than content that starts from the previous element's
+ * end (pcre R, byte_test/byte_jump/isdataat relative): its parser sets it. */
+#define SIG_ELEM_RELATIVE 0x0100u
 
 /* What an element of a rule's content list is. The list keeps Suricata's
  * order, so relative elements chain on the one before them. Elements other
