@@ -222,6 +222,35 @@ static void sleep_ms(long ms)
 }
 #endif
 
+/* vigil -T: what the rule set holds, where each rule is inspected, why
+ * rules were skipped, and what each database costs. */
+static void print_rule_stats(const struct vg_ruleset *rs, const struct vg_ruleset_stats *st)
+{
+    printf("rules by inspection: packet %u, stream %u, application-layer %u, event %u; "
+           "without a fast pattern %u\n",
+           st->packet_rules, st->stream_rules, st->app_rules, st->event_rules,
+           st->no_pattern_rules);
+    const struct vg_skip_reason *why;
+    uint32_t n = vg_ruleset_skip_reasons(rs, &why);
+    for (uint32_t i = 0; i < n; i++)
+        printf("skipped: %s: %u\n", why[i].reason, why[i].count);
+    printf("database packet: %u patterns in %u databases (by protocol and direction), %llu "
+           "bytes, %.1f ms\n",
+           st->patterns, st->packet_databases, (unsigned long long)st->db_bytes,
+           st->packet_compile_ms);
+    printf("database stream: %u patterns, %llu bytes, %.1f ms\n", st->stream_rules,
+           (unsigned long long)st->stream_db_bytes, st->stream_compile_ms);
+    for (int b = 0; b < VG_BUF_COUNT; b++) {
+        if (st->app_buf_patterns[b] == 0 && st->app_buf_bytes[b] == 0)
+            continue;
+        const char *name = vg_buffer_name((enum vg_buffer)b);
+        printf("database %s: %u patterns, %llu bytes\n", name != NULL ? name : "?",
+               st->app_buf_patterns[b], (unsigned long long)st->app_buf_bytes[b]);
+    }
+    printf("compile: packet %.1f ms, stream %.1f ms, application-layer %.1f ms, total %.1f ms\n",
+           st->packet_compile_ms, st->stream_compile_ms, st->app_compile_ms, st->compile_ms);
+}
+
 int vg_run(const struct vg_run_opts *o)
 {
     char err[ERRLEN] = "";
@@ -288,6 +317,7 @@ int vg_run(const struct vg_run_opts *o)
         .cfg = cfg,
         .classification_file = vg_config_get(cfg, "classification-file"),
         .err = stderr,
+        .threshold_file = vg_config_get(cfg, "threshold-file"),
     };
     struct vg_ruleset_stats rstats;
     memset(&rstats, 0, sizeof(rstats));
@@ -305,7 +335,14 @@ int vg_run(const struct vg_run_opts *o)
                "rules: %u (databases %llu bytes)\n",
                rstats.stream_rules, (unsigned long long)rstats.stream_db_bytes,
                rstats.stream_window, rstats.app_rules, (unsigned long long)rstats.app_db_bytes);
-        exit_code = (rstats.rules_skipped || rstats.files_failed) ? VG_EXIT_FATAL : VG_EXIT_OK;
+        printf("thresholds: %u rules; tracking table %u entries (%llu bytes); %u threshold file "
+               "errors\n",
+               rstats.threshold_rules, rstats.threshold_entries,
+               (unsigned long long)rstats.threshold_table_bytes, rstats.threshold_file_errors);
+        print_rule_stats(rs, &rstats);
+        exit_code = (rstats.rules_skipped || rstats.files_failed || rstats.threshold_file_errors)
+                        ? VG_EXIT_FATAL
+                        : VG_EXIT_OK;
         if (exit_code == VG_EXIT_OK)
             printf("configuration and rules OK\n");
         goto out;

@@ -19,6 +19,7 @@ struct summary_totals {
     struct vg_defrag_stats defrag;
     struct vg_stream_stats stream;
     uint64_t stream_inspect_full;
+    uint64_t flowbits_refused;
     uint64_t anomalies;
     struct vg_applayer_stats app;
 };
@@ -41,6 +42,11 @@ static void summary_totals(const struct vg_summary *s, struct summary_totals *t)
         if (w->stream != NULL)
             vg_stream_stats_add(&t->stream, vg_stream_table_stats(w->stream));
         t->stream_inspect_full += w->st.stream_inspect_full;
+        if (w->detect != NULL) {
+            struct vg_detect_flowbit_stats fb;
+            vg_detect_ctx_flowbit_stats(w->detect, &fb);
+            t->flowbits_refused += fb.set_refused;
+        }
         if (w->app != NULL) {
             /* every counter of the block is a uint64_t: add them word by word */
             const uint64_t *src = (const uint64_t *)vg_applayer_stats(w->app);
@@ -138,6 +144,7 @@ static void print_app(FILE *out, const struct vg_applayer_stats *a)
                 (unsigned long long)a->transactions[p], (unsigned long long)a->anomalies[p],
                 (unsigned long long)a->state_pool_full[p]);
     }
+    fprintf(out, " %llu midstream reversed;", (unsigned long long)a->reversed);
     fprintf(out, " nDPI %llu detected, %llu guessed, %llu not inspected (pool full)\n",
             (unsigned long long)a->ndpi_detected, (unsigned long long)a->ndpi_guessed,
             (unsigned long long)a->ndpi_pool_full);
@@ -156,10 +163,11 @@ static void json_app(FILE *f, const struct vg_applayer_stats *a)
                 (unsigned long long)a->state_pool_full[p]);
     }
     fprintf(f,
-            "\"gaps\":%llu,\"ndpi_detected\":%llu,\"ndpi_guessed\":%llu,"
+            "\"gaps\":%llu,\"reversed\":%llu,\"ndpi_detected\":%llu,\"ndpi_guessed\":%llu,"
             "\"ndpi_pool_full\":%llu},",
-            (unsigned long long)a->gaps, (unsigned long long)a->ndpi_detected,
-            (unsigned long long)a->ndpi_guessed, (unsigned long long)a->ndpi_pool_full);
+            (unsigned long long)a->gaps, (unsigned long long)a->reversed,
+            (unsigned long long)a->ndpi_detected, (unsigned long long)a->ndpi_guessed,
+            (unsigned long long)a->ndpi_pool_full);
 }
 
 static void json_defrag(FILE *f, const struct vg_defrag_stats *d)
@@ -273,6 +281,9 @@ void vg_summary_print(const struct vg_summary *s, FILE *out)
     fprintf(out, "  alerts     %llu\n", (unsigned long long)t.alerts);
     struct sid_print sp = {out, 1};
     vg_exporter_foreach_sid(s->exporter, print_sid, &sp);
+    if (t.flowbits_refused > 0)
+        fprintf(out, "  flowbits   %llu sets refused (the flow held %d flowbits)\n",
+                (unsigned long long)t.flowbits_refused, VG_FLOWBITS_PER_FLOW);
     fprintf(out, "  anomalies  %llu", (unsigned long long)t.anomalies);
     const char *sep = ": ";
     for (int e = 0; e < VG_DEC_EVENT_COUNT; e++) {
@@ -404,8 +415,9 @@ int vg_summary_write_json(const struct vg_summary *s, const char *path)
     fprintf(
         f, "},\"peak_rss_kb\":%ld,\"preload_bytes\":%llu,", peak_rss_kb(),
         (unsigned long long)(s->reader != NULL && s->reader->preload ? s->reader->file_size : 0));
-    fprintf(f, "\"rules\":{\"loaded\":%u,\"skipped\":%u},", s->rules->rules_loaded,
-            s->rules->rules_skipped);
+    fprintf(f, "\"rules\":{\"loaded\":%u,\"skipped\":%u,\"flowbits_set_refused\":%llu},",
+            s->rules->rules_loaded, s->rules->rules_skipped,
+            (unsigned long long)t.flowbits_refused);
     fprintf(f,
             "\"flow\":{\"created\":%llu,\"timeout\":%llu,\"forced\":%llu,\"shutdown\":%llu,"
             "\"midstream\":%llu},",

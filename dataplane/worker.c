@@ -196,8 +196,12 @@ static void worker_alert(void *user, const struct vg_rule_meta *rule)
     worker_emit_meta(a->w, &ev, a->w->meta);
 }
 
-static void worker_anomaly(struct vg_worker *w, const struct vg_packet *p,
-                           const struct vg_flow *flow, uint8_t kind, uint16_t event)
+static uint32_t flow_detect_flags(struct vg_flow *f, enum vg_flow_dir dir);
+
+/* An anomaly's record, and the rules waiting for it (event keywords). dir:
+ * the packet's direction in its flow. */
+static void worker_anomaly(struct vg_worker *w, const struct vg_packet *p, struct vg_flow *flow,
+                           enum vg_flow_dir dir, uint8_t kind, uint16_t event)
 {
     struct vg_event ev;
     memset(&ev, 0, sizeof(ev));
@@ -212,6 +216,12 @@ static void worker_anomaly(struct vg_worker *w, const struct vg_packet *p,
     ev.u.anomaly.kind = kind;
     ev.u.anomaly.event = event;
     worker_emit(w, &ev);
+    if (w->detect != NULL) {
+        struct alert_ctx a = {.w = w, .p = p, .flow = flow, .dir = dir};
+        uint32_t flags =
+            flow != NULL ? flow_detect_flags(flow, dir) | VG_DF_APP(flow->app_proto) : 0;
+        vg_detect_event(w->detect, kind, 0, event, p, flags, worker_alert, &a);
+    }
 }
 
 /* ---- application layer ---- */
@@ -225,8 +235,6 @@ struct app_ctx {
     enum vg_flow_dir p_dir;
     enum vg_flow_dir data_dir; /* the direction of the bytes being parsed */
 };
-
-static uint32_t flow_detect_flags(struct vg_flow *f, enum vg_flow_dir dir);
 
 /* The packet seen in direction dir: a stream's bytes may be released by the
  * other side's ACK; alerts show the data's own direction for the inner
@@ -253,8 +261,12 @@ static void app_tx(void *user, const struct vg_app_tx *tx)
         f->app_proto == VG_APP_OTHER)
         f->app_proto = tx->proto;
     enum vg_flow_dir dir = tx->dir == VG_DIR_TOCLIENT ? VG_DIR_TOCLIENT : VG_DIR_TOSERVER;
+    /* A flow whose sides the application layer swapped (picked up
+     * midstream at a server's data): tx->dir is the real direction, the
+     * addresses are still the flow's. */
+    const unsigned rev = vg_applayer_reversed(w->app, vg_flow_table_index(w->flows, f));
     struct vg_packet view;
-    packet_view_in(c->p, c->p_dir, dir, &view);
+    packet_view_in(c->p, c->p_dir, (enum vg_flow_dir)(dir ^ rev), &view);
     if (w->detect != NULL && !tx->repeated) {
         struct alert_ctx a = {.w = w, .p = &view, .flow = f, .dir = dir, .tx = tx};
         uint32_t flags = flow_detect_flags(f, dir) | VG_DF_APP(f->app_proto);
@@ -274,7 +286,7 @@ static void app_tx(void *user, const struct vg_app_tx *tx)
     ev.flow_id = f->flow_id;
     /* Records read client to server, whichever side completed them. */
     struct vg_packet cs;
-    packet_view_in(c->p, c->p_dir, VG_DIR_TOSERVER, &cs);
+    packet_view_in(c->p, c->p_dir, (enum vg_flow_dir)(VG_DIR_TOSERVER ^ rev), &cs);
     vg_event_tuple_from_packet(&ev.tuple, &cs);
     ev.meta_len = worker_tx_meta(w, tx);
     worker_emit_meta(w, &ev, w->meta);
@@ -297,6 +309,16 @@ static void app_anomaly(void *user, enum vg_app_proto proto, uint16_t event)
     ev.u.anomaly.kind = VG_ANOMALY_APPLAYER;
     ev.u.anomaly.event = event;
     worker_emit(c->w, &ev);
+    if (c->w->detect != NULL) {
+        /* rules see the real direction of a flow the application layer swapped */
+        const enum vg_flow_dir dir = (enum vg_flow_dir)(
+            c->data_dir ^
+            vg_applayer_reversed(c->w->app, vg_flow_table_index(c->w->flows, c->flow)));
+        struct alert_ctx a = {.w = c->w, .p = &view, .flow = c->flow, .dir = dir};
+        uint32_t flags = flow_detect_flags(c->flow, dir) | VG_DF_APP(proto);
+        vg_detect_event(c->w->detect, VG_ANOMALY_APPLAYER, (uint8_t)proto, event, &view, flags,
+                        worker_alert, &a);
+    }
 }
 
 /* The flow ends: open transactions are reported, parser states freed. */
@@ -343,7 +365,9 @@ static void stream_data(void *user, enum vg_flow_dir dir, const uint8_t *data, u
             .w = w, .flow = sc->flow, .p = sc->p, .p_dir = sc->p_dir, .data_dir = dir};
         struct vg_app_cb cb = {.user = &c, .tx = app_tx, .anomaly = app_anomaly};
         vg_applayer_stream(w->app, sc->slot, dir, data, len,
-                           (flags & VG_STREAM_GAP_BEFORE) ? VG_APP_GAP : 0, &cb);
+                           ((flags & VG_STREAM_GAP_BEFORE) ? VG_APP_GAP : 0) |
+                               ((flags & VG_STREAM_MIDSTREAM) ? VG_APP_MIDSTREAM : 0),
+                           &cb);
         if (sc->flow->app_proto == VG_APP_UNKNOWN)
             sc->flow->app_proto = vg_applayer_proto(w->app, sc->slot);
     }
@@ -366,7 +390,7 @@ static void stream_data(void *user, enum vg_flow_dir dir, const uint8_t *data, u
 static void stream_event(void *user, enum vg_stream_event ev)
 {
     struct stream_ctx *sc = user;
-    worker_anomaly(sc->w, sc->p, sc->flow, VG_ANOMALY_STREAM, (uint16_t)ev);
+    worker_anomaly(sc->w, sc->p, sc->flow, sc->p_dir, VG_ANOMALY_STREAM, (uint16_t)ev);
 }
 
 /* Reassembles a TCP packet's payload; returns VG_DF_STREAM when the packet's
@@ -428,7 +452,7 @@ static bool worker_defrag(struct vg_worker *w, struct vg_packet *p, struct vg_pa
     uint32_t events = vg_defrag_last_events(w->defrag);
     for (unsigned e = 0; events != 0 && e < VG_DEFRAG_EV_COUNT; e++) {
         if (events & VG_DEFRAG_EVENT_BIT(e)) {
-            worker_anomaly(w, p, NULL, VG_ANOMALY_DEFRAG, (uint16_t)e);
+            worker_anomaly(w, p, NULL, VG_DIR_TOSERVER, VG_ANOMALY_DEFRAG, (uint16_t)e);
             events &= ~VG_DEFRAG_EVENT_BIT(e);
         }
     }
@@ -533,8 +557,14 @@ void vg_worker_packet(struct vg_worker *w, struct vg_packet *p)
             flags |= VG_DF_APP(a.flow->app_proto);
         }
     }
-    if (w->detect != NULL)
+    if (w->detect != NULL) {
+        /* The reader raised the decoder's anomaly; the packet was still
+         * decoded, so the rules waiting for it run here. */
+        if (VG_UNLIKELY(p->decode_event != 0))
+            vg_detect_event(w->detect, VG_ANOMALY_DECODE, 0, (uint16_t)(p->decode_event - 1), p,
+                            flags, worker_alert, &a);
         vg_detect_packet(w->detect, p, flags, worker_alert, &a);
+    }
 }
 
 void vg_worker_tick(struct vg_worker *w, uint64_t now_us)

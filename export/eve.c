@@ -224,9 +224,46 @@ static void append_header(struct vg_jbuf *j, const struct vg_event *ev, const st
     }
 }
 
-static void append_alert(struct vg_jbuf *j, const struct vg_event_alert *a)
+/* {"ip":...,"port":...} of one side of an alert (the target keyword). */
+static void append_endpoint(struct vg_jbuf *j, const struct vg_event_tuple *t, bool dst)
+{
+    char addr[64];
+    APPEND_LIT(j, "{\"ip\":");
+    append_str(j, vg_ip_addr_str(dst ? &t->dst : &t->src, t->family, addr, sizeof(addr)));
+    if (t->has_ports && !is_icmp(t->proto)) {
+        APPEND_LIT(j, ",\"port\":");
+        append_u64(j, dst ? t->dport : t->sport);
+    }
+    APPEND_LIT(j, "}");
+}
+
+/* "metadata":{key:[values]}: the rule's pairs come grouped by key. */
+static void append_rule_metadata(struct vg_jbuf *j, const struct vg_rule_meta *r)
+{
+    APPEND_LIT(j, ",\"metadata\":{");
+    for (uint16_t i = 0; i < r->nmetadata; i++) {
+        const bool first_of_key = i == 0 || strcmp(r->metadata[i - 1].key, r->metadata[i].key) != 0;
+        const bool last_of_key =
+            i + 1 == r->nmetadata || strcmp(r->metadata[i + 1].key, r->metadata[i].key) != 0;
+        if (first_of_key) {
+            if (i > 0)
+                APPEND_LIT(j, ",");
+            append_str(j, r->metadata[i].key);
+            APPEND_LIT(j, ":[");
+        } else {
+            APPEND_LIT(j, ",");
+        }
+        append_str(j, r->metadata[i].value);
+        if (last_of_key)
+            APPEND_LIT(j, "]");
+    }
+    APPEND_LIT(j, "}");
+}
+
+static void append_alert(struct vg_jbuf *j, const struct vg_event *ev)
 {
     static const struct vg_rule_meta no_rule = {.msg = "", .category = ""};
+    const struct vg_event_alert *a = &ev->u.alert;
     const struct vg_rule_meta *r = a->rule != NULL ? a->rule : &no_rule;
 
     APPEND_LIT(j, ",\"alert\":{\"action\":\"allowed\",\"gid\":");
@@ -241,6 +278,15 @@ static void append_alert(struct vg_jbuf *j, const struct vg_event_alert *a)
     append_str(j, r->category);
     APPEND_LIT(j, ",\"severity\":");
     append_u64(j, r->priority);
+    if (r->target != VG_TARGET_NONE && (ev->tuple.family == 4 || ev->tuple.family == 6)) {
+        const bool target_is_dst = r->target == VG_TARGET_DEST;
+        APPEND_LIT(j, ",\"source\":");
+        append_endpoint(j, &ev->tuple, !target_is_dst);
+        APPEND_LIT(j, ",\"target\":");
+        append_endpoint(j, &ev->tuple, target_is_dst);
+    }
+    if (r->nmetadata > 0)
+        append_rule_metadata(j, r);
     APPEND_LIT(j, "}");
 
     /* Suricata 7 puts the packet's direction after the alert object */
@@ -432,7 +478,7 @@ void vg_eve_format(struct vg_jbuf *j, const struct vg_event *ev, const struct vg
 
     switch (ev->type) {
     case VG_EVENT_ALERT:
-        append_alert(j, &ev->u.alert);
+        append_alert(j, ev);
         break;
     case VG_EVENT_FLOW:
         append_flow(j, &ev->u.flow, ev->tuple.proto);

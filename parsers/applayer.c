@@ -223,6 +223,7 @@ struct app_slot {
     uint8_t probe_failed;  /* bit per direction: its first bytes fit no parser */
     uint8_t lost;          /* bit per direction: bytes went by before the decision */
     uint8_t ndpi_done;     /* nDPI gave its final answer */
+    uint8_t reversed;      /* 1: the flow's sides are swapped for the parsers (midstream) */
     uint8_t prefix_len[2]; /* first bytes kept while probes need more */
     uint8_t prefix[2][PROBE_PREFIX];
     uint8_t inspected[2]; /* per side (request, response stages): one was inspected */
@@ -326,6 +327,11 @@ void vg_applayer_flow_start(struct vg_applayer *al, uint32_t slot)
 const struct vg_applayer_stats *vg_applayer_stats(const struct vg_applayer *al)
 {
     return &al->st;
+}
+
+bool vg_applayer_reversed(const struct vg_applayer *al, uint32_t slot)
+{
+    return al->slots[slot].reversed != 0;
 }
 
 uint8_t vg_applayer_proto(const struct vg_applayer *al, uint32_t slot)
@@ -455,6 +461,34 @@ static enum vg_app_proto probe_tcp(const struct vg_applayer *al, int dir, const 
     return more ? VG_APP_UNKNOWN : VG_APP_FAILED;
 }
 
+static bool proto_named(enum vg_app_proto p)
+{
+    return p != VG_APP_UNKNOWN && p != VG_APP_FAILED;
+}
+
+/* Exchanges bit 0 with bit 1 and bit 2 with bit 3: per-direction flags. */
+static uint8_t swap_dir_bits(uint8_t v)
+{
+    return (uint8_t)((v & 0xf0u) | (v & 0x5u) << 1 | (v & 0xau) >> 1);
+}
+
+/* Swaps the flow's sides for the parsers: what was kept per direction
+ * moves with it. */
+static void reverse_slot(struct vg_applayer *al, struct app_slot *s)
+{
+    uint8_t prefix[PROBE_PREFIX];
+    memcpy(prefix, s->prefix[0], PROBE_PREFIX);
+    memcpy(s->prefix[0], s->prefix[1], PROBE_PREFIX);
+    memcpy(s->prefix[1], prefix, PROBE_PREFIX);
+    uint8_t len = s->prefix_len[0];
+    s->prefix_len[0] = s->prefix_len[1];
+    s->prefix_len[1] = len;
+    s->probe_failed = swap_dir_bits(s->probe_failed);
+    s->lost = swap_dir_bits(s->lost);
+    s->reversed = 1;
+    al->st.reversed++;
+}
+
 static void parse_tcp(struct vg_applayer *al, struct app_slot *s, int dir, const uint8_t *data,
                       uint32_t len, uint32_t flags)
 {
@@ -489,6 +523,7 @@ void vg_applayer_stream(struct vg_applayer *al, uint32_t slot, int dir, const ui
     if (!al->cfg.enabled)
         return;
     struct app_slot *s = &al->slots[slot];
+    dir ^= s->reversed; /* the parsers' direction */
     uint8_t bit = (uint8_t)(1u << dir);
     al->outer = cb;
     al->cur = s;
@@ -514,6 +549,24 @@ void vg_applayer_stream(struct vg_applayer *al, uint32_t slot, int dir, const ui
              * itself when nothing was kept. */
             enum vg_app_proto p =
                 k == 0 ? probe_tcp(al, dir, data, len) : probe_tcp(al, dir, buf, k + take);
+            /* Picked up midstream, the flow's first data may be the server's
+             * (an HTTP response): then the sides swap for the rest of the
+             * flow, as Suricata does. Only while the other direction has
+             * shown nothing. */
+            int other_bit = bit ^ 3;
+            if (!proto_named(p) && (flags & VG_APP_MIDSTREAM) && s->prefix_len[dir ^ 1] == 0 &&
+                !(s->probe_failed & other_bit)) {
+                enum vg_app_proto rp = k == 0 ? probe_tcp(al, dir ^ 1, data, len)
+                                              : probe_tcp(al, dir ^ 1, buf, k + take);
+                if (proto_named(rp)) {
+                    reverse_slot(al, s);
+                    dir ^= 1;
+                    bit = (uint8_t)(1u << dir);
+                    p = rp;
+                } else if (rp == VG_APP_UNKNOWN) {
+                    p = VG_APP_UNKNOWN; /* the server side may still show */
+                }
+            }
             if (p == VG_APP_UNKNOWN) {
                 if (k + len <= PROBE_PREFIX) {
                     memcpy(s->prefix[dir] + k, data, len);

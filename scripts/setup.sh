@@ -12,7 +12,7 @@ shift || true
 packages=(
     build-essential pkg-config meson ninja-build python3
     libdpdk-dev libhyperscan-dev libpcap-dev libndpi-dev libmsgpack-dev
-    libcriterion-dev libyaml-dev libssl-dev
+    libcriterion-dev libyaml-dev libssl-dev libpcre2-dev
     tcpdump tcpreplay iproute2 clang
 )
 

@@ -1,12 +1,18 @@
 /* Rule set compilation and packet matching.
  *
- * Every rule with a positive content that packets may match (all but the
- * stream-only ones) contributes one literal, its fast pattern, to a
- * Hyperscan block-mode database whose pattern id is the rule's index. A
+ * Packet rules are grouped by protocol class (tcp, udp, icmp, other; an ip
+ * rule is in each), by the direction flow:to_server / to_client asks for
+ * (a rule without one is in both directions and in the flow-less group),
+ * and for TCP by whether stream reassembly covers the payload (then the
+ * rules the stream inspects are left out). Each rule with a positive
+ * content that packets may match contributes one literal, its fast
+ * pattern, to the Hyperscan block-mode database of each of its groups
+ * (pattern id = rule index); a packet scans its group's database only. A
  * scan yields candidate rules; rules without a usable content are always
- * candidates (chosen by protocol, skipped cheaply by destination port).
- * Candidates are then verified in full, in rule order (priority, then sid),
- * which is simply index order since the rule array is sorted that way.
+ * candidates of their groups (skipped cheaply by destination port).
+ * Candidates are then verified in full, in rule order (action, flowbits,
+ * priority, then sid: see rule_order), which is simply index order since
+ * the rule array is sorted that way.
  * Streams are matched in detect_stream.c, application-layer transactions
  * in detect_app.c: rules that inspect application buffers take no part in
  * the packet database or its lists. */
@@ -26,16 +32,41 @@
 
 /* ---- Loading and compiling --------------------------------------------------- */
 
+/* Suricata's action order: pass, drop, reject, alert. */
+static int action_rank(uint8_t action)
+{
+    switch (action) {
+    case SIG_ACTION_PASS:
+        return 0;
+    case SIG_ACTION_DROP:
+        return 1;
+    case SIG_ACTION_REJECT:
+        return 2;
+    default:
+        return 3;
+    }
+}
+
+/* Suricata's default rule order: action, then flowbits (rules that only
+ * set, then those that set and read, then those that only read, then the
+ * rest, so a bit set on a packet is seen by the rules that check it on the
+ * same packet), then priority, then sid. */
 static int rule_order(const void *a, const void *b)
 {
     const struct sig_rule *x = a, *y = b;
+    const int ax = action_rank(x->action), ay = action_rank(y->action);
+    if (ax != ay)
+        return ax < ay ? -1 : 1;
+    const int fx = sig_flowbits_order_class(x), fy = sig_flowbits_order_class(y);
+    if (fx != fy)
+        return fx > fy ? -1 : 1;
     if (x->meta.priority != y->meta.priority)
         return x->meta.priority < y->meta.priority ? -1 : 1;
     if (x->meta.sid != y->meta.sid)
         return x->meta.sid < y->meta.sid ? -1 : 1;
     if (x->meta.gid != y->meta.gid)
         return x->meta.gid < y->meta.gid ? -1 : 1;
-    return 0;
+    return (int)x->response_twin - (int)y->response_twin;
 }
 
 static double elapsed_ms(const struct timespec *t0)
@@ -45,41 +76,195 @@ static double elapsed_ms(const struct timespec *t0)
     return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
-static int build_always_lists(struct vg_ruleset *rs)
+/* A rule whose fast pattern belongs in the packet databases. */
+static bool packet_pattern(const struct sig_rule *r)
 {
-    for (int k = 0; k < SIG_PKT_CLASS_COUNT; k++) {
-        rs->always[k] = malloc((rs->nrules ? rs->nrules : 1) * sizeof(struct sig_always));
-        if (rs->always[k] == NULL)
-            return -1;
-    }
+    return r->fast >= 0 && r->inspect != SIG_INSPECT_STREAM && r->app_stage == 0;
+}
+
+static const uint8_t dir_flags[SIG_DIR_COUNT] = {
+    [SIG_DIR_NONE] = 0,
+    [SIG_DIR_TOSERVER] = VG_DF_TOSERVER,
+    [SIG_DIR_TOCLIENT] = VG_DF_TOCLIENT,
+};
+
+/* A packet rule group: which packets scan it. */
+struct group_key {
+    enum sig_pkt_class cls;
+    enum sig_pkt_dir dir;
+    bool stream;
+};
+
+/* Whether rule_matches can accept the rule for some packet of the group:
+ * the groups only pre-filter, every test still runs on the candidate. */
+static bool rule_in_group(const struct sig_rule *r, const struct group_key *k)
+{
+    if (r->app_stage != 0 || r->inspect == SIG_INSPECT_STREAM || r->event != NULL)
+        return false;
+    bool fits = r->proto == SIG_PROTO_IP || (r->proto == SIG_PROTO_TCP && k->cls == SIG_PKT_TCP) ||
+                (r->proto == SIG_PROTO_UDP && k->cls == SIG_PKT_UDP) ||
+                (r->proto == SIG_PROTO_ICMP && k->cls == SIG_PKT_ICMP);
+    if (!fits)
+        return false;
+    const uint8_t dir_bits = VG_DF_TOSERVER | VG_DF_TOCLIENT;
+    if (((dir_flags[k->dir] ^ r->flow_value) & r->flow_mask & dir_bits) != 0)
+        return false;
+    /* A TCP payload the stream covers is left to the rules the stream
+     * inspects. */
+    return !(k->stream && r->inspect != SIG_INSPECT_PACKET);
+}
+
+static bool pick_group(const struct sig_rule *r, const void *arg)
+{
+    return packet_pattern(r) && rule_in_group(r, arg);
+}
+
+bool sig_rule_is_ip_only(const struct sig_rule *r)
+{
+    return r->ncontents == 0 && r->tests == 0 && r->flow_mask == 0 && r->flowbits == NULL &&
+           r->event == NULL && r->app_proto == 0 && r->app_stage == 0 && r->sport.any &&
+           r->dport.any && r->action != SIG_ACTION_PASS;
+}
+
+/* The rules of one group without a fast pattern. */
+static int build_always_list(struct vg_ruleset *rs, struct sig_pkt_group *g,
+                             const struct group_key *k)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < rs->nrules; i++)
+        n += rs->rules[i].fast < 0 && rule_in_group(&rs->rules[i], k);
+    g->always = malloc((n ? n : 1) * sizeof(struct sig_always));
+    if (g->always == NULL)
+        return -1;
     for (uint32_t i = 0; i < rs->nrules; i++) {
         const struct sig_rule *r = &rs->rules[i];
-        if (r->fast >= 0)
+        if (r->fast >= 0 || !rule_in_group(r, k))
             continue;
-        rs->stats.no_pattern_rules++;
-        if (r->app_stage != 0)
-            continue;
-        struct sig_always entry = {.rule = i, .dport_lo = 0, .dport_hi = 65535};
+        struct sig_always entry = {
+            .rule = i, .dport_lo = 0, .dport_hi = 65535, .ip_only = sig_rule_is_ip_only(r)};
         if (!r->bidir && !r->dport.any && r->dport.n == 1) {
             entry.dport_lo = r->dport.r[0].lo;
             entry.dport_hi = r->dport.r[0].hi;
         }
-        for (int k = 0; k < SIG_PKT_CLASS_COUNT; k++) {
-            bool fits = r->proto == SIG_PROTO_IP ||
-                        (r->proto == SIG_PROTO_TCP && k == SIG_PKT_TCP) ||
-                        (r->proto == SIG_PROTO_UDP && k == SIG_PKT_UDP) ||
-                        (r->proto == SIG_PROTO_ICMP && k == SIG_PKT_ICMP);
-            if (fits)
-                rs->always[k][rs->nalways[k]++] = entry;
-        }
+        g->always[g->nalways++] = entry;
     }
     return 0;
 }
 
-/* A rule whose fast pattern belongs in the packet database. */
-static bool packet_pattern(const struct sig_rule *r)
+/* The fast-pattern rules of a group, one bit per rule; returns whether
+ * there is any. Groups with the same rules share one database. */
+static bool group_members(const struct vg_ruleset *rs, const struct group_key *k, uint64_t *bits,
+                          uint32_t nwords)
 {
-    return r->fast >= 0 && r->inspect != SIG_INSPECT_STREAM && r->app_stage == 0;
+    bool any = false;
+    memset(bits, 0, nwords * sizeof(*bits));
+    for (uint32_t i = 0; i < rs->nrules; i++) {
+        if (pick_group(&rs->rules[i], k)) {
+            bits[i >> 6] |= 1ull << (i & 63);
+            any = true;
+        }
+    }
+    return any;
+}
+
+/* One group per protocol class and direction, and for TCP per stream
+ * coverage; a packet scans the one database of its group. Classes other
+ * than TCP use their stream-free group for both slots. */
+static int build_packet_groups(struct vg_ruleset *rs, FILE *err)
+{
+    rs->stats.patterns = 0;
+    rs->stats.no_pattern_rules = 0;
+    for (uint32_t i = 0; i < rs->nrules; i++) {
+        rs->stats.patterns += packet_pattern(&rs->rules[i]);
+        rs->stats.no_pattern_rules += rs->rules[i].fast < 0 && rs->rules[i].event == NULL;
+        rs->stats.packet_rules += rs->rules[i].app_stage == 0 && rs->rules[i].event == NULL &&
+                                  rs->rules[i].inspect != SIG_INSPECT_STREAM;
+    }
+    rs->stats.db_bytes = 0;
+    const uint32_t nwords = (rs->nrules + 63) / 64 + 1; /* never 0 */
+    uint64_t *members = calloc((size_t)SIG_PKT_GROUP_COUNT * nwords, sizeof(uint64_t));
+    if (members == NULL)
+        goto oom;
+    for (int c = 0; c < SIG_PKT_CLASS_COUNT; c++) {
+        for (int d = 0; d < SIG_DIR_COUNT; d++) {
+            for (int st = 0; st < (c == SIG_PKT_TCP ? 2 : 1); st++) {
+                const struct group_key k = {(enum sig_pkt_class)c, (enum sig_pkt_dir)d, st == 1};
+                const uint32_t gi = sig_pkt_group_index(k.cls, k.dir, k.stream);
+                struct sig_pkt_group *g = &rs->pkt[gi];
+                if (build_always_list(rs, g, &k) != 0)
+                    goto oom;
+                uint64_t *bits = members + (size_t)gi * nwords;
+                if (!group_members(rs, &k, bits, nwords))
+                    continue;
+                for (uint32_t o = 0; o < gi && g->db == NULL; o++) {
+                    if (rs->pkt[o].db != NULL &&
+                        memcmp(members + (size_t)o * nwords, bits, nwords * sizeof(*bits)) == 0)
+                        g->db = rs->pkt[o].db;
+                }
+                if (g->db != NULL)
+                    continue;
+                if (sig_compile_fast_patterns(rs, pick_group, &k, HS_MODE_BLOCK,
+                                              HS_FLAG_SINGLEMATCH, "packet", &g->db,
+                                              &rs->stats.db_bytes, err) != 0) {
+                    free(members);
+                    return -1;
+                }
+                rs->pkt_db[rs->npkt_db++] = g->db;
+            }
+        }
+    }
+    rs->stats.packet_databases = rs->npkt_db;
+    free(members);
+    return 0;
+oom:
+    free(members);
+    if (err != NULL)
+        fprintf(err, "rules: out of memory\n");
+    return -1;
+}
+
+/* A literal as a Hyperscan regex: every byte as \xHH. NULL when out of memory. */
+static char *literal_as_regex(const uint8_t *pat, uint32_t len)
+{
+    char *out = malloc((size_t)len * 4 + 1);
+    if (out == NULL)
+        return NULL;
+    for (uint32_t i = 0; i < len; i++)
+        snprintf(out + 4 * (size_t)i, 5, "\\x%02x", pat[i]);
+    out[(size_t)len * 4] = '\0';
+    return out;
+}
+
+/* Compiles fast patterns among which some are pcre prefilters: one regex
+ * database, the literals escaped. */
+static hs_error_t compile_with_regexes(const struct vg_ruleset *rs, const char **exprs,
+                                       unsigned *flags, const unsigned *ids, uint32_t n,
+                                       unsigned mode, hs_database_t **db, hs_compile_error_t **cerr)
+{
+    char **owned = calloc(n, sizeof(*owned));
+    hs_error_t ret = HS_NOMEM;
+    if (owned == NULL)
+        return ret;
+    for (uint32_t k = 0; k < n; k++) {
+        const struct sig_rule *r = &rs->rules[ids[k]];
+        const struct sig_content *c = &r->contents[r->fast];
+        if (c->kind == SIG_ELEM_PCRE) {
+            unsigned pf;
+            exprs[k] = sig_pcre_hs_expression(c, &pf);
+            flags[k] |= pf;
+        } else {
+            owned[k] = literal_as_regex(c->pattern, c->len);
+            if (owned[k] == NULL)
+                goto out;
+            exprs[k] = owned[k];
+        }
+    }
+    ret = hs_compile_multi(exprs, flags, ids, n, mode, NULL, db, cerr);
+out:
+    for (uint32_t k = 0; k < n; k++)
+        free(owned[k]);
+    free(owned);
+    return ret;
 }
 
 int sig_compile_fast_patterns(const struct vg_ruleset *rs, sig_rule_pick_fn pick, const void *arg,
@@ -104,20 +289,26 @@ int sig_compile_fast_patterns(const struct vg_ruleset *rs, sig_rule_pick_fn pick
         goto out;
     }
     uint32_t k = 0;
+    bool regexes = false; /* a pcre fast pattern: the database is compiled as regexes */
     for (uint32_t i = 0; i < rs->nrules; i++) {
         const struct sig_rule *r = &rs->rules[i];
         if (!pick(r, arg))
             continue;
         const struct sig_content *c = &r->contents[r->fast];
-        exprs[k] = (const char *)c->pattern;
-        lens[k] = c->len;
+        regexes |= c->kind == SIG_ELEM_PCRE;
+        /* a content of a transformed buffer prefilters the raw buffer */
+        exprs[k] = (const char *)c->pattern + sig_prefilter_skip(c);
+        lens[k] = c->len - sig_prefilter_skip(c);
         flags[k] = pattern_flags | ((c->flags & SIG_CONTENT_NOCASE) ? HS_FLAG_CASELESS : 0);
         ids[k] = i;
         k++;
     }
     hs_database_t *db = NULL;
     hs_compile_error_t *cerr = NULL;
-    if (hs_compile_lit_multi(exprs, flags, ids, lens, n, mode, NULL, &db, &cerr) != HS_SUCCESS) {
+    const hs_error_t rc =
+        regexes ? compile_with_regexes(rs, exprs, flags, ids, n, mode, &db, &cerr)
+                : hs_compile_lit_multi(exprs, flags, ids, lens, n, mode, NULL, &db, &cerr);
+    if (rc != HS_SUCCESS) {
         if (err != NULL) {
             const char *why = cerr != NULL ? cerr->message : "unknown error";
             if (cerr != NULL && cerr->expression >= 0 && (uint32_t)cerr->expression < n) {
@@ -144,20 +335,44 @@ out:
     return ret;
 }
 
-static bool pick_packet(const struct sig_rule *r, const void *arg)
+/* Per application buffer: its database's size and fast patterns. */
+static void app_buffer_stats(struct vg_ruleset *rs)
 {
-    (void)arg;
-    return packet_pattern(r);
+    for (uint32_t i = 0; i < rs->nrules; i++) {
+        const struct sig_rule *r = &rs->rules[i];
+        if (r->app_stage != 0 && r->fast >= 0 && r->contents[r->fast].buffer < VG_BUF_COUNT)
+            rs->stats.app_buf_patterns[r->contents[r->fast].buffer]++;
+    }
+    for (int b = 0; b < VG_BUF_COUNT; b++) {
+        size_t size = 0;
+        if (rs->app_db[b] != NULL && hs_database_size(rs->app_db[b], &size) == HS_SUCCESS)
+            rs->stats.app_buf_bytes[b] = size;
+    }
 }
 
-static int compile_database(struct vg_ruleset *rs, FILE *err)
+static int skip_reason_order(const void *a, const void *b)
 {
-    rs->stats.patterns = 0;
-    for (uint32_t i = 0; i < rs->nrules; i++)
-        rs->stats.patterns += packet_pattern(&rs->rules[i]);
-    rs->stats.db_bytes = 0;
-    return sig_compile_fast_patterns(rs, pick_packet, NULL, HS_MODE_BLOCK, HS_FLAG_SINGLEMATCH,
-                                     "packet", &rs->db, &rs->stats.db_bytes, err);
+    const struct vg_skip_reason *x = a, *y = b;
+    if (x->count != y->count)
+        return x->count > y->count ? -1 : 1;
+    return strcmp(x->reason, y->reason);
+}
+
+/* The loader's skip causes move to the rule set, most frequent first. */
+static void sig_skip_reasons_take(struct vg_ruleset *rs, struct sig_loader *ld)
+{
+    rs->skip_reasons = ld->skip_reasons;
+    rs->nskip_reasons = ld->nskip_reasons;
+    ld->skip_reasons = NULL;
+    ld->nskip_reasons = ld->skip_reasons_cap = 0;
+    if (rs->nskip_reasons > 1)
+        qsort(rs->skip_reasons, rs->nskip_reasons, sizeof(rs->skip_reasons[0]), skip_reason_order);
+}
+
+uint32_t vg_ruleset_skip_reasons(const struct vg_ruleset *rs, const struct vg_skip_reason **out)
+{
+    *out = rs->skip_reasons;
+    return rs->nskip_reasons;
 }
 
 struct vg_ruleset *vg_ruleset_load(const struct vg_rule_load_opts *opts,
@@ -190,12 +405,15 @@ struct vg_ruleset *vg_ruleset_load(const struct vg_rule_load_opts *opts,
         .classes = &rs->classes,
         .arena = &rs->arena,
         .err = opts->err,
+        .pcres = &rs->pcres,
     };
     if (ok) {
         for (int i = 0; i < opts->nfiles; i++)
             sig_load_file(&ld, opts->files[i]);
     }
+    sig_flowbits_check_usage(&ld);
     rs->stats.rules_skipped = ld.skipped;
+    sig_skip_reasons_take(rs, &ld);
     rs->stats.files_failed += ld.files_failed;
     if (ld.out_of_memory && opts->err != NULL)
         fprintf(opts->err, "rules: out of memory\n");
@@ -205,21 +423,35 @@ struct vg_ruleset *vg_ruleset_load(const struct vg_rule_load_opts *opts,
     rs->rules = ld.rules;
     rs->nrules = ld.nrules;
     ld.rules = NULL;
+    rs->datasets = ld.datasets;
+    rs->iprep = ld.iprep;
+    ld.datasets = NULL;
+    ld.iprep = NULL;
     sig_loader_release(&ld);
     if (rs->nrules > 1)
         qsort(rs->rules, rs->nrules, sizeof(rs->rules[0]), rule_order);
-    rs->stats.rules_loaded = rs->nrules;
+    rs->stats.rules_loaded = 0;
+    for (uint32_t i = 0; i < rs->nrules; i++)
+        rs->stats.rules_loaded += !rs->rules[i].response_twin;
 
-    if (ok && build_always_lists(rs) != 0) {
-        if (opts->err != NULL)
-            fprintf(opts->err, "rules: out of memory\n");
+    struct timespec tdb;
+    clock_gettime(CLOCK_MONOTONIC, &tdb);
+    if (ok && build_packet_groups(rs, opts->err) != 0)
         ok = false;
-    }
-    if (ok && compile_database(rs, opts->err) != 0)
-        ok = false;
+    rs->stats.packet_compile_ms = elapsed_ms(&tdb);
+    clock_gettime(CLOCK_MONOTONIC, &tdb);
     if (ok && sig_stream_prepare(rs, opts->err) != 0)
         ok = false;
+    rs->stats.stream_compile_ms = elapsed_ms(&tdb);
+    clock_gettime(CLOCK_MONOTONIC, &tdb);
     if (ok && sig_app_prepare(rs, opts->err) != 0)
+        ok = false;
+    rs->stats.app_compile_ms = elapsed_ms(&tdb);
+    if (ok)
+        app_buffer_stats(rs);
+    if (ok && sig_event_prepare(rs, opts->err) != 0)
+        ok = false;
+    if (ok && sig_threshold_prepare(rs, opts->cfg, opts->threshold_file, opts->err) != 0)
         ok = false;
     rs->stats.compile_ms = elapsed_ms(&t0);
     if (stats != NULL)
@@ -235,13 +467,20 @@ void vg_ruleset_free(struct vg_ruleset *rs)
 {
     if (rs == NULL)
         return;
-    hs_free_database(rs->db);
+    for (uint32_t i = 0; i < rs->npkt_db; i++)
+        hs_free_database(rs->pkt_db[i]);
     hs_free_database(rs->stream_db);
-    for (int k = 0; k < SIG_PKT_CLASS_COUNT; k++)
-        free(rs->always[k]);
+    for (int g = 0; g < SIG_PKT_GROUP_COUNT; g++)
+        free(rs->pkt[g].always);
     sig_app_release(rs);
+    sig_event_release(rs);
+    free(rs->skip_reasons);
+    sig_threshold_table_free(rs->thresholds);
     free(rs->rules);
+    sig_datasets_free(rs->datasets);
+    sig_iprep_free(rs->iprep);
     sig_class_release(&rs->classes);
+    sig_pcre_release(rs->pcres);
     sig_arena_free(&rs->arena);
     free(rs);
 }
@@ -271,17 +510,27 @@ struct vg_detect_ctx *vg_detect_ctx_new(const struct vg_ruleset *rs)
     ctx->nwords = (rs->nrules + 63) / 64;
     ctx->cand = malloc((rs->nrules ? rs->nrules : 1) * sizeof(*ctx->cand));
     ctx->seen = calloc(ctx->nwords ? ctx->nwords : 1, sizeof(*ctx->seen));
-    if (ctx->cand == NULL || ctx->seen == NULL ||
-        (rs->db != NULL && hs_alloc_scratch(rs->db, &ctx->scratch) != HS_SUCCESS) ||
+    ctx->xform = malloc(SIG_TRANSFORM_MAX);
+    if (ctx->cand == NULL || ctx->seen == NULL || ctx->xform == NULL ||
         (rs->stream_db != NULL && hs_alloc_scratch(rs->stream_db, &ctx->scratch) != HS_SUCCESS)) {
         vg_detect_ctx_free(ctx);
         return NULL;
+    }
+    for (uint32_t i = 0; i < rs->npkt_db; i++) {
+        if (hs_alloc_scratch(rs->pkt_db[i], &ctx->scratch) != HS_SUCCESS) {
+            vg_detect_ctx_free(ctx);
+            return NULL;
+        }
     }
     for (int b = 0; b < VG_BUF_COUNT; b++) {
         if (rs->app_db[b] != NULL && hs_alloc_scratch(rs->app_db[b], &ctx->scratch) != HS_SUCCESS) {
             vg_detect_ctx_free(ctx);
             return NULL;
         }
+    }
+    if (sig_pcre_ctx_init(ctx) != 0) {
+        vg_detect_ctx_free(ctx);
+        return NULL;
     }
     return ctx;
 }
@@ -291,9 +540,11 @@ void vg_detect_ctx_free(struct vg_detect_ctx *ctx)
     if (ctx == NULL)
         return;
     sig_stream_pool_free(ctx->streams);
+    sig_pcre_ctx_free(ctx);
     hs_free_scratch(ctx->scratch);
     free(ctx->cand);
     free(ctx->seen);
+    free(ctx->xform);
     free(ctx);
 }
 
@@ -337,28 +588,6 @@ void sig_order_candidates(struct vg_detect_ctx *ctx)
             c[k++] = w * 64 + (uint32_t)__builtin_ctzll(bits);
             bits &= bits - 1;
         }
-    }
-}
-
-static inline bool uint_test(const struct sig_uint_test *t, uint32_t v)
-{
-    switch (t->op) {
-    case SIG_UINT_EQ:
-        return v == t->a;
-    case SIG_UINT_NE:
-        return v != t->a;
-    case SIG_UINT_LT:
-        return v < t->a;
-    case SIG_UINT_LE:
-        return v <= t->a;
-    case SIG_UINT_GT:
-        return v > t->a;
-    case SIG_UINT_GE:
-        return v >= t->a;
-    case SIG_UINT_RANGE:
-        return v > t->a && v < t->b;
-    default:
-        return false;
     }
 }
 
@@ -468,6 +697,18 @@ static const uint8_t *find_nocase(const uint8_t *hay, uint32_t n, const uint8_t 
     return NULL;
 }
 
+/* Whether the content's pattern is at p. */
+static inline bool content_at(const struct sig_content *c, const uint8_t *p)
+{
+    if (!(c->flags & SIG_CONTENT_NOCASE))
+        return memcmp(p, c->pattern, c->len) == 0;
+    for (uint32_t k = 0; k < c->len; k++) {
+        if (sig_lower(p[k]) != c->pattern[k])
+            return false;
+    }
+    return true;
+}
+
 static inline const uint8_t *content_find(const struct sig_content *c, const uint8_t *hay,
                                           uint32_t n)
 {
@@ -486,11 +727,12 @@ struct content_list {
 
 /* Inspects contents[i..] after a previous positive match ending at prev_end,
  * with Suricata's semantics: offset/depth are absolute, distance/within are
- * relative to prev_end, a negated content must be absent from its window.
- * When a later content with within fails, this content is retried at its
- * next occurrence. The fast pattern content only matches at in->anchor when
- * that is set. Returns 1 on a match, 0 on no match (the caller may retry),
- * -1 to give up. */
+ * relative to prev_end, a negated content must be absent from its window,
+ * an endswith content must end at the buffer's end. When a later element
+ * that depends on where this content matched fails (SIG_CONTENT_WITHIN_NEXT),
+ * this content is retried at its next occurrence. The fast pattern content
+ * only matches at in->anchor when that is set. Returns 1 on a match, 0 on no
+ * match (the caller may retry), -1 to give up. */
 static int inspect_from(const struct content_list *r, uint32_t i, struct sig_inspection *in,
                         int64_t prev_end)
 {
@@ -533,8 +775,14 @@ static int inspect_from(const struct content_list *r, uint32_t i, struct sig_ins
 
         int64_t found = -1;
         if (anchored) {
-            if (in->anchor >= start && in->anchor + c->len <= end)
+            if (in->anchor >= start && in->anchor + c->len <= end &&
+                (!(c->flags & SIG_CONTENT_ENDSWITH) || in->anchor + c->len == in->end))
                 found = in->anchor;
+        } else if (c->flags & SIG_CONTENT_ENDSWITH) {
+            /* the one place it may match: against the buffer's end */
+            const int64_t at = in->end - c->len;
+            if (limit >= in->end && at >= start && content_at(c, in->data + (at - in->base)))
+                found = at;
         } else if (end - start >= (int64_t)c->len) {
             const uint8_t *at =
                 content_find(c, in->data + (start - in->base), (uint32_t)(end - start));
@@ -558,8 +806,8 @@ static int inspect_from(const struct content_list *r, uint32_t i, struct sig_ins
         int next = inspect_from(r, i + 1, in, found + c->len);
         if (next != 0)
             return next;
-        /* Only a within on the next content makes its outcome depend on
-         * where this one matched. */
+        /* Only a later element that depends on where this one matched (a
+         * within, a relative endswith or element) may do better elsewhere. */
         if (!(c->flags & SIG_CONTENT_WITHIN_NEXT))
             return -1;
         retrying = true;
@@ -608,14 +856,14 @@ bool sig_rule_header_matches(const struct sig_rule *r, const struct vg_packet *p
         ((flow_flags & VG_DF_APP_MASK) >> VG_DF_APP_SHIFT) != (uint32_t)r->app_proto)
         return false;
     if (r->tests != 0) {
-        if ((r->tests & SIG_TEST_DSIZE) && !uint_test(&r->dsize, p->payload_len))
+        if ((r->tests & SIG_TEST_DSIZE) && !sig_uint_test_holds(&r->dsize, p->payload_len))
             return false;
         if (r->tests & (SIG_TEST_ITYPE | SIG_TEST_ICODE)) {
             if ((p->proto != 1 && p->proto != 58) || !(p->flags & VG_PKT_HAS_L4))
                 return false;
-            if ((r->tests & SIG_TEST_ITYPE) && !uint_test(&r->itype, p->icmp_type))
+            if ((r->tests & SIG_TEST_ITYPE) && !sig_uint_test_holds(&r->itype, p->icmp_type))
                 return false;
-            if ((r->tests & SIG_TEST_ICODE) && !uint_test(&r->icode, p->icmp_code))
+            if ((r->tests & SIG_TEST_ICODE) && !sig_uint_test_holds(&r->icode, p->icmp_code))
                 return false;
         }
         if (r->tests & SIG_TEST_TCPFLAGS) {
@@ -623,7 +871,9 @@ bool sig_rule_header_matches(const struct sig_rule *r, const struct vg_packet *p
                 return false;
         }
     }
-    return endpoints_match(r, p);
+    if (!endpoints_match(r, p))
+        return false;
+    return r->naddr_tests == 0 || sig_addr_tests_match(r, p);
 }
 
 static bool rule_matches(struct vg_detect_ctx *ctx, const struct sig_rule *r,
@@ -667,6 +917,13 @@ static inline enum sig_pkt_class packet_class(const struct vg_packet *p)
     }
 }
 
+static inline enum sig_pkt_dir packet_dir(uint32_t flow_flags)
+{
+    if (flow_flags & VG_DF_TOSERVER)
+        return SIG_DIR_TOSERVER;
+    return (flow_flags & VG_DF_TOCLIENT) ? SIG_DIR_TOCLIENT : SIG_DIR_NONE;
+}
+
 uint32_t vg_detect_packet(struct vg_detect_ctx *ctx, const struct vg_packet *p, uint32_t flow_flags,
                           vg_alert_fn on_alert, void *user)
 {
@@ -677,16 +934,26 @@ uint32_t vg_detect_packet(struct vg_detect_ctx *ctx, const struct vg_packet *p, 
     if (ctx->flow != NULL && ctx->flow->passed)
         return 0;
 
-    if (rs->db != NULL && p->payload_len > 0 && p->payload != NULL)
-        hs_scan(rs->db, (const char *)p->payload, p->payload_len, 0, ctx->scratch, on_fast_pattern,
+    const struct sig_pkt_group *g = &rs->pkt[sig_pkt_group_index(
+        packet_class(p), packet_dir(flow_flags), (flow_flags & VG_DF_STREAM) != 0)];
+    if (g->db != NULL && p->payload_len > 0 && p->payload != NULL)
+        hs_scan(g->db, (const char *)p->payload, p->payload_len, 0, ctx->scratch, on_fast_pattern,
                 ctx);
 
-    const enum sig_pkt_class cls = packet_class(p);
-    const struct sig_always *always = rs->always[cls];
-    const uint32_t nalways = rs->nalways[cls];
+    /* IP-only rules see the first packet of each direction of a flow. */
+    bool ip_only_done = false;
+    if (ctx->flow != NULL && (flow_flags & (VG_DF_TOSERVER | VG_DF_TOCLIENT))) {
+        const uint8_t dir_bit = (flow_flags & VG_DF_TOCLIENT) ? 2u : 1u;
+        ip_only_done = (ctx->flow->ip_only_dirs & dir_bit) != 0;
+        ctx->flow->ip_only_dirs |= dir_bit;
+    }
+    const struct sig_always *always = g->always;
+    const uint32_t nalways = g->nalways;
     const bool has_ports = packet_has_ports(p);
     for (uint32_t i = 0; i < nalways; i++) {
         if (has_ports && (p->dport < always[i].dport_lo || p->dport > always[i].dport_hi))
+            continue;
+        if (always[i].ip_only && ip_only_done)
             continue;
         sig_add_candidate(ctx, always[i].rule);
     }

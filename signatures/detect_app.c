@@ -119,7 +119,7 @@ int sig_app_prepare(struct vg_ruleset *rs, FILE *err)
         const struct sig_rule *r = &rs->rules[i];
         if (r->app_stage == 0)
             continue;
-        rs->stats.app_rules++;
+        rs->stats.app_rules += !r->response_twin;
         if (r->fast < 0)
             rs->app_always[r->app_stage][rs->napp_always[r->app_stage]++] = i;
     }
@@ -182,10 +182,15 @@ static bool contents_match(struct vg_detect_ctx *ctx, const struct sig_rule *r,
                 continue;
             return false;
         }
+        const uint8_t *data = b->data;
+        uint32_t len = b->len;
+        if (grp->transform != SIG_XFORM_NONE &&
+            !sig_transform_apply(ctx, grp->transform, &data, &len))
+            return false;
         struct sig_inspection in = {
-            .data = b->data,
+            .data = data,
             .base = 0,
-            .end = b->len,
+            .end = len,
             .anchor = -1,
             .budget = SIG_INSPECT_BUDGET,
             .ctx = ctx,

@@ -42,6 +42,11 @@
 
 /* Candidates that may wait for bytes on one stream. */
 #define STREAM_PENDING_MAX 32u
+/* Fast-pattern matches of one chunk held back so that they are judged in
+ * rule order (a flowbit setter before its checker, a pass rule before the
+ * rules it passes), whatever their order in the bytes. Beyond this many in
+ * one chunk, a match is judged at once (counted: order_overflow). */
+#define STREAM_FOUND_MAX 1024u
 
 struct sig_pending {
     uint64_t end; /* stream offset where the fast pattern ends */
@@ -68,12 +73,15 @@ struct sig_stream_pool {
     uint32_t max;
     uint8_t *rings;
     struct sig_pending *pendings;
-    uint8_t *joined; /* 2 x window: the ring followed by the head of a chunk */
+    uint8_t *joined;           /* 2 x window: the ring followed by the head of a chunk */
+    struct sig_pending *found; /* the current chunk's matches, STREAM_FOUND_MAX */
+    uint32_t nfound;
     uint64_t bytes_per_stream;
     uint64_t pool_exhausted;
     uint64_t windows_too_short;
     uint64_t pending_overflow;
     uint64_t undecided_at_close;
+    uint64_t order_overflow;
 };
 
 /* ---- Span analysis ---------------------------------------------------------------- */
@@ -103,94 +111,182 @@ static int64_t content_distance(const struct sig_content *c)
     return (c->flags & SIG_CONTENT_DISTANCE) ? c->distance : 0;
 }
 
-/* Absolute bounds: where each content's window may start and must end,
- * counting from the stream start, following the chain as the matcher does
- * (a relative content after no positive one counts from the start). */
+static bool elem_relative(const struct sig_content *c)
+{
+    return c->kind == SIG_ELEM_CONTENT ? (c->flags & SIG_CONTENT_RELATIVE) != 0
+                                       : (c->flags & SIG_ELEM_RELATIVE) != 0;
+}
+
+static bool is_byte_op(const struct sig_content *c)
+{
+    return c->kind == SIG_ELEM_BYTE_TEST || c->kind == SIG_ELEM_BYTE_JUMP ||
+           c->kind == SIG_ELEM_ISDATAAT;
+}
+
+/* The bytes a byte_test, byte_jump or isdataat needs for a cursor at C:
+ * [C + *a, C + *b). A relative isdataat needs the bytes up to C + n, an
+ * absolute one the byte at n. */
+static void byte_reach(const struct sig_content *c, int64_t *a, int64_t *b)
+{
+    const struct sig_byte_op *op = c->ext;
+    *a = op->offset;
+    if (c->kind == SIG_ELEM_ISDATAAT)
+        *b = (int64_t)op->offset + !(c->flags & SIG_ELEM_RELATIVE);
+    else
+        *b = (int64_t)op->offset + op->nbytes;
+}
+
+/* The least a byte_jump whose bytes start at read_lo moves the cursor to:
+ * the bytes' end plus post_offset (the value, scaled and aligned, is never
+ * negative); -SIG_SPAN_INF when it counts from the buffer's start or end. */
+static int64_t jump_low(const struct sig_content *c, int64_t read_lo)
+{
+    const struct sig_byte_op *op = c->ext;
+    if (op->jump & (SIG_JUMP_FROM_BEGINNING | SIG_JUMP_FROM_END))
+        return -SIG_SPAN_INF;
+    return span_add(read_lo, (op->base != 0 ? 1 : op->nbytes) + (int64_t)op->post_offset);
+}
+
+/* Absolute bounds: where each element's bytes may start and must end,
+ * counting from the stream start, following the cursor as the matcher
+ * does (a relative element after no positive one counts from the start). A
+ * byte_jump or pcre moves the cursor by an amount known only at match
+ * time: the elements relative to it are unbounded above. */
 static void absolute_spans(const struct sig_rule *r, struct sig_span *sp)
 {
-    int64_t prev_lo = 0, prev_hi = 0; /* end range of the last positive content */
+    int64_t cur_lo = 0, cur_hi = 0; /* where the cursor may be */
     for (uint32_t i = 0; i < r->ncontents; i++) {
         const struct sig_content *c = &r->contents[i];
-        int64_t lo, hi;
-        if (c->flags & SIG_CONTENT_RELATIVE) {
-            int64_t dist = content_distance(c);
-            lo = max64(0, span_add(prev_lo, dist));
-            hi = (c->flags & SIG_CONTENT_WITHIN) ? span_add(prev_hi, dist + c->within)
-                                                 : SIG_SPAN_INF;
-        } else {
-            lo = c->offset;
-            hi = (c->flags & SIG_CONTENT_DEPTH) ? (int64_t)c->offset + c->depth : SIG_SPAN_INF;
+        const bool rel = elem_relative(c);
+        const int64_t from_lo = rel ? cur_lo : 0, from_hi = rel ? cur_hi : 0;
+        int64_t lo = 0, hi = SIG_SPAN_INF;
+        if (c->kind == SIG_ELEM_CONTENT) {
+            if (rel) {
+                int64_t dist = content_distance(c);
+                lo = max64(0, span_add(cur_lo, dist));
+                hi = (c->flags & SIG_CONTENT_WITHIN) ? span_add(cur_hi, dist + c->within)
+                                                     : SIG_SPAN_INF;
+            } else {
+                lo = c->offset;
+                hi = (c->flags & SIG_CONTENT_DEPTH) ? (int64_t)c->offset + c->depth : SIG_SPAN_INF;
+            }
+            if (!(c->flags & SIG_CONTENT_NEGATED)) {
+                cur_lo = span_add(lo, c->len);
+                cur_hi = hi;
+            }
+        } else if (is_byte_op(c)) {
+            int64_t a, b;
+            byte_reach(c, &a, &b);
+            lo = max64(0, span_add(from_lo, a));
+            hi = max64(lo, span_add(from_hi, b));
+            if (c->kind == SIG_ELEM_BYTE_JUMP) {
+                cur_lo = max64(0, jump_low(c, lo));
+                cur_hi = SIG_SPAN_INF;
+            }
+        } else if (c->kind == SIG_ELEM_PCRE) {
+            lo = max64(0, from_lo);
+            cur_lo = lo;
+            cur_hi = SIG_SPAN_INF;
         }
         sp[i].abs_lo = lo;
         sp[i].abs_hi = hi;
-        if (!(c->flags & SIG_CONTENT_NEGATED)) {
-            prev_lo = span_add(lo, c->len);
-            prev_hi = hi;
-        }
     }
 }
 
-/* Bounds relative to the fast pattern's end E, for the contents chained to
- * it by distance/within: back from the fast pattern to the head of its
- * chain, then forward to the chain's end. Other contents stay unbounded. */
+/* Bounds relative to the fast pattern's end E, for the elements chained to
+ * it through the cursor: back from the fast pattern to the head of its
+ * chain, then forward to the chain's end. Negated contents and tests that
+ * do not move the cursor pass it on; a byte_jump or pcre ends the chain
+ * backwards and leaves what follows it unbounded above (a byte_jump keeps a
+ * lower bound). Other elements stay unbounded. */
 static void relative_spans(const struct sig_rule *r, struct sig_span *sp)
 {
     const uint32_t n = r->ncontents;
-    int32_t prev[SIG_MAX_CONTENTS];
-    int64_t end_lo[SIG_MAX_CONTENTS], end_hi[SIG_MAX_CONTENTS];
-    bool bound[SIG_MAX_CONTENTS];
-    int32_t last = -1;
     for (uint32_t i = 0; i < n; i++) {
-        prev[i] = last;
-        bound[i] = false;
-        if (!(r->contents[i].flags & SIG_CONTENT_NEGATED))
-            last = (int32_t)i;
         sp[i].rel_lo = -SIG_SPAN_INF;
         sp[i].rel_hi = SIG_SPAN_INF;
     }
     const uint32_t f = (uint32_t)r->fast;
-    end_lo[f] = end_hi[f] = 0;
-    bound[f] = true;
-    uint32_t j = f;
-    while ((r->contents[j].flags & SIG_CONTENT_RELATIVE) && prev[j] >= 0) {
-        const struct sig_content *c = &r->contents[j];
-        const uint32_t p = (uint32_t)prev[j];
-        const int64_t dist = content_distance(c);
-        /* start(j) >= end(p) + dist and end(j) <= end(p) + dist + within */
-        end_hi[p] = span_add(end_hi[j], -(dist + c->len));
-        end_lo[p] = (c->flags & SIG_CONTENT_WITHIN) ? span_add(end_lo[j], -(dist + c->within))
-                                                    : -SIG_SPAN_INF;
-        bound[p] = true;
-        j = p;
+    const struct sig_content *fc = &r->contents[f];
+    sp[f].rel_lo = -(int64_t)fc->len;
+    sp[f].rel_hi = 0;
+
+    /* Backwards: [lo, hi] holds the cursor before element k + 1. */
+    if (fc->flags & SIG_CONTENT_RELATIVE) {
+        int64_t dist = content_distance(fc);
+        int64_t lo = (fc->flags & SIG_CONTENT_WITHIN) ? -(dist + fc->within) : -SIG_SPAN_INF;
+        int64_t hi = -(dist + fc->len);
+        for (uint32_t k = f; k-- > 0;) {
+            const struct sig_content *c = &r->contents[k];
+            const bool rel = elem_relative(c);
+            if (c->kind == SIG_ELEM_CONTENT && !(c->flags & SIG_CONTENT_NEGATED)) {
+                sp[k].rel_lo = span_add(lo, -(int64_t)c->len);
+                sp[k].rel_hi = hi;
+                if (!rel)
+                    break;
+                dist = content_distance(c);
+                lo = (c->flags & SIG_CONTENT_WITHIN) ? span_add(lo, -(dist + c->within))
+                                                     : -SIG_SPAN_INF;
+                hi = span_add(hi, -(dist + c->len));
+            } else if (c->kind == SIG_ELEM_CONTENT) {
+                if (rel) {
+                    dist = content_distance(c);
+                    sp[k].rel_lo = span_add(lo, dist);
+                    sp[k].rel_hi = (c->flags & SIG_CONTENT_WITHIN) ? span_add(hi, dist + c->within)
+                                                                   : SIG_SPAN_INF;
+                }
+            } else if (c->kind == SIG_ELEM_BYTE_JUMP || c->kind == SIG_ELEM_PCRE) {
+                break;
+            } else if (is_byte_op(c) && rel) {
+                int64_t a, b;
+                byte_reach(c, &a, &b);
+                sp[k].rel_lo = span_add(lo, a);
+                sp[k].rel_hi = span_add(hi, b);
+            }
+        }
     }
-    for (uint32_t i = j + 1; i < n; i++) {
+
+    /* Forwards: [lo, hi] holds the cursor after the element before i. */
+    int64_t lo = 0, hi = 0;
+    for (uint32_t i = f + 1; i < n; i++) {
         const struct sig_content *c = &r->contents[i];
-        const bool negated = (c->flags & SIG_CONTENT_NEGATED) != 0;
-        if (!(c->flags & SIG_CONTENT_RELATIVE)) {
-            if (negated)
+        const bool rel = elem_relative(c);
+        if (c->kind == SIG_ELEM_CONTENT) {
+            const bool negated = (c->flags & SIG_CONTENT_NEGATED) != 0;
+            if (!rel) {
+                if (negated)
+                    continue;
+                break; /* a new chain starts */
+            }
+            const int64_t dist = content_distance(c);
+            const int64_t s_lo = span_add(lo, dist);
+            const int64_t s_hi =
+                (c->flags & SIG_CONTENT_WITHIN) ? span_add(hi, dist + c->within) : SIG_SPAN_INF;
+            sp[i].rel_lo = s_lo;
+            sp[i].rel_hi = s_hi;
+            if (!negated) {
+                lo = span_add(s_lo, c->len);
+                hi = s_hi;
+            }
+        } else if (is_byte_op(c)) {
+            if (!rel) {
+                if (c->kind == SIG_ELEM_BYTE_JUMP)
+                    break;
                 continue;
-            break; /* a new chain starts */
-        }
-        if (prev[i] < 0 || !bound[prev[i]])
-            break;
-        const uint32_t p = (uint32_t)prev[i];
-        const int64_t dist = content_distance(c);
-        const int64_t lo = span_add(end_lo[p], dist);
-        const int64_t hi =
-            (c->flags & SIG_CONTENT_WITHIN) ? span_add(end_hi[p], dist + c->within) : SIG_SPAN_INF;
-        if (negated) {
+            }
+            int64_t a, b;
+            byte_reach(c, &a, &b);
+            sp[i].rel_lo = span_add(lo, a);
+            sp[i].rel_hi = span_add(hi, b);
+            if (c->kind == SIG_ELEM_BYTE_JUMP) {
+                lo = jump_low(c, sp[i].rel_lo);
+                hi = SIG_SPAN_INF;
+            }
+        } else if (c->kind == SIG_ELEM_PCRE) {
+            if (!rel)
+                break;
             sp[i].rel_lo = lo;
-            sp[i].rel_hi = hi;
-        } else if (i > f) {
-            end_lo[i] = span_add(lo, c->len);
-            end_hi[i] = hi;
-            bound[i] = true;
-        }
-    }
-    for (uint32_t i = 0; i < n; i++) {
-        if (bound[i]) {
-            sp[i].rel_lo = span_add(end_lo[i], -(int64_t)r->contents[i].len);
-            sp[i].rel_hi = end_hi[i];
+            hi = SIG_SPAN_INF;
         }
     }
 }
@@ -280,6 +376,7 @@ void sig_stream_pool_free(struct sig_stream_pool *pool)
     free(pool->rings);
     free(pool->pendings);
     free(pool->joined);
+    free(pool->found);
     free(pool);
 }
 
@@ -299,8 +396,9 @@ int vg_detect_ctx_streams(struct vg_detect_ctx *ctx, uint32_t max_streams)
     pool->rings = malloc(n * (window ? window : 1));
     pool->pendings = malloc(n * STREAM_PENDING_MAX * sizeof(*pool->pendings));
     pool->joined = malloc(2 * window + 1);
+    pool->found = malloc(STREAM_FOUND_MAX * sizeof(*pool->found));
     if (pool->states == NULL || pool->free_slots == NULL || pool->rings == NULL ||
-        pool->pendings == NULL || pool->joined == NULL) {
+        pool->pendings == NULL || pool->joined == NULL || pool->found == NULL) {
         sig_stream_pool_free(pool);
         return -1;
     }
@@ -376,6 +474,7 @@ void vg_detect_ctx_stream_stats(const struct vg_detect_ctx *ctx, struct vg_detec
     out->windows_too_short = pool->windows_too_short;
     out->pending_overflow = pool->pending_overflow;
     out->undecided_at_close = pool->undecided_at_close;
+    out->order_overflow = pool->order_overflow;
 }
 
 /* ---- Matching ------------------------------------------------------------------------ */
@@ -556,19 +655,54 @@ static void add_pending(struct stream_call *c, uint32_t rule, uint64_t end)
     s->npending++;
 }
 
+static void judge_fresh(struct stream_call *c, uint32_t rule, uint64_t end)
+{
+    enum verdict v = judge(c, rule, end, false, true);
+    if (v == VERDICT_ALERT)
+        alert(c, rule);
+    else if (v == VERDICT_WAIT)
+        add_pending(c, rule, end);
+}
+
 static int on_stream_match(unsigned int id, unsigned long long from, unsigned long long to,
                            unsigned int flags, void *user)
 {
     (void)from;
     (void)flags;
     struct stream_call *c = user;
+    struct sig_stream_pool *pool = c->ctx->streams;
     const uint64_t end = c->s->seg_start + to;
-    enum verdict v = judge(c, id, end, false, true);
-    if (v == VERDICT_ALERT)
-        alert(c, id);
-    else if (v == VERDICT_WAIT)
-        add_pending(c, id, end);
+    if (pool->nfound < STREAM_FOUND_MAX) {
+        pool->found[pool->nfound].rule = id;
+        pool->found[pool->nfound].end = end;
+        pool->nfound++;
+    } else {
+        pool->order_overflow++;
+        judge_fresh(c, id, end);
+    }
     return 0;
+}
+
+/* The chunk's matches in rule order (then position), judged. Insertion
+ * sort: a chunk holds few matches, and nothing is allocated. */
+static void judge_found(struct stream_call *c)
+{
+    struct sig_stream_pool *pool = c->ctx->streams;
+    struct sig_pending *f = pool->found;
+    const uint32_t n = pool->nfound;
+    for (uint32_t i = 1; i < n; i++) {
+        const struct sig_pending x = f[i];
+        uint32_t k = i;
+        while (k > 0 &&
+               (f[k - 1].rule > x.rule || (f[k - 1].rule == x.rule && f[k - 1].end > x.end))) {
+            f[k] = f[k - 1];
+            k--;
+        }
+        f[k] = x;
+    }
+    pool->nfound = 0;
+    for (uint32_t i = 0; i < n; i++)
+        judge_fresh(c, f[i].rule, f[i].end);
 }
 
 /* The call now inspects bytes [start, start + len) at data. */
@@ -586,6 +720,9 @@ uint32_t vg_detect_stream_data(struct vg_detect_ctx *ctx, struct vg_detect_strea
                                vg_alert_fn on_alert, void *user)
 {
     if (s == NULL || !s->open)
+        return 0;
+    /* A passed flow is not inspected any more: its bytes are not scanned. */
+    if (ctx->flow != NULL && ctx->flow->passed)
         return 0;
     if (data == NULL)
         len = 0;
@@ -629,7 +766,9 @@ uint32_t vg_detect_stream_data(struct vg_detect_ctx *ctx, struct vg_detect_strea
         /* Older positions first: the waiting candidates, then the chunk's. */
         if (s->npending > 0)
             revisit_pending(&c, false);
+        ctx->streams->nfound = 0;
         hs_scan_stream(s->hs, (const char *)data, len, 0, ctx->scratch, on_stream_match, &c);
+        judge_found(&c);
     }
     if ((chunk_flags & VG_DS_END) && s->npending > 0)
         revisit_pending(&c, true);

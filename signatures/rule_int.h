@@ -115,6 +115,28 @@ struct sig_uint_test {
     uint32_t b;
 };
 
+static inline bool sig_uint_test_holds(const struct sig_uint_test *t, uint64_t v)
+{
+    switch (t->op) {
+    case SIG_UINT_EQ:
+        return v == t->a;
+    case SIG_UINT_NE:
+        return v != t->a;
+    case SIG_UINT_LT:
+        return v < t->a;
+    case SIG_UINT_LE:
+        return v <= t->a;
+    case SIG_UINT_GT:
+        return v > t->a;
+    case SIG_UINT_GE:
+        return v >= t->a;
+    case SIG_UINT_RANGE:
+        return v > t->a && v < t->b;
+    default:
+        return false;
+    }
+}
+
 /* Content flags. */
 #define SIG_CONTENT_NOCASE       0x0001u
 #define SIG_CONTENT_NEGATED      0x0002u
@@ -123,11 +145,18 @@ struct sig_uint_test {
 #define SIG_CONTENT_DEPTH        0x0010u
 #define SIG_CONTENT_DISTANCE     0x0020u
 #define SIG_CONTENT_WITHIN       0x0040u
-#define SIG_CONTENT_WITHIN_NEXT  0x0080u /* the next content has within: retry on failure */
-#define SIG_CONTENT_RELATIVE     (SIG_CONTENT_DISTANCE | SIG_CONTENT_WITHIN)
+/* A later element depends on where this content matched (a within, a
+ * relative endswith, a relative element other than content): when the rest
+ * fails, the content is retried at its next occurrence. */
+#define SIG_CONTENT_WITHIN_NEXT 0x0080u
+#define SIG_CONTENT_RELATIVE    (SIG_CONTENT_DISTANCE | SIG_CONTENT_WITHIN)
 /* An element other than content that starts from the previous element's
  * end (pcre R, byte_test/byte_jump/isdataat relative): its parser sets it. */
 #define SIG_ELEM_RELATIVE 0x0100u
+/* startswith: offset 0 and depth len, set together with those two flags;
+ * endswith: the content must end at the buffer's end (kw_bytes.c). */
+#define SIG_CONTENT_STARTSWITH 0x0200u
+#define SIG_CONTENT_ENDSWITH   0x0400u
 
 /* What an element of a rule's content list is. The list keeps Suricata's
  * order, so relative elements chain on the one before them. Elements other
@@ -143,6 +172,13 @@ enum sig_elem_kind {
     SIG_ELEM_DATASET,   /* ext: struct sig_dataset_test (dataset.c); the whole buffer */
 };
 
+/* Transforms of a sticky buffer (kw_bytes.c): the elements after one
+ * inspect the transformed copy of the buffer. */
+enum sig_transform {
+    SIG_XFORM_NONE = 0,
+    SIG_XFORM_DOTPREFIX, /* a '.' in front of the buffer */
+};
+
 struct sig_content {
     const uint8_t *pattern; /* lower-cased when SIG_CONTENT_NOCASE */
     uint32_t len;
@@ -151,9 +187,52 @@ struct sig_content {
     uint32_t depth;
     int32_t distance;
     uint32_t within;
-    uint8_t buffer;  /* enum vg_buffer the content inspects */
-    uint8_t kind;    /* enum sig_elem_kind */
-    const void *ext; /* the parameters of an element other than content */
+    uint8_t buffer;    /* enum vg_buffer the content inspects */
+    uint8_t kind;      /* enum sig_elem_kind */
+    uint8_t transform; /* enum sig_transform applied to the buffer first */
+    const void *ext;   /* the parameters of an element other than content */
+};
+
+/* Leading bytes of a content's pattern that its transform puts in front of
+ * the raw buffer (dotprefix's '.'): the raw buffer's prefilter searches the
+ * pattern without them, which finds a superset of the matches. */
+static inline uint32_t sig_prefilter_skip(const struct sig_content *c)
+{
+    return c->kind == SIG_ELEM_CONTENT && c->transform == SIG_XFORM_DOTPREFIX && c->len > 0 &&
+                   c->pattern[0] == '.'
+               ? 1
+               : 0;
+}
+
+/* byte_test, byte_jump and isdataat (kw_bytes.c); relative ones carry
+ * SIG_ELEM_RELATIVE in their element's flags. */
+enum sig_byte_cmp {
+    SIG_BYTE_LT = 0,
+    SIG_BYTE_GT,
+    SIG_BYTE_EQ,
+    SIG_BYTE_LE,
+    SIG_BYTE_GE,
+    SIG_BYTE_AND, /* any bit of the value set */
+    SIG_BYTE_XOR, /* differs from the value */
+};
+
+#define SIG_JUMP_ALIGN          0x1u /* round the jump up to a multiple of 4 */
+#define SIG_JUMP_FROM_BEGINNING 0x2u
+#define SIG_JUMP_FROM_END       0x4u
+
+struct sig_byte_op {
+    int32_t offset;   /* where the bytes are read; isdataat: the position tested */
+    uint8_t nbytes;   /* bytes read (1-8 binary, 1-20 as a string) */
+    uint8_t base;     /* 0: binary; 8, 10 or 16: a number written in that base */
+    uint8_t op;       /* byte_test: enum sig_byte_cmp */
+    uint8_t jump;     /* byte_jump: SIG_JUMP_* */
+    bool negated;     /* byte_test !op, isdataat !n */
+    bool little;      /* little endian binary */
+    uint8_t shift;    /* trailing zero bits of bitmask */
+    uint64_t bitmask; /* 0: none */
+    uint64_t value;   /* byte_test: the value compared with */
+    uint32_t multiplier;
+    int32_t post_offset;
 };
 
 /* The contents of an application-layer rule in one buffer: a run of the
@@ -161,9 +240,10 @@ struct sig_content {
  * their order within each buffer, so relative modifiers chain only inside
  * one buffer). */
 struct sig_buffer_group {
-    uint8_t buffer;   /* enum vg_buffer */
-    bool all_negated; /* a missing buffer satisfies the group */
-    uint16_t first;   /* index of the group's first content */
+    uint8_t buffer;    /* enum vg_buffer */
+    uint8_t transform; /* enum sig_transform applied to the buffer first */
+    bool all_negated;  /* a missing buffer satisfies the group */
+    uint16_t first;    /* index of the group's first content */
     uint16_t n;
 };
 
@@ -218,8 +298,44 @@ enum sig_action {
     SIG_ACTION_REJECT,
 };
 
-struct sig_flowbits;
+/* flowbits (flowbits.c): conditions are read before the contents, actions
+ * run when the whole rule matched. A condition on several names (a|b) holds
+ * when any of them holds. */
+enum sig_flowbit_cmd {
+    SIG_FLOWBIT_SET = 0,
+    SIG_FLOWBIT_UNSET,
+    SIG_FLOWBIT_TOGGLE,
+    SIG_FLOWBIT_ISSET,
+    SIG_FLOWBIT_ISNOTSET,
+};
+
+#define SIG_FLOWBIT_MAX_NAMES 64 /* names in one isset/isnotset list */
+
+struct sig_flowbit_op {
+    uint8_t cmd; /* enum sig_flowbit_cmd */
+    uint8_t nbits;
+    const uint16_t *bits; /* indices in the loader's name registry */
+};
+
+struct sig_flowbits {
+    uint16_t nconds; /* ops[0, nconds): isset, isnotset */
+    uint16_t nacts;  /* ops[nconds, nconds + nacts): set, unset, toggle, in rule order */
+    const struct sig_flowbit_op *ops;
+};
+
 struct sig_threshold;
+struct sig_addr_test;
+
+/* An event keyword (kw_event.c): the rule matches when vigil raises this
+ * anomaly, and is run by vg_detect_event only. */
+struct sig_event_test {
+    uint8_t kind;        /* enum vg_anomaly_kind */
+    uint8_t app_proto;   /* VG_ANOMALY_APPLAYER: enum vg_app_proto of the parser */
+    uint8_t family;      /* 4 or 6: a per-family defragmentation name; 0: either */
+    uint8_t dir;         /* VG_DF_TOSERVER or VG_DF_TOCLIENT: a one-direction name; 0: either */
+    uint16_t event;      /* the event number of that kind (and parser) */
+    const char *keyword; /* as written, for messages */
+};
 
 struct sig_rule {
     /* Header tests, read first for every candidate. */
@@ -266,11 +382,99 @@ struct sig_rule {
     uint8_t noalert;                       /* a match acts on flow state but raises no alert */
     const struct sig_flowbits *flowbits;   /* NULL: none (flowbits.c) */
     const struct sig_threshold *threshold; /* NULL: none (threshold.c) */
+    const struct sig_event_test *event;    /* NULL: none (kw_event.c) */
+
+    /* Header-level tests of the packet's addresses: datasets on ip.src /
+     * ip.dst and iprep (iprep.c); run after the endpoints match. */
+    uint32_t naddr_tests;
+    const struct sig_addr_test *addr_tests;
+
+    /* A rule that names a header buffer of both directions (http.header,
+     * ...) and no direction inspects the request and the response, as
+     * Suricata does: the loader adds a second entry, this flag set, resolved
+     * to the response variants. It shares sid and meta and counts as one rule. */
+    uint8_t response_twin;
 
     struct vg_rule_meta meta;
     const char *file;
     uint32_t line;
 };
+
+/* ---- Thresholds (threshold.c) ---------------------------------------------- */
+
+/* What a rule's threshold or detection_filter does with its matches
+ * (SIG_THRESHOLD_NONE: it has only suppressions). */
+enum sig_threshold_type {
+    SIG_THRESHOLD_NONE = 0,
+    SIG_THRESHOLD_LIMIT,     /* the first count matches of a window alert */
+    SIG_THRESHOLD_THRESHOLD, /* every count-th match of a window alerts */
+    SIG_THRESHOLD_BOTH,      /* the count-th match of a window alerts, once */
+    SIG_THRESHOLD_DETECTION, /* detection_filter: matches after the count-th alert */
+};
+
+/* What matches are counted together. */
+enum sig_track {
+    SIG_TRACK_SRC = 0,
+    SIG_TRACK_DST,
+    SIG_TRACK_RULE,
+    SIG_TRACK_BOTH, /* the address pair, either direction */
+    SIG_TRACK_FLOW,
+};
+
+/* Which address of a packet a suppression tests. */
+enum sig_suppress_track {
+    SIG_SUPPRESS_ALL = 0, /* no address: the rule never alerts */
+    SIG_SUPPRESS_SRC,
+    SIG_SUPPRESS_DST,
+    SIG_SUPPRESS_EITHER,
+};
+
+/* A suppress line of the threshold file: the packet's address must be in
+ * addrs (any when the list had only negations) and not in except. */
+struct sig_suppress {
+    uint8_t track; /* enum sig_suppress_track */
+    struct sig_addr_set addrs;
+    struct sig_addr_set except;
+};
+
+/* Largest count a threshold may have: the tracking table packs it in 22 bits. */
+#define SIG_THRESHOLD_COUNT_MAX 4194303u
+
+struct sig_threshold {
+    uint8_t type;  /* enum sig_threshold_type */
+    uint8_t track; /* enum sig_track */
+    uint32_t count;
+    uint32_t seconds;
+    uint32_t nsuppress;
+    const struct sig_suppress *const *suppress;
+};
+
+struct sig_threshold_table;
+
+/* A table of max_entries slots (rounded up to a power of two), all memory
+ * allocated here; NULL when out of memory. */
+struct sig_threshold_table *sig_threshold_table_new(uint32_t max_entries);
+void sig_threshold_table_free(struct sig_threshold_table *t);
+uint32_t sig_threshold_table_slots(const struct sig_threshold_table *t);
+/* Counts one match of key (a hash of rule, track kind and address or flow)
+ * at packet time ts_us under th's type, count and seconds; returns whether
+ * it alerts. With no free slot it alerts and counts it in table_full. */
+bool sig_threshold_table_hit(struct sig_threshold_table *t, uint64_t key,
+                             const struct sig_threshold *th, uint64_t ts_us);
+uint64_t sig_threshold_table_full(const struct sig_threshold_table *t);
+
+/* After the rules are loaded and sorted: reads the threshold file (path
+ * NULL: none), applies it to the rules, counts the rules with thresholds
+ * and creates the tracking table (size from detect.thresholds.max-entries)
+ * when one needs it. Bad lines are reported as "file:line: message" and
+ * skipped. Returns 0, or -1 when the file cannot be read, the size key does
+ * not parse or memory runs out. */
+int sig_threshold_prepare(struct vg_ruleset *rs, const struct vg_config *cfg, const char *path,
+                          FILE *err);
+
+/* The rule matched: whether its suppressions and threshold let it alert. */
+bool sig_threshold_allows(struct vg_detect_ctx *ctx, const struct sig_rule *r,
+                          const struct vg_packet *p);
 
 /* ---- Loading ------------------------------------------------------------- */
 
@@ -289,7 +493,26 @@ struct sig_loader {
     uint32_t *sid_slots; /* open addressing on gid:sid: index + 1 of a rule, 0 is empty */
     uint32_t sid_cap;
 
+    /* Flowbit names (flowbits.c): a name's index is its bit number;
+     * open addressing on the name, index + 1 of a name, 0 is empty. */
+    const char **flowbit_names;
+    uint32_t nflowbits;
+    uint32_t flowbit_names_cap;
+    uint32_t *flowbit_slots;
+    uint32_t flowbit_slots_cap;
+
+    struct sig_pcre **pcres; /* the rule set's list of compiled regexes (pcre.c) */
+
+    /* Datasets and IP reputation the rules named, loaded once and shared
+     * (they move to the rule set). */
+    struct sig_dataset *datasets;
+    struct sig_iprep *iprep;
+
     uint32_t skipped;
+    /* Skipped rules grouped by cause (rule_parse.c), for vigil -T. */
+    struct vg_skip_reason *skip_reasons;
+    uint32_t nskip_reasons;
+    uint32_t skip_reasons_cap;
     uint32_t passive_actions; /* drop and reject rules loaded as alert */
     uint32_t files_failed;
     bool out_of_memory;
@@ -305,6 +528,17 @@ int sig_load_file(struct sig_loader *ld, const char *path);
 int sig_parse_rule(struct sig_loader *ld, const char *file, uint32_t line, const char *text);
 
 void sig_loader_release(struct sig_loader *ld);
+
+/* After every file is read: one warning per flowbit that the loaded rules
+ * check but never set, or set but never check ("file:line: warning: ..."
+ * at the first rule that uses it so). */
+void sig_flowbits_check_usage(const struct sig_loader *ld);
+/* Frees the flowbit name registry. */
+void sig_flowbits_release(struct sig_loader *ld);
+
+/* What a rule does with flowbits, for rule order: 0 none, 1 reads only,
+ * 2 sets and reads, 3 sets only (unset and toggle count as setting). */
+int sig_flowbits_order_class(const struct sig_rule *r);
 
 /* ---- Rule parsing: shared by the keyword parsers ------------------------- */
 
@@ -340,6 +574,9 @@ enum sig_buffer_resolve {
 #define SIG_ASK_STREAM 0x1u
 #define SIG_ASK_PACKET 0x2u
 
+/* Metadata pairs kept per rule; further pairs are ignored. */
+#define SIG_MAX_METADATA 64
+
 /* Builder state for the options of one rule. */
 struct sig_rule_build {
     struct sig_rule *r;
@@ -352,10 +589,16 @@ struct sig_rule_build {
     uint8_t cur_resolve;
     const char *sticky_kw; /* the sticky keyword in force; NULL for the payload */
     bool sticky_used;      /* a content followed it */
-    uint32_t seen;         /* single-use keywords already given */
+    uint8_t cur_transform; /* enum sig_transform of the sticky buffer in force */
+    /* A payload keyword that needs the buffer's end (endswith, ...): the
+     * rule is not inspected on the stream. NULL when none. */
+    const char *needs_end;
+    uint32_t seen; /* single-use keywords already given */
     bool has_priority;
     uint32_t priority;
     const struct sig_classtype *classtype;
+    struct vg_rule_kv metadata[SIG_MAX_METADATA]; /* in the order given */
+    uint32_t nmetadata;
     const char *msg;
     uint32_t proto_ask; /* ASK_* of the protocol */
     uint32_t flow_ask;  /* ASK_* of the flow keyword */
@@ -374,6 +617,7 @@ enum {
     SIG_SEEN_ITYPE = 1u << 8,
     SIG_SEEN_ICODE = 1u << 9,
     SIG_SEEN_FLAGS = 1u << 10,
+    SIG_SEEN_TARGET = 1u << 11,
 };
 
 /* Sets the rule's error message; returns -1. */
@@ -394,6 +638,12 @@ char *sig_unquote(struct sig_arena *a, const char *v);
 struct sig_content *sig_add_elem(struct sig_rule_ctx *rc, struct sig_rule_build *b, uint8_t kind,
                                  const void *ext);
 
+/* The sticky "buffers" ip.src and ip.dst (dataset.c): only a dataset of
+ * addresses may follow them, as a header-level test. Values past the
+ * application buffers, never a content's buffer. */
+#define SIG_BUF_IP_SRC ((uint8_t)VG_BUF_COUNT)
+#define SIG_BUF_IP_DST ((uint8_t)(VG_BUF_COUNT + 1))
+
 /* Keyword parsers of the other files: each returns 1 when the keyword is
  * not one of its own, 0 when it parsed it, -1 on an error (rc->msg set). */
 int sig_kw_pcre(struct sig_rule_ctx *rc, struct sig_rule_build *b, const struct sig_option *o);
@@ -403,12 +653,41 @@ int sig_kw_bytes(struct sig_rule_ctx *rc, struct sig_rule_build *b, const struct
 int sig_kw_flowbits(struct sig_rule_ctx *rc, struct sig_rule_build *b, const struct sig_option *o);
 /* threshold, detection_filter */
 int sig_kw_threshold(struct sig_rule_ctx *rc, struct sig_rule_build *b, const struct sig_option *o);
-/* dataset */
+/* dataset, ip.src, ip.dst */
 int sig_kw_dataset(struct sig_rule_ctx *rc, struct sig_rule_build *b, const struct sig_option *o);
 /* iprep */
 int sig_kw_iprep(struct sig_rule_ctx *rc, struct sig_rule_build *b, const struct sig_option *o);
 /* app-layer-event, decode-event, stream-event */
 int sig_kw_event(struct sig_rule_ctx *rc, struct sig_rule_build *b, const struct sig_option *o);
+/* Once every option is parsed: what an event rule may not combine with. */
+int sig_event_finish(struct sig_rule_ctx *rc, const struct sig_rule_build *b);
+
+/* A pcre element (pcre.c). The compiled regex is PCRE2's memory, not the
+ * arena's: every one is on the rule set's list and freed with it. */
+struct sig_pcre {
+    struct pcre2_real_code_8 *code; /* pcre2_code, JIT-compiled when the CPU allows */
+    const char *source;             /* the regex between the slashes */
+    const char *hs_expr;            /* Hyperscan prefilter expression; NULL: none */
+    struct sig_pcre *next;          /* the rule set's list */
+    uint32_t ovector_pairs;         /* captures + 1 */
+    uint32_t match_limit;           /* detect.pcre.match-limit */
+    uint32_t depth_limit;           /* detect.pcre.match-limit-recursion */
+    unsigned hs_flags;              /* HS_FLAG_* of the i, s and m flags */
+    bool relative;                  /* R */
+    bool no_limit;                  /* O: PCRE2's default limits instead */
+    bool extended;                  /* x */
+    bool hs_checked;                /* sig_pcre_prefilter ran */
+};
+
+/* Whether the pcre element e may be its rule's fast pattern: positive and
+ * accepted by Hyperscan in prefiltering mode (checked once; a, the rule
+ * set's arena, keeps the expression). */
+bool sig_pcre_prefilter(struct sig_arena *a, const struct sig_content *e);
+/* The Hyperscan expression of a pcre fast pattern and its flags
+ * (HS_FLAG_PREFILTER included). */
+const char *sig_pcre_hs_expression(const struct sig_content *e, unsigned *hs_flags);
+/* Frees the compiled regexes of a rule set's list. */
+void sig_pcre_release(struct sig_pcre *list);
 
 /* The content a modifier applies to (the last one), or NULL with the error set. */
 struct sig_content *sig_last_content(struct sig_rule_ctx *rc, struct sig_rule_build *b,
@@ -436,12 +715,100 @@ static inline uint8_t sig_lower(uint8_t c)
     return (uint8_t)((c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c);
 }
 
+/* ---- Datasets and IP reputation (dataset.c, iprep.c) ----------------------- */
+
+enum sig_dataset_type {
+    SIG_DATASET_STRING = 0,
+    SIG_DATASET_MD5,
+    SIG_DATASET_SHA256,
+    SIG_DATASET_IPV4,
+    SIG_DATASET_IP, /* IPv4 and IPv6 */
+};
+
+struct sig_dataset; /* a named set, loaded once, read-only while packets flow */
+struct sig_iprep;   /* the reputation categories and tables of the configuration */
+
+/* ext of a SIG_ELEM_DATASET element. */
+struct sig_dataset_test {
+    const struct sig_dataset *set;
+    bool negated; /* isnotset */
+};
+
+/* Whether the whole buffer is in the set (string: exact bytes; md5/sha256:
+ * the raw digest or its hex text). */
+bool sig_dataset_contains(const struct sig_dataset *set, const uint8_t *data, uint32_t len);
+/* Whether an address is in an ipv4/ip set (exact entries or CIDR blocks). */
+bool sig_dataset_contains_addr(const struct sig_dataset *set, uint8_t family,
+                               const struct vg_ip_addr *a);
+void sig_datasets_free(struct sig_dataset *list);
+
+/* Sorted disjoint address ranges, each with a value (an iprep score; 1 in
+ * a dataset). Built at load, looked up in a few memory accesses: IPv4
+ * through an index on the top 16 bits, IPv6 by binary search. */
+struct sig_ip_table {
+    struct sig_v4_range *v4;
+    uint8_t *v4_val;
+    uint32_t *v4_first; /* 65537 entries, or NULL for a small table */
+    uint32_t n4;
+    struct sig_v6_range *v6;
+    uint8_t *v6_val;
+    uint32_t n6;
+};
+
+/* Addresses or CIDR blocks collected before a table is built. */
+struct sig_ip_entry;
+struct sig_ip_builder {
+    struct sig_ip_entry *e;
+    uint32_t n;
+    uint32_t cap;
+};
+
+/* "a.b.c.d", "a.b.c.d/N", an IPv6 address or "v6/N" (host bits cleared):
+ * family 4 or 6, the block's bounds and its prefix length. */
+bool sig_parse_cidr(const char *s, uint8_t *family, sig_u128 *lo, sig_u128 *hi, uint32_t *prefix);
+int sig_ip_builder_add(struct sig_ip_builder *b, uint8_t family, sig_u128 lo, sig_u128 hi,
+                       uint8_t value);
+/* Builds the table (where blocks nest, the most specific one's value
+ * holds; the same block twice: the later one) and empties the builder.
+ * Returns 0, or -1 when out of memory. */
+int sig_ip_table_build(struct sig_ip_builder *b, struct sig_ip_table *out);
+void sig_ip_builder_free(struct sig_ip_builder *b);
+void sig_ip_table_free(struct sig_ip_table *t);
+uint64_t sig_ip_table_bytes(const struct sig_ip_table *t);
+/* The value of the range holding the address, or -1 when none does. */
+int sig_ip_table_find(const struct sig_ip_table *t, uint8_t family, const struct vg_ip_addr *a);
+
+/* Which addresses of the packet an address test reads. */
+enum sig_addr_side {
+    SIG_SIDE_SRC = 0,
+    SIG_SIDE_DST,
+    SIG_SIDE_ANY,  /* either */
+    SIG_SIDE_BOTH, /* both */
+};
+
+/* A header-level test: a dataset of addresses (ip.src / ip.dst), or an
+ * iprep score of one category compared with op (enum sig_uint_op). */
+struct sig_addr_test {
+    const struct sig_dataset *set; /* NULL: an iprep test */
+    const struct sig_ip_table *rep;
+    uint8_t side;
+    uint8_t negated; /* dataset isnotset */
+    uint8_t op;
+    uint8_t value;
+};
+
+/* Appends a test to the rule being built. Returns 0, or -1 with the error set. */
+int sig_add_addr_test(struct sig_rule_ctx *rc, struct sig_rule_build *b,
+                      const struct sig_addr_test *t);
+/* Every address test of the rule on the packet. */
+bool sig_addr_tests_match(const struct sig_rule *r, const struct vg_packet *p);
+void sig_iprep_free(struct sig_iprep *rep);
+
 /* ---- The compiled rule set ------------------------------------------------ */
 
 struct hs_database;
 
-/* Protocol classes of packets, each with its own list of rules that have no
- * fast pattern. */
+/* Protocol classes of packets. */
 enum sig_pkt_class {
     SIG_PKT_TCP = 0,
     SIG_PKT_UDP,
@@ -450,30 +817,83 @@ enum sig_pkt_class {
     SIG_PKT_CLASS_COUNT,
 };
 
+/* Direction of a packet in its flow (VG_DF_TOSERVER / VG_DF_TOCLIENT, or
+ * neither when it has no flow). */
+enum sig_pkt_dir {
+    SIG_DIR_NONE = 0,
+    SIG_DIR_TOSERVER,
+    SIG_DIR_TOCLIENT,
+    SIG_DIR_COUNT,
+};
+
+/* Packet rule groups: protocol class x direction x whether stream
+ * reassembly covers the payload (TCP only: then the rules the stream
+ * inspects are left out). A group holds exactly the packet rules that can
+ * match a packet of its kind. */
+#define SIG_PKT_GROUP_COUNT (SIG_PKT_CLASS_COUNT * SIG_DIR_COUNT * 2)
+
+static inline uint32_t sig_pkt_group_index(enum sig_pkt_class cls, enum sig_pkt_dir dir,
+                                           bool stream)
+{
+    return ((uint32_t)cls * SIG_DIR_COUNT + (uint32_t)dir) * 2 +
+           (uint32_t)(stream && cls == SIG_PKT_TCP);
+}
+
 /* A rule without a fast pattern, with the destination port range used to
  * skip it cheaply ([0, 65535] when the rule does not restrict it). */
 struct sig_always {
     uint32_t rule;
     uint16_t dport_lo;
     uint16_t dport_hi;
+    bool ip_only; /* see sig_rule_is_ip_only */
+};
+
+/* An IP-only rule tests addresses, protocol and address lists only (no
+ * ports, content, packet field, flow keyword or flow state). As in
+ * Suricata, it is inspected on the first packet of each direction of a
+ * flow (on every packet that has no flow): one alert per flow direction,
+ * not one per packet. */
+bool sig_rule_is_ip_only(const struct sig_rule *r);
+
+/* One packet rule group: its Hyperscan database of fast patterns (NULL when
+ * none; groups with the same rules share one) and its rules without a fast
+ * pattern. */
+struct sig_pkt_group {
+    struct hs_database *db;
+    struct sig_always *always;
+    uint32_t nalways;
 };
 
 struct vg_ruleset {
-    /* Sorted by priority then sid: a rule's index is its alert rank and its
+    /* Sorted in rule order (detect.c rule_order): a rule's index is its alert rank and its
      * Hyperscan pattern id. */
     struct sig_rule *rules;
     uint32_t nrules;
-    struct hs_database *db;        /* packet payloads; NULL when no rule has a fast pattern */
+    /* Packet payloads: the groups (indexed by sig_pkt_group_index) and the
+     * distinct databases they use, owned here. */
+    struct sig_pkt_group pkt[SIG_PKT_GROUP_COUNT];
+    struct hs_database *pkt_db[SIG_PKT_GROUP_COUNT];
+    uint32_t npkt_db;
     struct hs_database *stream_db; /* streaming mode, stream rules; NULL when none */
     uint32_t stream_window; /* bytes a stream keeps: max over stream rules of before + ahead */
-    struct sig_always *always[SIG_PKT_CLASS_COUNT];
-    uint32_t nalways[SIG_PKT_CLASS_COUNT];
     /* Application-layer rules: one block-mode database per buffer holding
      * the fast patterns in that buffer (NULL when none), and per stage the
      * rules without a fast pattern. */
     struct hs_database *app_db[VG_BUF_COUNT];
     uint32_t *app_always[VG_STAGE_COUNT];
     uint32_t napp_always[VG_STAGE_COUNT];
+    struct sig_pcre *pcres;                 /* every compiled regex, freed with the set */
+    struct sig_threshold_table *thresholds; /* shared by all workers; NULL when unused */
+    struct sig_dataset *datasets;           /* shared by the rules' dataset tests */
+    struct sig_iprep *iprep;                /* NULL when no rule uses iprep */
+    /* Event rules (kw_event.c): per (kind, protocol, event) slot, the
+     * range [event_first[s], event_first[s + 1]) of event_rules holds the
+     * indices of its rules in rule order. NULL when no rule has an event. */
+    uint32_t *event_first;
+    uint32_t *event_rules;
+    /* Skipped rules by cause, most frequent first (strings in the arena). */
+    struct vg_skip_reason *skip_reasons;
+    uint32_t nskip_reasons;
     struct vg_ruleset_stats stats;
     struct sig_class_table classes;
     struct sig_arena arena;
@@ -505,6 +925,11 @@ int sig_stream_prepare(struct vg_ruleset *rs, FILE *err);
 int sig_app_prepare(struct vg_ruleset *rs, FILE *err);
 void sig_app_release(struct vg_ruleset *rs);
 
+/* The event index of the loaded rules (and stats.event_rules). Returns 0,
+ * or -1 with the reason on err. */
+int sig_event_prepare(struct vg_ruleset *rs, FILE *err);
+void sig_event_release(struct vg_ruleset *rs);
+
 /* ---- Matching --------------------------------------------------------------- */
 
 struct hs_scratch;
@@ -522,8 +947,21 @@ struct vg_detect_ctx {
      * the packet has none. */
     struct vg_flow_vars *flow;
     uint64_t flow_id;
-    bool stop; /* a pass rule matched: no further rule runs on this packet */
+    bool stop;                     /* a pass rule matched: no further rule runs on this packet */
+    struct sig_pcre_scratch *pcre; /* PCRE2 match data (pcre.c); NULL without pcre rules */
+    uint64_t flowbits_refused;     /* sets refused: the flow held VG_FLOWBITS_PER_FLOW bits */
+    /* Scratch for a transformed buffer (SIG_TRANSFORM_MAX bytes), and the
+     * buffers too long for it (their group does not match). */
+    uint8_t *xform;
+    uint64_t transform_too_long;
 };
+
+#define SIG_TRANSFORM_MAX 8192u
+
+/* The worker's PCRE2 match data, sized for the rule set's regexes.
+ * Returns 0, or -1 when out of memory. */
+int sig_pcre_ctx_init(struct vg_detect_ctx *ctx);
+void sig_pcre_ctx_free(struct vg_detect_ctx *ctx);
 
 /* After the header (and before the contents): the rule's flow-state
  * conditions, such as flowbits isset. */
@@ -565,11 +1003,24 @@ struct sig_inspection {
     struct vg_detect_ctx *ctx; /* the worker's scratch (PCRE2 match data); may be NULL in tests */
 };
 
+/* byte_test, byte_jump, isdataat and bsize elements (kw_bytes.c), as
+ * sig_elem_eval. */
+int sig_bytes_eval(const struct sig_content *e, struct sig_inspection *in, int64_t prev_end,
+                   int64_t *cursor);
+
+/* The transformed copy of a buffer in the worker's scratch (ctx->xform):
+ * false when it does not fit (counted in ctx->transform_too_long). */
+bool sig_transform_apply(struct vg_detect_ctx *ctx, uint8_t transform, const uint8_t **data,
+                         uint32_t *len);
+
 /* An element other than content (kind != SIG_ELEM_CONTENT) after the
  * previous element ended at prev_end: returns 1 when it holds, with
  * *cursor where the next relative element starts (prev_end for tests that
  * do not move it), 0 when it does not. Negation is handled inside. */
 int sig_elem_eval(const struct sig_content *e, struct sig_inspection *in, int64_t prev_end,
+                  int64_t *cursor);
+/* sig_elem_eval of a pcre element. */
+int sig_pcre_eval(const struct sig_content *e, struct sig_inspection *in, int64_t prev_end,
                   int64_t *cursor);
 
 /* Bound on content search attempts per rule and buffer, as Suricata's

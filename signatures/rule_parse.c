@@ -629,12 +629,10 @@ static const struct {
  * named so the message says they are not supported yet rather than
  * unknown. */
 static const char *const app_protocols[] = {
-    "http2", "ftp",    "ftp-data",       "smb",       "smtp",  "imap",
-    "pop3",  "dcerpc", "dhcp",           "sip",       "krb5",  "nfs",
-    "ntp",   "snmp",   "tftp",           "ike",       "ikev2", "rdp",
-    "rfb",   "mqtt",   "modbus",         "dnp3",      "enip",  "quic",
-    "pgsql", "telnet", "bittorrent-dht", "websocket", "ldap",  "doh2",
-    "mdns",  "sctp",   "pkthdr",         "udp-pkt",
+    "http2",     "ftp",  "ftp-data", "smb",  "smtp", "imap",    "pop3",  "dcerpc", "dhcp",
+    "sip",       "krb5", "nfs",      "ntp",  "snmp", "tftp",    "ike",   "ikev2",  "rdp",
+    "rfb",       "mqtt", "modbus",   "dnp3", "enip", "quic",    "pgsql", "telnet", "bittorrent-dht",
+    "websocket", "ldap", "doh2",     "mdns", "sctp", "udp-pkt",
 };
 
 static int parse_header(struct sig_rule_ctx *rc, char *header, struct sig_rule *r, uint32_t *ask)
@@ -705,6 +703,9 @@ static int parse_header(struct sig_rule_ctx *rc, char *header, struct sig_rule *
         r->proto = SIG_PROTO_UDP;
     } else if (strcasecmp(proto, "icmp") == 0) {
         r->proto = SIG_PROTO_ICMP;
+    } else if (strcasecmp(proto, "pkthdr") == 0) {
+        /* Suricata's protocol of decoder-event rules: any packet. */
+        r->proto = SIG_PROTO_IP;
     } else {
         for (size_t i = 0; i < VG_ARRAY_SIZE(parsed_protocols) && r->app_proto == 0; i++) {
             if (strcasecmp(proto, parsed_protocols[i].name) == 0) {
@@ -907,12 +908,15 @@ static int parse_content(struct sig_rule_ctx *rc, struct sig_rule_build *b,
         return sig_fail(rc, "bad content %s: empty pattern", o->val);
     if (len > SIG_MAX_CONTENT_LEN)
         return sig_fail(rc, "bad content: longer than %u bytes", SIG_MAX_CONTENT_LEN);
+    if (b->cur_buf >= VG_BUF_COUNT)
+        return sig_fail(rc, "only dataset may follow '%s'", b->sticky_kw);
     struct sig_content *ct = &b->c[b->nc];
     memset(ct, 0, sizeof(*ct));
     ct->pattern = pat;
     ct->len = (uint32_t)len;
     ct->flags = negated ? SIG_CONTENT_NEGATED : 0;
     ct->buffer = b->cur_buf;
+    ct->transform = b->cur_transform;
     b->resolve[b->nc] = b->cur_resolve;
     b->pat[b->nc] = pat;
     b->nc++;
@@ -928,11 +932,16 @@ struct sig_content *sig_add_elem(struct sig_rule_ctx *rc, struct sig_rule_build 
                  SIG_MAX_CONTENTS);
         return NULL;
     }
+    if (b->cur_buf >= VG_BUF_COUNT) {
+        sig_fail(rc, "only dataset may follow '%s'", b->sticky_kw);
+        return NULL;
+    }
     struct sig_content *e = &b->c[b->nc];
     memset(e, 0, sizeof(*e));
     e->kind = kind;
     e->ext = ext;
     e->buffer = b->cur_buf;
+    e->transform = b->cur_transform;
     b->resolve[b->nc] = b->cur_resolve;
     b->pat[b->nc] = NULL;
     b->nc++;
@@ -989,6 +998,8 @@ static int parse_content_modifier(struct sig_rule_ctx *rc, struct sig_rule_build
 
     if (sig_need_value(rc, o) != 0)
         return -1;
+    if (c->flags & SIG_CONTENT_STARTSWITH)
+        return sig_fail(rc, "'%s' cannot be mixed with startswith on the same content", kw);
     bool absolute = strcasecmp(kw, "depth") == 0 || strcasecmp(kw, "offset") == 0;
     if (absolute && (c->flags & SIG_CONTENT_RELATIVE))
         return sig_fail(rc, "'%s' cannot be mixed with distance/within on the same content", kw);
@@ -1348,6 +1359,7 @@ static int parse_buffer_keyword(struct sig_rule_ctx *rc, struct sig_rule_build *
         return -1;
     b->cur_buf = bk->buffer;
     b->cur_resolve = bk->resolve;
+    b->cur_transform = SIG_XFORM_NONE;
     b->sticky_kw = bk->buffer == VG_BUF_PAYLOAD ? NULL : o->kw;
     b->sticky_used = false;
     return 0;
@@ -1362,6 +1374,54 @@ static bool is_modifier(const char *kw)
             return true;
     }
     return false;
+}
+
+/* metadata:key value[, key value]...: pairs without a value are ignored, as
+ * are pairs beyond SIG_MAX_METADATA. */
+static int parse_metadata(struct sig_rule_ctx *rc, struct sig_rule_build *b, const char *val)
+{
+    char *copy = sig_arena_strdup(rc->ld->arena, val);
+    if (copy == NULL)
+        return sig_fail(rc, "out of memory");
+    char *save = NULL;
+    for (char *t = strtok_r(copy, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
+        t = sig_trim(t);
+        char *sp = t;
+        while (*sp != '\0' && !isspace((unsigned char)*sp))
+            sp++;
+        if (*sp == '\0' || b->nmetadata == SIG_MAX_METADATA)
+            continue;
+        *sp = '\0';
+        b->metadata[b->nmetadata].key = t;
+        b->metadata[b->nmetadata].value = sig_trim(sp + 1);
+        b->nmetadata++;
+    }
+    return 0;
+}
+
+/* The metadata pairs grouped by key, keys in first-seen order. */
+static int finish_metadata(struct sig_rule_ctx *rc, struct sig_rule_build *b)
+{
+    if (b->nmetadata == 0)
+        return 0;
+    struct vg_rule_kv *out = sig_arena_alloc(rc->ld->arena, b->nmetadata * sizeof(*out));
+    if (out == NULL)
+        return sig_fail(rc, "out of memory");
+    bool placed[SIG_MAX_METADATA] = {false};
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < b->nmetadata; i++) {
+        if (placed[i])
+            continue;
+        for (uint32_t k = i; k < b->nmetadata; k++) {
+            if (!placed[k] && strcmp(b->metadata[k].key, b->metadata[i].key) == 0) {
+                placed[k] = true;
+                out[n++] = b->metadata[k];
+            }
+        }
+    }
+    b->r->meta.metadata = out;
+    b->r->meta.nmetadata = (uint16_t)n;
+    return 0;
 }
 
 static int parse_option(struct sig_rule_ctx *rc, struct sig_rule_build *b,
@@ -1384,6 +1444,7 @@ static int parse_option(struct sig_rule_ctx *rc, struct sig_rule_build *b,
         if (parse_content(rc, b, o) != 0)
             return -1;
         b->c[b->nc - 1].buffer = VG_BUF_HTTP_URI;
+        b->c[b->nc - 1].transform = SIG_XFORM_NONE;
         b->resolve[b->nc - 1] = SIG_RESOLVE_NONE;
         b->sticky_used = used;
         return 0;
@@ -1430,8 +1491,24 @@ static int parse_option(struct sig_rule_ctx *rc, struct sig_rule_build *b,
         b->priority = (uint32_t)v;
         return 0;
     }
-    if (strcasecmp(kw, "reference") == 0 || strcasecmp(kw, "metadata") == 0)
-        return sig_need_value(rc, o); /* accepted; not used by detection or alerts yet */
+    if (strcasecmp(kw, "reference") == 0)
+        return sig_need_value(rc, o); /* accepted; alerts do not show references */
+    if (strcasecmp(kw, "metadata") == 0) {
+        if (sig_need_value(rc, o) != 0)
+            return -1;
+        return parse_metadata(rc, b, o->val);
+    }
+    if (strcasecmp(kw, "target") == 0) {
+        if (sig_once(rc, b, SIG_SEEN_TARGET, kw) != 0 || sig_need_value(rc, o) != 0)
+            return -1;
+        if (strcmp(o->val, "src_ip") == 0)
+            r->meta.target = VG_TARGET_SRC;
+        else if (strcmp(o->val, "dest_ip") == 0)
+            r->meta.target = VG_TARGET_DEST;
+        else
+            return sig_fail(rc, "bad target value '%s' (src_ip or dest_ip)", o->val);
+        return 0;
+    }
     if (strcasecmp(kw, "flow") == 0) {
         if (sig_once(rc, b, SIG_SEEN_FLOW, kw) != 0 || sig_need_value(rc, o) != 0)
             return -1;
@@ -1527,10 +1604,11 @@ static int resolve_buffers(struct sig_rule_ctx *rc, struct sig_rule_build *b)
             continue;
         struct sig_buffer_group *g = &groups[ng++];
         g->buffer = b->c[i].buffer;
+        g->transform = b->c[i].transform;
         g->first = (uint16_t)n;
         g->all_negated = true;
         for (uint32_t k = i; k < b->nc; k++) {
-            if (placed[k] || b->c[k].buffer != g->buffer)
+            if (placed[k] || b->c[k].buffer != g->buffer || b->c[k].transform != g->transform)
                 continue;
             placed[k] = true;
             g->all_negated &= (b->c[k].flags & SIG_CONTENT_NEGATED) != 0;
@@ -1549,9 +1627,40 @@ static int resolve_buffers(struct sig_rule_ctx *rc, struct sig_rule_build *b)
     return 0;
 }
 
+/* Whether a positive content's match position decides the outcome of a
+ * later element in its buffer: a within or a relative endswith, or a
+ * relative element other than content, reached before another element sets
+ * the cursor anew (a positive content, byte_jump or pcre that is not
+ * relative). Negated contents and non-relative tests pass the cursor on. */
+static bool later_element_depends(const struct sig_rule_build *b, uint32_t i)
+{
+    const struct sig_content *c = &b->c[i];
+    for (uint32_t k = i + 1; k < b->nc; k++) {
+        const struct sig_content *e = &b->c[k];
+        if (e->buffer != c->buffer || e->transform != c->transform)
+            return false;
+        if (e->kind == SIG_ELEM_CONTENT) {
+            if ((e->flags & SIG_CONTENT_WITHIN) ||
+                ((e->flags & SIG_CONTENT_ENDSWITH) && (e->flags & SIG_CONTENT_RELATIVE)))
+                return true;
+            if (!(e->flags & SIG_CONTENT_NEGATED))
+                return false;
+            continue;
+        }
+        if (e->flags & SIG_ELEM_RELATIVE)
+            return true;
+        if (e->kind == SIG_ELEM_BYTE_JUMP || e->kind == SIG_ELEM_PCRE)
+            return false;
+    }
+    return false;
+}
+
 /* Content flags that depend on neighbours, case folding and the choice of
  * the fast pattern: an explicit fast_pattern, else the longest positive
- * content, one in an application buffer before one in the payload. */
+ * content, one in an application buffer before one in the payload. A
+ * content of a transformed buffer prefilters the raw buffer without the
+ * bytes the transform adds (sig_prefilter_skip): one made only of those
+ * cannot be the fast pattern. */
 static int finish_contents(struct sig_rule_ctx *rc, struct sig_rule_build *b)
 {
     struct sig_rule *r = b->r;
@@ -1567,9 +1676,9 @@ static int finish_contents(struct sig_rule_ctx *rc, struct sig_rule_build *b)
                 b->pat[i][k] = sig_lower(b->pat[i][k]);
         }
         /* relative modifiers chain within one buffer */
-        if (i > 0 && (c->flags & SIG_CONTENT_WITHIN) && b->c[i - 1].buffer == c->buffer)
-            b->c[i - 1].flags |= SIG_CONTENT_WITHIN_NEXT;
-        if (c->flags & SIG_CONTENT_NEGATED) {
+        if (!(c->flags & SIG_CONTENT_NEGATED) && later_element_depends(b, i))
+            c->flags |= SIG_CONTENT_WITHIN_NEXT;
+        if ((c->flags & SIG_CONTENT_NEGATED) || c->len <= sig_prefilter_skip(c)) {
             /* a negated content cannot prefilter: fast_pattern is ignored */
             c->flags &= ~SIG_CONTENT_FAST_PATTERN;
             continue;
@@ -1583,10 +1692,22 @@ static int finish_contents(struct sig_rule_ctx *rc, struct sig_rule_build *b)
         const struct sig_content *best = &b->c[longest];
         const bool in_app = c->buffer != VG_BUF_PAYLOAD;
         const bool best_in_app = best->buffer != VG_BUF_PAYLOAD;
-        if (in_app != best_in_app ? in_app : c->len > best->len)
+        if (in_app != best_in_app
+                ? in_app
+                : c->len - sig_prefilter_skip(c) > best->len - sig_prefilter_skip(best))
             longest = (int32_t)i;
     }
     r->fast = explicit_fp >= 0 ? explicit_fp : longest;
+    /* No usable content: a pcre Hyperscan can prefilter, one in an
+     * application buffer before one in the payload. */
+    for (uint32_t i = 0; i < b->nc && r->fast < 0; i++) {
+        if (b->c[i].buffer != VG_BUF_PAYLOAD && sig_pcre_prefilter(rc->ld->arena, &b->c[i]))
+            r->fast = (int32_t)i;
+    }
+    for (uint32_t i = 0; i < b->nc && r->fast < 0; i++) {
+        if (sig_pcre_prefilter(rc->ld->arena, &b->c[i]))
+            r->fast = (int32_t)i;
+    }
     r->ncontents = b->nc;
     if (b->nc > 0) {
         r->contents = sig_arena_memdup(rc->ld->arena, b->c, b->nc * sizeof(b->c[0]));
@@ -1612,16 +1733,23 @@ static int choose_inspection(struct sig_rule_ctx *rc, struct sig_rule_build *b)
         const char *who = b->proto_ask ? "protocol 'tcp-stream'" : "flow:only_stream";
         if (r->proto != SIG_PROTO_TCP && r->proto != SIG_PROTO_IP)
             return sig_fail(rc, "%s needs a tcp or ip rule", who);
-        /* Only content is inspected on the stream. */
-        if (r->fast < 0)
+        /* Only content is inspected on the stream: a pcre fast pattern has
+         * no fixed length to pin at a stream position. */
+        if (r->fast < 0 || b->c[r->fast].kind != SIG_ELEM_CONTENT)
             return sig_fail(rc, "%s needs a content to inspect on the stream", who);
         if (r->tests & SIG_TEST_DSIZE)
             return sig_fail(rc, "%s cannot be used with dsize, a packet test", who);
+        if (b->needs_end != NULL)
+            return sig_fail(rc, "%s cannot be used with %s: a stream has no end to test", who,
+                            b->needs_end);
         r->inspect = SIG_INSPECT_STREAM;
         return 0;
     }
+    /* A rule whose fast pattern is a pcre is a packet rule: the stream
+     * matcher pins a literal fast pattern at its match end. */
     const bool streamable = (r->proto == SIG_PROTO_TCP || r->proto == SIG_PROTO_IP) &&
-                            r->fast >= 0 && !(r->tests & SIG_TEST_DSIZE);
+                            r->fast >= 0 && b->c[r->fast].kind == SIG_ELEM_CONTENT &&
+                            !(r->tests & SIG_TEST_DSIZE) && b->needs_end == NULL;
     r->inspect = ask == 0 && streamable ? SIG_INSPECT_STREAM_OR_PACKET : SIG_INSPECT_PACKET;
     return 0;
 }
@@ -1650,10 +1778,11 @@ static uint32_t *sid_slot(struct sig_loader *ld, uint32_t gid, uint32_t sid)
     }
 }
 
-/* Makes room for one more rule in the rule array and the sid table. */
-static int loader_reserve(struct sig_loader *ld)
+/* Makes room for n more rules (a rule and its twin) in the rule array and
+ * the sid table. */
+static int loader_reserve(struct sig_loader *ld, uint32_t n)
 {
-    if (ld->nrules == ld->cap) {
+    if (ld->nrules + n > ld->cap) {
         uint32_t cap = ld->cap ? ld->cap * 2 : 256;
         struct sig_rule *v = realloc(ld->rules, cap * sizeof(*v));
         if (v == NULL)
@@ -1661,7 +1790,7 @@ static int loader_reserve(struct sig_loader *ld)
         ld->rules = v;
         ld->cap = cap;
     }
-    if ((uint64_t)(ld->nrules + 1) * 2 > ld->sid_cap) {
+    if ((uint64_t)(ld->nrules + n) * 2 > ld->sid_cap) {
         uint32_t cap = ld->sid_cap ? ld->sid_cap * 2 : 1024;
         uint32_t *slots = calloc(cap, sizeof(*slots));
         if (slots == NULL)
@@ -1698,7 +1827,28 @@ static void prescan_sid(struct sig_rule_ctx *rc, const struct sig_option *opts, 
     }
 }
 
-static int parse_rule_text(struct sig_rule_ctx *rc, char *text, struct sig_rule *r)
+/* Whether the rule inspects the response as well as the request: it says
+ * neither flow:to_server nor flow:to_client, names a header buffer of both
+ * directions, and names no buffer of one direction only. */
+static bool needs_response_twin(const struct sig_rule_build *b)
+{
+    const struct sig_rule *r = b->r;
+    if (r->flow_mask & r->flow_value & (VG_DF_TOSERVER | VG_DF_TOCLIENT))
+        return false;
+    bool both = false;
+    for (uint32_t i = 0; i < b->nc; i++) {
+        if (b->resolve[i] == SIG_RESOLVE_DIRECTION)
+            both = true;
+        else if (b->resolve[i] != SIG_RESOLVE_NONE || b->c[i].buffer != VG_BUF_PAYLOAD)
+            return false;
+    }
+    return both;
+}
+
+/* Parses one rule into *r. A rule that also inspects the response gets its
+ * second entry in *twin and *has_twin set. */
+static int parse_rule_text(struct sig_rule_ctx *rc, char *text, struct sig_rule *r,
+                           struct sig_rule *twin, bool *has_twin)
 {
     /* The option list starts at the first '(' (the header never holds one)
      * and must end the rule. */
@@ -1752,7 +1902,31 @@ static int parse_rule_text(struct sig_rule_ctx *rc, char *text, struct sig_rule 
         sig_fail(rc, "rule has no sid");
         goto out;
     }
-    if (finish_contents(rc, b) != 0 || choose_inspection(rc, b) != 0) {
+    if (sig_event_finish(rc, b) != 0) {
+        free(b);
+        goto out;
+    }
+    /* The response twin starts from the unresolved build: as flow:to_client,
+     * its header buffers resolve to the response variants. */
+    struct sig_rule_build *tb = NULL;
+    if (needs_response_twin(b)) {
+        tb = malloc(sizeof(*tb));
+        if (tb == NULL) {
+            free(b);
+            sig_fail(rc, "out of memory");
+            goto out;
+        }
+        *tb = *b;
+        *twin = *r;
+        tb->r = twin;
+        twin->flow_mask |= VG_DF_TOCLIENT;
+        twin->flow_value |= VG_DF_TOCLIENT;
+        twin->response_twin = 1;
+    }
+    if (finish_contents(rc, b) != 0 || choose_inspection(rc, b) != 0 ||
+        (tb != NULL && (finish_contents(rc, tb) != 0 || choose_inspection(rc, tb) != 0)) ||
+        finish_metadata(rc, b) != 0) {
+        free(tb);
         free(b);
         goto out;
     }
@@ -1762,6 +1936,11 @@ static int parse_rule_text(struct sig_rule_ctx *rc, char *text, struct sig_rule 
     r->meta.priority = b->has_priority        ? b->priority
                        : b->classtype != NULL ? b->classtype->priority
                                               : 3;
+    if (tb != NULL) {
+        twin->meta = r->meta;
+        *has_twin = true;
+    }
+    free(tb);
     free(b);
     ret = 0;
 out:
@@ -1769,12 +1948,66 @@ out:
     return ret;
 }
 
+/* The cause of a skipped rule, for the counts vigil -T shows: a message
+ * that names what vigil does not support is its own cause; otherwise its
+ * words before the first value it quotes or details it adds ("bad content
+ * \"x\": odd number of hex digits" -> "bad content"). */
+static void skip_reason_of(const char *msg, char *out, size_t outlen)
+{
+    size_t n = strlen(msg);
+    if (strncmp(msg, "unsupported keyword", 19) != 0 && strstr(msg, "not supported") == NULL &&
+        strstr(msg, "not raised by vigil") == NULL) {
+        /* A message opening with a quoted keyword keeps it. */
+        size_t from = 0;
+        if (msg[0] == '\'') {
+            const char *close = strchr(msg + 1, '\'');
+            from = close != NULL ? (size_t)(close - msg) + 1 : 0;
+        }
+        size_t cut = from + strcspn(msg + from, ":'\",(");
+        while (cut > 0 && msg[cut - 1] == ' ')
+            cut--;
+        if (cut > 0)
+            n = cut;
+    }
+    if (n >= outlen)
+        n = outlen - 1;
+    memcpy(out, msg, n);
+    out[n] = '\0';
+}
+
+static void count_skip_reason(struct sig_loader *ld, const char *msg)
+{
+    char reason[160];
+    skip_reason_of(msg, reason, sizeof(reason));
+    for (uint32_t i = 0; i < ld->nskip_reasons; i++) {
+        if (strcmp(ld->skip_reasons[i].reason, reason) == 0) {
+            ld->skip_reasons[i].count++;
+            return;
+        }
+    }
+    if (ld->nskip_reasons == ld->skip_reasons_cap) {
+        uint32_t cap = ld->skip_reasons_cap ? ld->skip_reasons_cap * 2 : 16;
+        struct vg_skip_reason *v = realloc(ld->skip_reasons, cap * sizeof(*v));
+        if (v == NULL)
+            return; /* the rule is still counted in skipped */
+        ld->skip_reasons = v;
+        ld->skip_reasons_cap = cap;
+    }
+    const char *copy = sig_arena_strdup(ld->arena, reason);
+    if (copy == NULL)
+        return;
+    ld->skip_reasons[ld->nskip_reasons].reason = copy;
+    ld->skip_reasons[ld->nskip_reasons].count = 1;
+    ld->nskip_reasons++;
+}
+
 int sig_parse_rule(struct sig_loader *ld, const char *file, uint32_t line, const char *text)
 {
     struct sig_rule_ctx rc = {.ld = ld, .file = file, .line = line};
-    struct sig_rule r;
+    struct sig_rule r, twin;
     memset(&r, 0, sizeof(r));
     r.fast = -1;
+    bool has_twin = false;
     char *copy = strdup(text);
     int ret = -1;
     if (copy == NULL) {
@@ -1782,10 +2015,11 @@ int sig_parse_rule(struct sig_loader *ld, const char *file, uint32_t line, const
         ld->out_of_memory = true;
         goto out;
     }
-    if (parse_rule_text(&rc, copy, &r) != 0)
+    if (parse_rule_text(&rc, copy, &r, &twin, &has_twin) != 0)
         goto out;
 
-    if (loader_reserve(ld) != 0) {
+    /* room for the rule and its twin: neither goes in without the other */
+    if (loader_reserve(ld, has_twin ? 2 : 1) != 0) {
         ld->out_of_memory = true;
         sig_fail(&rc, "out of memory");
         goto out;
@@ -1800,11 +2034,17 @@ int sig_parse_rule(struct sig_loader *ld, const char *file, uint32_t line, const
     r.file = file;
     r.line = line;
     ld->rules[ld->nrules++] = r;
+    if (has_twin) {
+        twin.file = file;
+        twin.line = line;
+        ld->rules[ld->nrules++] = twin;
+    }
     ret = 0;
 out:
     free(copy);
     if (ret != 0) {
         ld->skipped++;
+        count_skip_reason(ld, rc.msg);
         report(&rc);
     }
     return ret;
@@ -1893,8 +2133,16 @@ int sig_load_file(struct sig_loader *ld, const char *path)
 
 void sig_loader_release(struct sig_loader *ld)
 {
+    free(ld->skip_reasons);
+    ld->skip_reasons = NULL;
+    ld->nskip_reasons = ld->skip_reasons_cap = 0;
+    sig_datasets_free(ld->datasets);
+    sig_iprep_free(ld->iprep);
+    ld->datasets = NULL;
+    ld->iprep = NULL;
     free(ld->rules);
     free(ld->sid_slots);
+    sig_flowbits_release(ld);
     ld->rules = NULL;
     ld->sid_slots = NULL;
     ld->nrules = ld->cap = ld->sid_cap = 0;

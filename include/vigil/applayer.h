@@ -149,8 +149,9 @@ struct vg_app_cb {
 const char *vg_app_event_name(enum vg_app_proto p, uint16_t ev);
 
 /* Flags for a parser's input. */
-#define VG_APP_GAP 0x01u /* bytes were lost before this chunk */
-#define VG_APP_END 0x02u /* the direction ends after this chunk (which may be empty) */
+#define VG_APP_GAP       0x01u /* bytes were lost before this chunk */
+#define VG_APP_END       0x02u /* the direction ends after this chunk (which may be empty) */
+#define VG_APP_MIDSTREAM 0x04u /* the TCP session was picked up midstream (no SYN seen) */
 
 /* ---- The per-worker dispatcher (parsers/applayer.c) ----
  * Picks the protocol of each flow by content (and nDPI for the protocols
@@ -190,6 +191,7 @@ struct vg_applayer_stats {
     uint64_t transactions[VG_APP_PROTO_COUNT];
     uint64_t anomalies[VG_APP_PROTO_COUNT];
     uint64_t gaps;
+    uint64_t reversed; /* midstream flows whose first data was a server's: directions swapped */
     uint64_t ndpi_detected;
     uint64_t ndpi_guessed;
     uint64_t ndpi_pool_full;
@@ -207,7 +209,12 @@ void vg_applayer_flow_start(struct vg_applayer *al, uint32_t slot);
  * enum vg_flow_dir. */
 void vg_applayer_packet(struct vg_applayer *al, uint32_t slot, const struct vg_packet *p, int dir);
 
-/* In-order bytes of one TCP direction (flags VG_APP_GAP, VG_APP_END). */
+/* In-order bytes of one TCP direction (flags VG_APP_GAP, VG_APP_END,
+ * VG_APP_MIDSTREAM). On a flow picked up midstream whose first data is
+ * recognised as the server side of a protocol (an HTTP response, a TLS
+ * ServerHello), the flow's sides are swapped for the application layer, as
+ * Suricata does: dir stays the flow's direction, but from then on the
+ * parsers and the transactions' dir (enum vg_flow_dir) see the real one. */
 void vg_applayer_stream(struct vg_applayer *al, uint32_t slot, int dir, const uint8_t *data,
                         uint32_t len, uint32_t flags, const struct vg_app_cb *cb);
 
@@ -218,6 +225,11 @@ void vg_applayer_udp(struct vg_applayer *al, uint32_t slot, int dir, const uint8
 /* The flow ends: open transactions are reported (last=1), states return to
  * their pools. */
 void vg_applayer_flow_end(struct vg_applayer *al, uint32_t slot, const struct vg_app_cb *cb);
+
+/* Whether the application layer swapped the flow's directions: a
+ * transaction's dir is then the opposite of the flow direction its bytes
+ * came in. */
+bool vg_applayer_reversed(const struct vg_applayer *al, uint32_t slot);
 
 /* The flow's protocol as known now (enum vg_app_proto). */
 uint8_t vg_applayer_proto(const struct vg_applayer *al, uint32_t slot);

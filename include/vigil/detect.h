@@ -31,6 +31,24 @@ struct vg_rule_meta {
     const char *msg;       /* "" when the rule has none */
     const char *classtype; /* NULL when none */
     const char *category;  /* classtype description, "" when none */
+    /* The metadata keyword's pairs, grouped by key (keys in the order they
+     * first appear): EVE shows them as "metadata": {key: [values]}. */
+    const struct vg_rule_kv *metadata;
+    uint16_t nmetadata;
+    uint8_t target; /* enum vg_rule_target */
+};
+
+struct vg_rule_kv {
+    const char *key;
+    const char *value;
+};
+
+/* The target keyword: which side of an alert is attacked. EVE then adds
+ * "source" and "target" objects to the alert. */
+enum vg_rule_target {
+    VG_TARGET_NONE = 0,
+    VG_TARGET_SRC,  /* target:src_ip */
+    VG_TARGET_DEST, /* target:dest_ip */
 };
 
 struct vg_rule_load_opts {
@@ -39,6 +57,7 @@ struct vg_rule_load_opts {
     const struct vg_config *cfg;     /* for $VARS; may be NULL (then only built-ins) */
     const char *classification_file; /* NULL: the built-in classification table */
     FILE *err;                       /* where "file:line: message" lines go; may be NULL */
+    const char *threshold_file;      /* Suricata's threshold.config; NULL: none */
 };
 
 struct vg_ruleset_stats {
@@ -49,13 +68,40 @@ struct vg_ruleset_stats {
     uint32_t no_pattern_rules;
     uint64_t db_bytes;
     double compile_ms;
-    uint32_t stream_rules;    /* rules inspected on reassembled streams (their fast
-                               * patterns form the streaming database) */
-    uint32_t stream_window;   /* bytes each stream keeps for verification */
-    uint64_t stream_db_bytes; /* streaming Hyperscan database */
-    uint32_t app_rules;       /* rules inspected on application-layer transactions */
-    uint64_t app_db_bytes;    /* their Hyperscan databases, all buffers */
+    uint32_t stream_rules;          /* rules inspected on reassembled streams (their fast
+                                     * patterns form the streaming database) */
+    uint32_t stream_window;         /* bytes each stream keeps for verification */
+    uint64_t stream_db_bytes;       /* streaming Hyperscan database */
+    uint32_t app_rules;             /* rules inspected on application-layer transactions */
+    uint64_t app_db_bytes;          /* their Hyperscan databases, all buffers */
+    uint32_t threshold_rules;       /* rules with a threshold, detection_filter or suppression */
+    uint32_t threshold_entries;     /* slots of the shared tracking table (0: none needed) */
+    uint64_t threshold_table_bytes; /* its memory, allocated once */
+    uint32_t threshold_file_errors; /* threshold file lines reported and skipped */
+    uint32_t packet_databases;      /* distinct packet databases: rules are grouped by protocol,
+                                     * direction and stream coverage (db_bytes is their sum) */
+    /* For vigil -T: rules by inspection path, per-database sizes and
+     * compile times. */
+    uint32_t packet_rules; /* rules inspected on packets (stream-or-packet rules included) */
+    uint32_t event_rules;  /* rules with app-layer-event, decode-event or stream-event */
+    uint32_t app_buf_patterns[VG_BUF_COUNT]; /* fast patterns in each buffer's database */
+    uint64_t app_buf_bytes[VG_BUF_COUNT];    /* each buffer's database */
+    double packet_compile_ms;
+    double stream_compile_ms;
+    double app_compile_ms; /* every buffer's database */
 };
+
+/* Skipped rules with one cause: the cause is the error message, or its
+ * leading words when the rest names the rule's own values ("bad content",
+ * "unsupported keyword 'foo'"). */
+struct vg_skip_reason {
+    const char *reason;
+    uint32_t count;
+};
+
+/* The causes rules were skipped for, most frequent first (ties by cause);
+ * sets *out (valid as long as the rule set) and returns their number. */
+uint32_t vg_ruleset_skip_reasons(const struct vg_ruleset *rs, const struct vg_skip_reason **out);
 
 /* Loads and compiles rules. Returns NULL only when nothing usable can be
  * built (a file cannot be read, or Hyperscan refuses the database), with the
@@ -65,6 +111,9 @@ struct vg_ruleset *vg_ruleset_load(const struct vg_rule_load_opts *opts,
                                    struct vg_ruleset_stats *stats);
 void vg_ruleset_free(struct vg_ruleset *rs);
 const struct vg_ruleset_stats *vg_ruleset_stats(const struct vg_ruleset *rs);
+/* Alerts raised because the threshold tracking table had no free slot for
+ * their key within its probe bound (the table fails open). */
+uint64_t vg_ruleset_threshold_table_full(const struct vg_ruleset *rs);
 
 /* Per-worker state (stream states come with vg_detect_ctx_streams). NULL on
  * allocation failure. */
@@ -90,15 +139,31 @@ typedef void (*vg_alert_fn)(void *user, const struct vg_rule_meta *rule);
 
 /* The flow the next detection calls on ctx run for: its variables (read
  * and written by flowbits and pass rules) and its id (thresholds tracked
- * by_flow). vars NULL: the packets have no flow, flow-state conditions
- * fail and flow-state actions do nothing. Set it before each packet. */
+ * by_flow). vars NULL: the packets have no flow, no flowbit is set
+ * (isset fails, isnotset holds) and flow-state actions do nothing. Set it
+ * before each packet. */
 void vg_detect_set_flow(struct vg_detect_ctx *ctx, struct vg_flow_vars *vars, uint64_t flow_id);
 
 /* Runs every rule against one decoded packet. Calls on_alert once for each
- * rule that matches, in rule order (priority, then sid). Returns the number
- * of alerts. */
+ * rule that matches, in rule order (pass rules first, then Suricata's
+ * flowbits order, priority, then sid). Returns the number of alerts. */
 uint32_t vg_detect_packet(struct vg_detect_ctx *ctx, const struct vg_packet *p, uint32_t flow_flags,
                           vg_alert_fn on_alert, void *user);
+
+/* ---- Anomalies ----
+ * Runs the rules with app-layer-event, decode-event or stream-event that
+ * wait for this anomaly: kind is an enum vg_anomaly_kind (vigil/event.h),
+ * event its event number (for VG_ANOMALY_APPLAYER, of the parser of
+ * app_proto, an enum vg_app_proto). p is the packet that raised it (seen
+ * in the direction of the data that raised it), for the header tests and
+ * the alert; a packet without addresses (the decoder gave up on it) only
+ * matches rules on any address and port. flow_flags as for
+ * vg_detect_packet. Reaches the rules through an index built at load, so
+ * an anomaly no rule waits for costs a lookup. Returns the number of
+ * alerts. */
+uint32_t vg_detect_event(struct vg_detect_ctx *ctx, uint8_t kind, uint8_t app_proto, uint16_t event,
+                         const struct vg_packet *p, uint32_t flow_flags, vg_alert_fn on_alert,
+                         void *user);
 
 /* ---- Application-layer transactions ----
  * Runs the rules that inspect application buffers (sticky buffers, http_*
@@ -174,11 +239,25 @@ struct vg_detect_stream_stats {
     uint64_t windows_too_short;  /* candidates whose rule could need bytes beyond the window */
     uint64_t pending_overflow;   /* candidates decided early: too many waited on one stream */
     uint64_t undecided_at_close; /* candidates still waiting for bytes when their stream closed */
+    uint64_t order_overflow;     /* matches judged out of rule order: a chunk held too many */
 };
 
 /* Counters of the context's stream states (all zero before
  * vg_detect_ctx_streams). */
 void vg_detect_ctx_stream_stats(const struct vg_detect_ctx *ctx,
                                 struct vg_detect_stream_stats *out);
+
+/* pcre matches the context gave up on because they reached the match or
+ * depth limit (detect.pcre.match-limit, detect.pcre.match-limit-recursion);
+ * such a pcre does not match. */
+uint64_t vg_detect_ctx_pcre_limit_hits(const struct vg_detect_ctx *ctx);
+
+struct vg_detect_flowbit_stats {
+    uint64_t set_refused; /* flowbit sets refused: the flow held VG_FLOWBITS_PER_FLOW bits */
+};
+
+/* Counters of the flow state the context's rules wrote. */
+void vg_detect_ctx_flowbit_stats(const struct vg_detect_ctx *ctx,
+                                 struct vg_detect_flowbit_stats *out);
 
 #endif

@@ -93,7 +93,9 @@ enum vg_flow_dir {
 
 struct vg_flow_vars {
     uint8_t nbits;
-    uint8_t passed; /* a pass rule matched: the flow is no longer inspected */
+    uint8_t passed;       /* a pass rule matched: the flow is no longer inspected */
+    uint8_t ip_only_dirs; /* directions (1 << enum vg_flow_dir) whose first
+                           * packet went through the IP-only rules */
     uint16_t bits[VG_FLOWBITS_PER_FLOW];
 };
 
