@@ -9,6 +9,7 @@
 #include "vigil/detect.h"
 #include "vigil/packet.h"
 
+#include "../../signatures/rule_int.h"
 #include "sig_test_util.h"
 
 TestSuite(detect, .init = sig_tmp_setup, .fini = sig_tmp_teardown);
@@ -919,5 +920,43 @@ Test(detect, stream_flag_leaves_stream_content_to_the_stream)
     /* The flag only concerns TCP payloads. */
     struct vg_packet u = udp("xEVILx");
     cr_assert(fires(&e, &u, VG_DF_STREAM, 6));
+    engine_stop(&e);
+}
+
+/* ---- IP-only rules ------------------------------------------------------------ */
+
+Test(detect, ip_only_rules_see_the_first_packet_of_each_direction)
+{
+    struct engine e;
+    engine_start(&e, "alert ip 192.168.1.0/24 any <> any any (sid:1;)\n"
+                     "alert tcp any any -> any 80 (sid:2;)\n"
+                     "alert ip any any -> any any (flow:established; sid:3;)\n");
+    cr_assert(sig_rule_is_ip_only(sig_ruleset_find(e.l.rs, 1, 1)));
+    cr_assert_not(sig_rule_is_ip_only(sig_ruleset_find(e.l.rs, 1, 2)), "ports");
+    cr_assert_not(sig_rule_is_ip_only(sig_ruleset_find(e.l.rs, 1, 3)), "flow keyword");
+
+    struct vg_packet p = tcp("");
+    struct vg_flow_vars vars;
+    memset(&vars, 0, sizeof(vars));
+    vg_detect_set_flow(e.ctx, &vars, 7);
+    struct alerts a;
+    const uint32_t ts = VG_DF_HAS_FLOW | VG_DF_TOSERVER | VG_DF_ESTABLISHED;
+    const uint32_t tc = VG_DF_HAS_FLOW | VG_DF_TOCLIENT | VG_DF_ESTABLISHED;
+    /* first packet to the server: sid 1 (IP-only), 2 and 3 */
+    cr_assert_eq(run(&e, &p, ts, &a), 3);
+    /* later packets that way: the per-packet rules only */
+    cr_assert_eq(run(&e, &p, ts, &a), 2);
+    cr_assert_not(has_sid(&a, 1));
+    /* the first packet back: sid 1 once more */
+    run(&e, &p, tc, &a);
+    cr_assert(has_sid(&a, 1));
+    run(&e, &p, tc, &a);
+    cr_assert_not(has_sid(&a, 1));
+    /* without a flow, every packet */
+    vg_detect_set_flow(e.ctx, NULL, 0);
+    cr_assert_eq(run(&e, &p, 0, &a), 2);
+    cr_assert(has_sid(&a, 1));
+    cr_assert_eq(run(&e, &p, 0, &a), 2);
+    cr_assert(has_sid(&a, 1));
     engine_stop(&e);
 }

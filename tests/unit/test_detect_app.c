@@ -376,7 +376,8 @@ Test(detect_app, to_client_header_variant)
     EXPECT(&e, &tx, &req, TO_SERVER, 2);
 
     /* the response stage: the request's buffers are still there, but sid 1
-     * and 3 read the response's */
+     * and 3 read the response's; sid 2 names no direction, so it inspects
+     * the response's header too */
     tx.stage = VG_STAGE_RESPONSE;
     tx.dir = VG_DIR_TOCLIENT;
     set_buf(&tx, VG_BUF_HTTP_STAT_CODE, "302");
@@ -384,7 +385,54 @@ Test(detect_app, to_client_header_variant)
     expect_none(&e, &tx, &resp, TO_CLIENT);
     set_buf(&tx, VG_BUF_HTTP_RESPONSE_HEADER, "Server: x\r\nX-Powered-By: PHP/8\r\n");
     set_buf(&tx, VG_BUF_HTTP_SET_COOKIE, "session=abc; path=/");
-    EXPECT(&e, &tx, &resp, TO_CLIENT, 1, 3);
+    EXPECT(&e, &tx, &resp, TO_CLIENT, 1, 2, 3);
+    engine_stop(&e);
+}
+
+/* A header buffer of both directions in a rule that names no direction is
+ * inspected on the request and on the response, as in Suricata: the rule
+ * alerts once in each direction a header matches. flow:to_server keeps it
+ * to the request. The response entry shares the sid and counts once. */
+Test(detect_app, direction_free_header_rule_inspects_both)
+{
+    struct engine e;
+    engine_start(&e, "alert http any any -> any any (content:\"Server: \"; http_header; "
+                     "pcre:\"/(?P<flow_ua>.*)\\r\\n/HR\"; sid:1;)\n"
+                     "alert http any any -> any any (flow:to_server; http.header; "
+                     "content:\"Server: \"; sid:2;)\n"
+                     "alert http any any -> any any (http.header; content:\"Server: \"; "
+                     "http.uri; content:\"/a\"; sid:3;)\n");
+    cr_assert_eq(e.l.st.rules_loaded, 3);
+    cr_assert_eq(e.l.st.rules_skipped, 0);
+    cr_assert_eq(e.l.st.app_rules, 3);
+    const struct sig_rule *r1 = sig_ruleset_find(e.l.rs, 1, 1);
+    cr_assert_eq(r1->response_twin, 0);
+    cr_assert_eq(r1->app_stage, VG_STAGE_REQUEST);
+    cr_assert_eq(r1[1].meta.sid, 1);
+    cr_assert_eq(r1[1].response_twin, 1);
+    cr_assert_eq(r1[1].app_stage, VG_STAGE_RESPONSE);
+    cr_assert_eq(r1[1].contents[0].buffer, VG_BUF_HTTP_RESPONSE_HEADER);
+    cr_assert_eq(sig_ruleset_find(e.l.rs, 1, 2)[1].meta.sid, 3);
+
+    const struct vg_packet req = packet(IPPROTO_TCP, "10.0.0.1", 40000, "10.0.0.2", 80);
+    const struct vg_packet resp = packet(IPPROTO_TCP, "10.0.0.2", 80, "10.0.0.1", 40000);
+    struct vg_app_tx tx = tx_new(VG_APP_HTTP, VG_STAGE_REQUEST, VG_DIR_TOSERVER);
+    set_buf(&tx, VG_BUF_HTTP_URI, "/a");
+    set_buf(&tx, VG_BUF_HTTP_HEADER, "Host: a\r\nServer: proxy\r\n");
+    EXPECT(&e, &tx, &req, TO_SERVER, 1, 2, 3);
+
+    /* the response: only the direction-free rule, on the response's header */
+    tx.stage = VG_STAGE_RESPONSE;
+    tx.dir = VG_DIR_TOCLIENT;
+    set_buf(&tx, VG_BUF_HTTP_RESPONSE_HEADER, "Content-Type: text/html\r\n");
+    expect_none(&e, &tx, &resp, TO_CLIENT);
+    set_buf(&tx, VG_BUF_HTTP_RESPONSE_HEADER, "Server: Apache\r\n");
+    EXPECT(&e, &tx, &resp, TO_CLIENT, 1);
+
+    /* a response-only transaction (no request seen) */
+    struct vg_app_tx only = tx_new(VG_APP_HTTP, VG_STAGE_RESPONSE, VG_DIR_TOCLIENT);
+    set_buf(&only, VG_BUF_HTTP_RESPONSE_HEADER, "Server: Apache\r\n");
+    EXPECT(&e, &only, &resp, TO_CLIENT, 1);
     engine_stop(&e);
 }
 

@@ -295,6 +295,42 @@ static void make_tcp_alert(struct vg_event *ev)
     ev->u.alert.to_server = 1;
 }
 
+Test(eve, alert_metadata_and_target)
+{
+    static const struct vg_rule_kv kv[] = {
+        {"cve", "CVE_2022_1388"},
+        {"cve", "CVE_2022_41800"},
+        {"confidence", "confirmed"},
+    };
+    struct vg_rule_meta rule = test_rule;
+    rule.metadata = kv;
+    rule.nmetadata = 3;
+    rule.target = VG_TARGET_DEST;
+    struct vg_event ev;
+    make_tcp_alert(&ev);
+    ev.u.alert.rule = &rule;
+    struct vg_jbuf j;
+    vg_jbuf_init(&j);
+    vg_eve_format(&j, &ev, NULL);
+    cr_assert_not_null(strstr(j.buf,
+                              "\"severity\":2,\"source\":{\"ip\":\"10.0.0.1\",\"port\":49152},"
+                              "\"target\":{\"ip\":\"192.168.1.10\",\"port\":80},"
+                              "\"metadata\":{\"cve\":[\"CVE_2022_1388\",\"CVE_2022_41800\"],"
+                              "\"confidence\":[\"confirmed\"]}}"),
+                       "%s", j.buf);
+
+    /* target:src_ip swaps the sides */
+    rule.target = VG_TARGET_SRC;
+    rule.nmetadata = 0;
+    vg_jbuf_reset(&j);
+    vg_eve_format(&j, &ev, NULL);
+    cr_assert_not_null(strstr(j.buf,
+                              "\"severity\":2,\"source\":{\"ip\":\"192.168.1.10\",\"port\":80},"
+                              "\"target\":{\"ip\":\"10.0.0.1\",\"port\":49152}}"),
+                       "%s", j.buf);
+    vg_jbuf_free(&j);
+}
+
 Test(eve, alert_record)
 {
     struct vg_event ev;

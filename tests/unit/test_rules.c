@@ -148,6 +148,34 @@ Test(rules, actions)
                  "unknown action 'block' (alert, pass, drop, reject) (sid 6)");
 }
 
+Test(rules, metadata_and_target)
+{
+    struct sig_load l;
+    load_ok(&l, "alert tcp any any -> any any (metadata:cve CVE_2022_1388, confidence confirmed; "
+                "metadata: cve CVE_2022_41800 ,lonely, policy balanced-ips drop; "
+                "target:dest_ip; sid:1;)\n"
+                "alert tcp any any -> any any (target:src_ip; sid:2;)\n");
+    const struct vg_rule_meta *m = &rule_by_sid(&l, 1)->meta;
+    cr_assert_eq(m->target, VG_TARGET_DEST);
+    /* grouped by key in first-seen order; a word without a value is dropped */
+    cr_assert_eq(m->nmetadata, 4);
+    cr_assert_str_eq(m->metadata[0].key, "cve");
+    cr_assert_str_eq(m->metadata[0].value, "CVE_2022_1388");
+    cr_assert_str_eq(m->metadata[1].key, "cve");
+    cr_assert_str_eq(m->metadata[1].value, "CVE_2022_41800");
+    cr_assert_str_eq(m->metadata[2].key, "confidence");
+    cr_assert_str_eq(m->metadata[3].key, "policy");
+    cr_assert_str_eq(m->metadata[3].value, "balanced-ips drop");
+    cr_assert_eq(rule_by_sid(&l, 2)->meta.target, VG_TARGET_SRC);
+    cr_assert_eq(rule_by_sid(&l, 2)->meta.nmetadata, 0);
+    sig_load_done(&l);
+
+    expect_error("alert tcp any any -> any any (target:both; sid:3;)\n",
+                 "bad target value 'both' (src_ip or dest_ip) (sid 3)");
+    expect_error("alert tcp any any -> any any (target:src_ip; target:dest_ip; sid:4;)\n",
+                 "duplicate 'target' keyword (sid 4)");
+}
+
 Test(rules, protocols)
 {
     struct sig_load l;
@@ -1092,9 +1120,8 @@ Test(rules, tcp_flags_keyword)
 
 Test(rules, unsupported_keywords)
 {
-    const char *kws[] = {"http.accept",  "smb.share",    "dns.answer.name", "quic.sni",
-                         "http2.header", "pcre:\"/x/\"", "flowbits:set,x",  "threshold:type limit",
-                         "isdataat:1",   "bsize:10",     "startswith",      "xyzzy"};
+    const char *kws[] = {"http.accept",  "smb.share",     "dns.answer.name",    "quic.sni",
+                         "http2.header", "flowint:x,+,1", "byte_extract:1,0,x", "xyzzy"};
     for (size_t i = 0; i < VG_ARRAY_SIZE(kws); i++) {
         char rule[256], msg[256], name[64];
         snprintf(rule, sizeof(rule),
