@@ -200,6 +200,48 @@ def check_capture(name, want):
         one(records(ev, "alert"), "alert", **match)
 
 
+def alert_counts(ev):
+    got = {}
+    for a in records(ev, "alert"):
+        sid = a["alert"]["signature_id"]
+        got[sid] = got.get(sid, 0) + 1
+    return got
+
+
+def test_event_rules():
+    """app-layer-event, decode-event and stream-event rules alert on the packet raising them."""
+    run_tunnels.RULES = "tests/pcap/rules/events.rules"
+    for capture, want in (("pcaps/app/http-exploit-shapes.pcap", {9200001: 1, 9200002: 1}),
+                          ("pcaps/defrag/frag-overlap.pcap", {9200005: 1}),
+                          ("pcaps/stream/retransmission.pcap", {9200007: 3})):
+        ev, _ = run_tunnels.run_vigil(VIGIL, ROOT, os.path.join(ROOT, capture), TMP,
+                                      ["--workers", "1"])
+        got = alert_counts(ev)
+        check(got == want, "%s: alerts %r, expected %r" % (capture, got, want))
+
+
+def test_event_rules_T():
+    """vigil -T counts rules by inspection path and skipped rules by cause."""
+    import subprocess
+    rules = os.path.join(ROOT, "tests/pcap/rules/events-skipped.rules")
+    p = subprocess.run([VIGIL, "-T", "-S", rules], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=60)
+    out = p.stdout.decode()
+    check(p.returncode == 1, "exit %d, expected 1" % p.returncode)
+    lines = out.splitlines()
+    for want in ("skipped: unsupported keyword 'foo': 2",
+                 "skipped: bad content: 1",
+                 "skipped: event '3whs_ack_in_wrong_dir' is not raised by vigil: 1"):
+        check(want in lines, "no line %r in: %s" % (want, out))
+    check([x for x in lines if x.startswith("skipped:")][0] ==
+          "skipped: unsupported keyword 'foo': 2", "most frequent cause not first: %s" % out)
+    check(any(x.startswith("rules by inspection: packet 0, stream 0, application-layer 1, "
+                           "event 1;") for x in lines), "inspection paths: %s" % out)
+    check(any(x.startswith("database http.uri: 1 patterns, ") for x in lines),
+          "no http.uri database line: %s" % out)
+    check(any(x.startswith("compile: packet ") for x in lines), "no compile line: %s" % out)
+
+
 def main():
     global VIGIL, ROOT, TMP
     ap = argparse.ArgumentParser()
@@ -243,6 +285,8 @@ def main():
                 report(name[5:], fn, ev)
     for name, want in sorted(load_app_expected().items()):
         report("app " + name, check_capture, name, want)
+    report("event rules", test_event_rules)
+    report("event rules -T", test_event_rules_T)
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 

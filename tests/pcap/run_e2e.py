@@ -509,6 +509,31 @@ def test_summary_json(ctx):
         abs_, ctx.demo["alerts"]))
 
 
+def test_pass_rule_flow(ctx):
+    """A pass rule for one flow (A5, matched on its SYN) suppresses that flow's alerts;
+    the other flows still alert and A5 still gets its flow record, not alerted."""
+    s = _session(ctx, "A5-")
+    work = ctx.newdir("pass")
+    rules = os.path.join(work, "pass.rules")
+    with open(ctx.path("signatures/rules/bigip-exploit.rules")) as src, open(rules, "w") as f:
+        f.write(src.read())
+        f.write("\npass tcp %s %d <> %s %d (msg:\"trusted scanner\"; sid:9300001; rev:1;)\n" % (
+            s["src_ip"], s["src_port"], s["dest_ip"], s["dest_port"]))
+    r = ctx.run(["-r", ctx.path("pcaps/demo/demo.pcap"), "-S", rules], "pass")
+    expect_rc(r, 0, "demo with a pass rule")
+    want = {}
+    for a in ctx.demo["alert_list"]:
+        if a["session"] != s["name"]:
+            want[str(a["sid"])] = want.get(str(a["sid"]), 0) + 1
+    expect_counts(r, want, "demo with a pass rule for %s" % s["name"])
+    hits = find_flow(r.flows(), s)
+    check(len(hits) == 1, "%s: %d flow records with the pass rule" % (s["name"], len(hits)))
+    check(hits[0].get("flow", {}).get("alerted") is False,
+          "%s: passed flow marked alerted" % s["name"])
+    check(len(r.flows()) == ctx.demo["flows"], "%d flow records with the pass rule, expected %d" % (
+        len(r.flows()), ctx.demo["flows"]))
+
+
 VARS_RULE = ('alert tcp $EXTERNAL_NET any -> $HOME_NET $HTTP_PORTS (msg:"TEST traversal to '
              'HOME_NET"; flow:to_server,established; content:"/tmui/login.jsp"; nocase; '
              'content:"..|3b|"; distance:0; sid:9200001; rev:1;)\n')

@@ -194,6 +194,28 @@ def run_test(vigil, suite, name, tmp):
     return "PASS", "%d alerts" % total
 
 
+def write_report(path, suite, tests, outcome, reasons, gate, n):
+    """One row per test: what upstream expects (INDEX.tsv) and what vigil did."""
+    index = {}
+    index_file = os.path.join(suite, "INDEX.tsv")
+    if os.path.exists(index_file):
+        with open(index_file) as f:
+            for line in f.read().splitlines()[1:]:
+                cols = line.split("\t")
+                if len(cols) >= 3:
+                    index[cols[0]] = (cols[1], cols[2])
+    with open(path, "w") as f:
+        f.write("# suricata-verify with vigil\n\n")
+        f.write("%d PASS, %d FAIL, %d SKIP of %d tests (gate: %d tests).\n\n" % (
+            n["PASS"], n["FAIL"], n["SKIP"], len(tests), len(gate)))
+        f.write("| test | features | expected alerts (sid=count) | result | detail |\n")
+        f.write("|---|---|---|---|---|\n")
+        for name in tests:
+            features, sids = index.get(name, ("", ""))
+            f.write("| %s | %s | %s | %s | %s |\n" % (
+                name, features, sids, outcome[name], reasons[name].replace("|", "/")))
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -203,6 +225,7 @@ def main():
     ap.add_argument("--gate", help="gate file (default tests/pcap/suricata_verify_gate.txt)")
     ap.add_argument("-t", "--test", action="append", default=[],
                     help="run only tests whose name contains this (repeatable)")
+    ap.add_argument("--report", help="also write a Markdown report of every test to this file")
     args = ap.parse_args()
     root = os.path.abspath(args.source_root)
     suite = args.suite or os.path.join(root, "pcaps", "suricata-verify")
@@ -218,10 +241,12 @@ def main():
         tests = [t for t in tests if any(s in t for s in args.test)]
     tmp = tempfile.mkdtemp(prefix="vigil-sv-")
     outcome = {}
+    reasons = {}
     try:
         for name in tests:
             status, reason = run_test(vigil, suite, name, tmp)
             outcome[name] = status
+            reasons[name] = reason
             mark = " [gated]" if name in gate else ""
             print("%s %s (%s)%s" % (status, name, reason, mark))
             sys.stdout.flush()
@@ -250,6 +275,8 @@ def main():
         n["PASS"], n["FAIL"], n["SKIP"], len(tests), len(gate)))
     for v in violations:
         print("# gate: " + v)
+    if args.report:
+        write_report(args.report, suite, tests, outcome, reasons, gate, n)
     print("%d passed, %d failed" % (ok, bad))
     return 1 if bad else 0
 
