@@ -12,6 +12,15 @@
 #   BENCH_RUNS     runs per configuration; the median by packets/s is reported (default 5)
 #   BENCH_WORKERS  worker counts to measure with the shipped rules (default "1", plus "2"
 #                  when the machine has more than 2 cores: the reader thread needs one)
+#   BENCH_MODE     "rules": the mix with no rules, the shipped rules, and the shipped rules
+#                  plus BENCH_GEN_RULES rules from gen_rules.py; then `vigil -T` load time,
+#                  database sizes and peak memory for each count of BENCH_LOAD_RULES
+#                  "ioc": the shipped rules with and without 8 rules looking up 100,000-entry
+#                  IOC lists (datasets on dns.query, tls.sni, http.host, ja3.hash, ja4.hash,
+#                  ip.src, ip.dst, and iprep) written by gen_ioc_lists.py
+#   BENCH_GEN_RULES   generated rules run over the mix in "rules" mode (default 5000)
+#   BENCH_LOAD_RULES  generated rule counts loaded with -T in "rules" mode (default "5000 20000")
+#   BENCH_GEN_ARGS    more gen_rules.py arguments (e.g. --with-new-keywords)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -36,6 +45,10 @@ runs=${BENCH_RUNS:-5}
 data=$here/data
 pcap=${BENCH_PCAP:-$data/mix.pcap}
 cores=$(nproc)
+mode=${BENCH_MODE:-}
+gen_count=${BENCH_GEN_RULES:-5000}
+read -r -a load_counts <<<"${BENCH_LOAD_RULES:-5000 20000}"
+read -r -a gen_args <<<"${BENCH_GEN_ARGS:-}"
 
 if [[ -n ${BENCH_WORKERS:-} ]]; then
     read -r -a worker_counts <<<"$BENCH_WORKERS"
@@ -115,12 +128,47 @@ run_config() {
     printf '%s\t%s\t%s\t%s\n' "$name" "$workers" "${shown% }" "$joined" >>"$manifest"
 }
 
-for w in "${worker_counts[@]}"; do
-    run_config "shipped-rules-w$w" "$w"
-done
-run_config "no-rules-w1" 1 -S /dev/null
-# the cost of the application layer (parsers, nDPI, app records): shipped rules without it
-run_config "shipped-rules-no-app-layer-w1" 1 --set app-layer.enabled=false
+# gen_rule_file N: the generated rule file of N rules (written once per argument set)
+gen_rule_file() {
+    local n=$1 file=$data/rules/generated-$1.rules
+    mkdir -p "$data/rules"
+    local params="rules=$n ${gen_args[*]:-}"
+    if [[ ! -f $file || ! -f $file.params || $(<"$file.params") != "$params" ]]; then
+        python3 "$here/gen_rules.py" --rules "$n" --out "$file" "${gen_args[@]}"
+        printf '%s\n' "$params" >"$file.params"
+    fi
+    printf '%s\n' "$file"
+}
+
+if [[ $mode == rules ]]; then
+    shipped_args=()
+    for f in "$root"/signatures/rules/*.rules; do
+        shipped_args+=(-S "$f")
+    done
+    generated=$(gen_rule_file "$gen_count")
+    run_config "no-rules-w1" 1 -S /dev/null
+    run_config "shipped-rules-w1" 1
+    run_config "shipped+generated-$gen_count-w1" 1 "${shipped_args[@]}" -S "$generated"
+elif [[ $mode == ioc ]]; then
+    ioc=$data/ioc
+    if [[ ! -f $ioc/ioc.rules ]]; then
+        python3 "$here/gen_ioc_lists.py" --out "$ioc" --entries 100000
+    fi
+    shipped_args=()
+    for f in "$root"/signatures/rules/*.rules; do
+        shipped_args+=(-S "$f")
+    done
+    read -r -a ioc_args <<<"$(tr '\n' ' ' <"$ioc/ioc.args")"
+    run_config "shipped-rules-w1" 1
+    run_config "shipped+ioc-100k-w1" 1 "${shipped_args[@]}" -S "$ioc/ioc.rules" "${ioc_args[@]}"
+else
+    for w in "${worker_counts[@]}"; do
+        run_config "shipped-rules-w$w" "$w"
+    done
+    run_config "no-rules-w1" 1 -S /dev/null
+    # the cost of the application layer (parsers, nDPI, app records): shipped rules without it
+    run_config "shipped-rules-no-app-layer-w1" 1 --set app-layer.enabled=false
+fi
 
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 rev=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -173,7 +221,7 @@ print()
 header = ("configuration", "workers", "packets", "avg pkt B", "Mpps/core", "Gbit/s/core",
           "total Mpps", "total Gbit/s", "elapsed s", "flows", "alerts", "peak RSS MB",
           "RSS - capture", "Mpps spread")
-fmt = ("{:<20} {:>7} {:>10} {:>9} {:>9} {:>11} {:>10} {:>12} {:>9} {:>8} {:>6} {:>11} {:>13}"
+fmt = ("{:<26} {:>7} {:>10} {:>9} {:>9} {:>11} {:>10} {:>12} {:>9} {:>8} {:>6} {:>11} {:>13}"
        " {:>13}")
 print(fmt.format(*header))
 for name, workers, s, all_runs in rows:
@@ -198,5 +246,51 @@ for name, command in commands:
 for w in warnings:
     print(f"WARNING: {w}")
 PY
+
+# Rule loading: `vigil -T` over generated sets, with the peak RSS from /usr/bin/time.
+if [[ $mode == rules ]]; then
+    echo
+    printf '%-22s %8s %8s %10s %12s %12s %12s %12s\n' "rule set (-T)" loaded skipped \
+        "compile ms" "packet DB B" "stream DB B" "app DBs B" "peak RSS MB"
+    load_sets=("shipped:")
+    for n in "${load_counts[@]}"; do
+        load_sets+=("generated-$n:$(gen_rule_file "$n")")
+    done
+    for entry in "${load_sets[@]}"; do
+        name=${entry%%:*}
+        file=${entry#*:}
+        args=()
+        [[ -n $file ]] && args=(-S "$file")
+        out=$results/load-$name.txt
+        rc=0
+        /usr/bin/time -v -o "$out.time" "$vigil" -T "${args[@]}" >"$out" 2>"$out.stderr" || rc=$?
+        if ((rc != 0)); then
+            echo "   vigil -T ${args[*]} failed (exit $rc):" >&2
+            head -n 5 "$out.stderr" >&2 || true
+            failed=1
+        fi
+        python3 - "$name" "$out" "$out.time" <<'PY'
+import re
+import sys
+
+name, out, timing = sys.argv[1:4]
+text = open(out).read()
+rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", open(timing).read())
+
+
+def num(pattern):
+    m = re.search(pattern, text)
+    return m.group(1) if m else "-"
+
+
+print("%-22s %8s %8s %10s %12s %12s %12s %12s" % (
+    name, num(r"(\d+) loaded"), num(r"(\d+) skipped"), num(r"compiled in ([\d.]+) ms"),
+    num(r"database (\d+) bytes, compiled"), num(r"stream rules: \d+ \(database (\d+) bytes"),
+    num(r"databases (\d+) bytes"),
+    "%.1f" % (int(rss.group(1)) / 1024) if rss else "-"))
+PY
+        printf '  %s\n' "$(printf '%q ' /usr/bin/time -v "$vigil" -T "${args[@]}")"
+    done
+fi
 
 exit "$failed"
