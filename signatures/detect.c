@@ -253,7 +253,8 @@ static hs_error_t compile_with_regexes(const struct vg_ruleset *rs, const char *
             exprs[k] = sig_pcre_hs_expression(c, &pf);
             flags[k] |= pf;
         } else {
-            owned[k] = literal_as_regex(c->pattern, c->len);
+            const uint32_t skip = sig_prefilter_skip(c); /* as the literal database does */
+            owned[k] = literal_as_regex(c->pattern + skip, c->len - skip);
             if (owned[k] == NULL)
                 goto out;
             exprs[k] = owned[k];
@@ -296,9 +297,11 @@ int sig_compile_fast_patterns(const struct vg_ruleset *rs, sig_rule_pick_fn pick
             continue;
         const struct sig_content *c = &r->contents[r->fast];
         regexes |= c->kind == SIG_ELEM_PCRE;
-        /* a content of a transformed buffer prefilters the raw buffer */
-        exprs[k] = (const char *)c->pattern + sig_prefilter_skip(c);
-        lens[k] = c->len - sig_prefilter_skip(c);
+        /* a content of a transformed buffer prefilters the raw buffer; a
+         * pcre has no literal (compile_with_regexes takes its expression) */
+        const uint32_t skip = c->pattern != NULL ? sig_prefilter_skip(c) : 0;
+        exprs[k] = c->pattern != NULL ? (const char *)c->pattern + skip : NULL;
+        lens[k] = c->len - skip;
         flags[k] = pattern_flags | ((c->flags & SIG_CONTENT_NOCASE) ? HS_FLAG_CASELESS : 0);
         ids[k] = i;
         k++;

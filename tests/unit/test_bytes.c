@@ -557,6 +557,22 @@ Test(bytes, dns_query_dotprefix_endswith)
     engine_stop(&e);
 }
 
+/* A pcre-only rule on the same buffer makes its database a regex one: the
+ * dotprefix content must still prefilter without its dot. */
+Test(bytes, dotprefix_prefilter_in_a_regex_database)
+{
+    struct engine e;
+    engine_start(&e,
+                 "alert dns any any -> any any (dns.query; dotprefix; content:\".example.com\"; "
+                 "endswith; sid:1;)\n"
+                 "alert dns any any -> any any (dns.query; pcre:\"/^zz[0-9]+\\./\"; sid:2;)\n");
+    cr_assert_eq(rule_by_sid(&e.l, 2)->contents[rule_by_sid(&e.l, 2)->fast].kind, SIG_ELEM_PCRE);
+    cr_assert_str_eq(tx_sids(&e, VG_APP_DNS, VG_BUF_DNS_QUERY, "example.com"), "1");
+    cr_assert_str_eq(tx_sids(&e, VG_APP_DNS, VG_BUF_DNS_QUERY, "zz12.example.com"), "1 2");
+    cr_assert_str_eq(tx_sids(&e, VG_APP_DNS, VG_BUF_DNS_QUERY, "badexample.com"), "");
+    engine_stop(&e);
+}
+
 Test(bytes, transform_too_long_is_counted)
 {
     struct engine e;
