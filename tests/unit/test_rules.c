@@ -184,8 +184,10 @@ Test(rules, protocols)
                 "alert udp any any -> any any (sid:3;)\n"
                 "alert icmp any any -> any any (sid:4;)\n"
                 "alert tcp-pkt any any -> any any (sid:5;)\n"
-                "alert TCP any any -> any any (sid:6;)\n");
+                "alert TCP any any -> any any (sid:6;)\n"
+                "alert pkthdr any any -> any any (sid:7;)\n");
     cr_assert_eq(rule_by_sid(&l, 1)->proto, SIG_PROTO_IP);
+    cr_assert_eq(rule_by_sid(&l, 7)->proto, SIG_PROTO_IP); /* decoder-event rules: any packet */
     cr_assert_eq(rule_by_sid(&l, 2)->proto, SIG_PROTO_TCP);
     cr_assert_eq(rule_by_sid(&l, 3)->proto, SIG_PROTO_UDP);
     cr_assert_eq(rule_by_sid(&l, 4)->proto, SIG_PROTO_ICMP);
