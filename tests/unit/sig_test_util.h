@@ -98,4 +98,47 @@ static inline char *sig_msg(const char *path, unsigned line, const char *msg)
     return buf;
 }
 
+/* ---- A rule set and a detection context, and the alerts they raise ---- */
+
+#define SIG_MAX_ALERTS 64
+
+struct sig_alerts {
+    uint32_t sid[SIG_MAX_ALERTS];
+    uint32_t n;
+};
+
+/* vg_alert_fn collecting sids into a struct sig_alerts. */
+static inline void sig_collect(void *user, const struct vg_rule_meta *m)
+{
+    struct sig_alerts *a = user;
+    cr_assert_lt(a->n, SIG_MAX_ALERTS);
+    a->sid[a->n++] = m->sid;
+}
+
+struct sig_engine {
+    struct sig_load l;
+    struct vg_detect_ctx *ctx;
+};
+
+/* The rules loaded without an error, and a context for them. */
+static inline void sig_engine_check(struct sig_engine *e)
+{
+    cr_assert_not_null(e->l.rs);
+    cr_assert_str_empty(e->l.err, "unexpected errors: %s", e->l.err);
+    e->ctx = vg_detect_ctx_new(e->l.rs);
+    cr_assert_not_null(e->ctx);
+}
+
+static inline void sig_engine_start(struct sig_engine *e, const char *rules)
+{
+    sig_load_text(&e->l, rules, NULL);
+    sig_engine_check(e);
+}
+
+static inline void sig_engine_stop(struct sig_engine *e)
+{
+    vg_detect_ctx_free(e->ctx);
+    sig_load_done(&e->l);
+}
+
 #endif

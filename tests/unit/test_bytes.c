@@ -18,40 +18,6 @@ TestSuite(bytes, .init = sig_tmp_setup, .fini = sig_tmp_teardown);
 
 /* ---- Helpers ------------------------------------------------------------------ */
 
-#define MAX_ALERTS 16
-
-struct alerts {
-    uint32_t sid[MAX_ALERTS];
-    uint32_t n;
-};
-
-static void collect(void *user, const struct vg_rule_meta *m)
-{
-    struct alerts *a = user;
-    cr_assert_lt(a->n, MAX_ALERTS);
-    a->sid[a->n++] = m->sid;
-}
-
-struct engine {
-    struct sig_load l;
-    struct vg_detect_ctx *ctx;
-};
-
-static void engine_start(struct engine *e, const char *rules)
-{
-    sig_load_text(&e->l, rules, NULL);
-    cr_assert_not_null(e->l.rs);
-    cr_assert_str_empty(e->l.err, "unexpected errors: %s", e->l.err);
-    e->ctx = vg_detect_ctx_new(e->l.rs);
-    cr_assert_not_null(e->ctx);
-}
-
-static void engine_stop(struct engine *e)
-{
-    vg_detect_ctx_free(e->ctx);
-    sig_load_done(&e->l);
-}
-
 static struct vg_packet packet(uint8_t proto, uint16_t dport, const void *payload, uint32_t len)
 {
     struct vg_packet p;
@@ -69,12 +35,12 @@ static struct vg_packet packet(uint8_t proto, uint16_t dport, const void *payloa
 }
 
 /* The sids a UDP packet with these bytes raises, in order, as "1 2 ..." */
-static const char *udp_sids(struct engine *e, const void *payload, uint32_t len)
+static const char *udp_sids(struct sig_engine *e, const void *payload, uint32_t len)
 {
     static char out[128];
-    struct alerts a = {0};
+    struct sig_alerts a = {0};
     const struct vg_packet p = packet(IPPROTO_UDP, 9999, payload, len);
-    uint32_t n = vg_detect_packet(e->ctx, &p, 0, collect, &a);
+    uint32_t n = vg_detect_packet(e->ctx, &p, 0, sig_collect, &a);
     cr_assert_eq(n, a.n);
     out[0] = '\0';
     for (uint32_t i = 0; i < a.n; i++)
@@ -85,7 +51,7 @@ static const char *udp_sids(struct engine *e, const void *payload, uint32_t len)
 #define UDP(e, lit) udp_sids((e), (lit), sizeof(lit) - 1)
 
 /* The sids a transaction with one buffer set raises. */
-static const char *tx_sids(struct engine *e, enum vg_app_proto proto, enum vg_buffer buf,
+static const char *tx_sids(struct sig_engine *e, enum vg_app_proto proto, enum vg_buffer buf,
                            const char *data)
 {
     static char out[128];
@@ -98,8 +64,8 @@ static const char *tx_sids(struct engine *e, enum vg_app_proto proto, enum vg_bu
     tx.buf[buf].len = (uint32_t)strlen(data);
     const struct vg_packet p = packet(proto == VG_APP_DNS ? IPPROTO_UDP : IPPROTO_TCP,
                                       proto == VG_APP_DNS ? 53 : 80, NULL, 0);
-    struct alerts a = {0};
-    uint32_t n = vg_detect_app(e->ctx, &tx, &p, VG_DF_HAS_FLOW | VG_DF_TOSERVER, collect, &a);
+    struct sig_alerts a = {0};
+    uint32_t n = vg_detect_app(e->ctx, &tx, &p, VG_DF_HAS_FLOW | VG_DF_TOSERVER, sig_collect, &a);
     cr_assert_eq(n, a.n);
     out[0] = '\0';
     for (uint32_t i = 0; i < a.n; i++)
@@ -129,12 +95,12 @@ static const struct sig_rule *rule_by_sid(const struct sig_load *l, uint32_t sid
 
 Test(bytes, byte_test_options_parse)
 {
-    struct engine e;
-    engine_start(&e, "alert udp any any -> any any (content:\"A\"; byte_test:2,!<=,0x1F,-3,"
-                     "relative,little,bitmask 0x0ff0; sid:1;)\n"
-                     "alert udp any any -> any any (byte_test:20,!=,123,4,string,oct; sid:2;)\n"
-                     "alert udp any any -> any any (byte_test:4, ^, 7, 0, endian big; "
-                     "sid:3;)\n");
+    struct sig_engine e;
+    sig_engine_start(&e, "alert udp any any -> any any (content:\"A\"; byte_test:2,!<=,0x1F,-3,"
+                         "relative,little,bitmask 0x0ff0; sid:1;)\n"
+                         "alert udp any any -> any any (byte_test:20,!=,123,4,string,oct; sid:2;)\n"
+                         "alert udp any any -> any any (byte_test:4, ^, 7, 0, endian big; "
+                         "sid:3;)\n");
     const struct sig_rule *r = rule_by_sid(&e.l, 1);
     cr_assert_eq(r->ncontents, 2);
     const struct sig_content *el = &r->contents[1];
@@ -164,13 +130,14 @@ Test(bytes, byte_test_options_parse)
     cr_assert_eq(op->op, SIG_BYTE_XOR);
     cr_assert_eq(op->base, 0);
     cr_assert(!op->little);
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 Test(bytes, byte_jump_and_isdataat_options_parse)
 {
-    struct engine e;
-    engine_start(&e, "alert udp any any -> any any (byte_jump:4,2,relative,multiplier 2,little,"
+    struct sig_engine e;
+    sig_engine_start(&e,
+                     "alert udp any any -> any any (byte_jump:4,2,relative,multiplier 2,little,"
                      "align,from_beginning,post_offset -5,bitmask 12; sid:1;)\n"
                      "alert udp any any -> any any (byte_jump:3,0,string,dec,from_end; sid:2;)\n"
                      "alert udp any any -> any any (isdataat:!10,relative,rawbytes; sid:3;)\n"
@@ -202,21 +169,21 @@ Test(bytes, byte_jump_and_isdataat_options_parse)
     el = &rule_by_sid(&e.l, 4)->contents[0];
     cr_assert_eq(el->flags, 0);
     cr_assert(!((const struct sig_byte_op *)el->ext)->negated);
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 Test(bytes, bsize_startswith_endswith_dotprefix_parse)
 {
-    struct engine e;
-    engine_start(&e,
-                 "alert http any any -> any any (http.uri; bsize:10; content:\"/a\"; sid:1;)\n"
-                 "alert http any any -> any any (http.uri; bsize:<=5; content:\"/a\"; sid:2;)\n"
-                 "alert http any any -> any any (http.uri; content:\"/a\"; bsize:3<>8; sid:3;)\n"
-                 "alert http any any -> any any (http.uri; content:\"/a\"; bsize:!4; sid:4;)\n"
-                 "alert http any any -> any any (http.uri; content:\"/a\"; startswith; "
-                 "content:\"z\"; endswith; sid:5;)\n"
-                 "alert dns any any -> any any (dns.query; dotprefix; content:\".a.com\"; "
-                 "endswith; sid:6;)\n");
+    struct sig_engine e;
+    sig_engine_start(
+        &e, "alert http any any -> any any (http.uri; bsize:10; content:\"/a\"; sid:1;)\n"
+            "alert http any any -> any any (http.uri; bsize:<=5; content:\"/a\"; sid:2;)\n"
+            "alert http any any -> any any (http.uri; content:\"/a\"; bsize:3<>8; sid:3;)\n"
+            "alert http any any -> any any (http.uri; content:\"/a\"; bsize:!4; sid:4;)\n"
+            "alert http any any -> any any (http.uri; content:\"/a\"; startswith; "
+            "content:\"z\"; endswith; sid:5;)\n"
+            "alert dns any any -> any any (dns.query; dotprefix; content:\".a.com\"; "
+            "endswith; sid:6;)\n");
     const struct sig_uint_test *t = rule_by_sid(&e.l, 1)->contents[0].ext;
     cr_assert_eq(rule_by_sid(&e.l, 1)->contents[0].kind, SIG_ELEM_BSIZE);
     cr_assert_eq(t->op, SIG_UINT_EQ);
@@ -244,7 +211,7 @@ Test(bytes, bsize_startswith_endswith_dotprefix_parse)
     cr_assert_eq(r->contents[0].transform, SIG_XFORM_DOTPREFIX);
     cr_assert_eq(r->fast, 0);
     cr_assert_eq(sig_prefilter_skip(&r->contents[0]), 1);
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 Test(bytes, error_messages)
@@ -366,19 +333,19 @@ Test(bytes, error_messages)
 
 Test(bytes, byte_test_operators)
 {
-    struct engine e;
+    struct sig_engine e;
     /* the value at offset 1 is 0x0102 big endian, 0x0201 little endian */
-    engine_start(&e, "alert udp any any -> any any (byte_test:2,=,0x0102,1; sid:1;)\n"
-                     "alert udp any any -> any any (byte_test:2,<,259,1; sid:2;)\n"
-                     "alert udp any any -> any any (byte_test:2,>,258,1; sid:3;)\n"
-                     "alert udp any any -> any any (byte_test:2,<=,258,1; sid:4;)\n"
-                     "alert udp any any -> any any (byte_test:2,>=,259,1; sid:5;)\n"
-                     "alert udp any any -> any any (byte_test:2,&,0x0100,1; sid:6;)\n"
-                     "alert udp any any -> any any (byte_test:2,^,258,1; sid:7;)\n"
-                     "alert udp any any -> any any (byte_test:2,!=,258,1; sid:8;)\n"
-                     "alert udp any any -> any any (byte_test:2,=,0x0201,1,little; sid:9;)\n"
-                     "alert udp any any -> any any (byte_test:2,!&,0x0100,1; sid:10;)\n"
-                     "alert udp any any -> any any (byte_test:8,>,0,0; sid:11;)\n");
+    sig_engine_start(&e, "alert udp any any -> any any (byte_test:2,=,0x0102,1; sid:1;)\n"
+                         "alert udp any any -> any any (byte_test:2,<,259,1; sid:2;)\n"
+                         "alert udp any any -> any any (byte_test:2,>,258,1; sid:3;)\n"
+                         "alert udp any any -> any any (byte_test:2,<=,258,1; sid:4;)\n"
+                         "alert udp any any -> any any (byte_test:2,>=,259,1; sid:5;)\n"
+                         "alert udp any any -> any any (byte_test:2,&,0x0100,1; sid:6;)\n"
+                         "alert udp any any -> any any (byte_test:2,^,258,1; sid:7;)\n"
+                         "alert udp any any -> any any (byte_test:2,!=,258,1; sid:8;)\n"
+                         "alert udp any any -> any any (byte_test:2,=,0x0201,1,little; sid:9;)\n"
+                         "alert udp any any -> any any (byte_test:2,!&,0x0100,1; sid:10;)\n"
+                         "alert udp any any -> any any (byte_test:8,>,0,0; sid:11;)\n");
     cr_assert_str_eq(UDP(&e, "\x00\x01\x02\x03"), "1 2 4 6 9");
     /* 0x0103 */
     cr_assert_str_eq(UDP(&e, "\x00\x01\x03\x03"), "3 5 6 7 8");
@@ -387,18 +354,18 @@ Test(bytes, byte_test_operators)
     /* too short for any: bytes must all be in the buffer */
     cr_assert_str_eq(UDP(&e, "\x00\x01"), "");
     cr_assert_str_eq(UDP(&e, "\x00\x00\x00\x00\x00\x00\x00\x01"), "2 4 7 8 10 11");
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 Test(bytes, byte_test_strings_and_bitmask)
 {
-    struct engine e;
-    engine_start(&e, "alert udp any any -> any any (byte_test:3,=,123,0,string,dec; sid:1;)\n"
-                     "alert udp any any -> any any (byte_test:2,=,255,0,string,hex; sid:2;)\n"
-                     "alert udp any any -> any any (byte_test:3,=,83,0,string,oct; sid:3;)\n"
-                     "alert udp any any -> any any (byte_test:1,=,0xa,0,bitmask 0xf0; sid:4;)\n"
-                     "alert udp any any -> any any (byte_test:2,=,5,0,string; sid:5;)\n"
-                     "alert udp any any -> any any (byte_test:20,>,1,0,string,dec; sid:6;)\n");
+    struct sig_engine e;
+    sig_engine_start(&e, "alert udp any any -> any any (byte_test:3,=,123,0,string,dec; sid:1;)\n"
+                         "alert udp any any -> any any (byte_test:2,=,255,0,string,hex; sid:2;)\n"
+                         "alert udp any any -> any any (byte_test:3,=,83,0,string,oct; sid:3;)\n"
+                         "alert udp any any -> any any (byte_test:1,=,0xa,0,bitmask 0xf0; sid:4;)\n"
+                         "alert udp any any -> any any (byte_test:2,=,5,0,string; sid:5;)\n"
+                         "alert udp any any -> any any (byte_test:20,>,1,0,string,dec; sid:6;)\n");
     cr_assert_str_eq(UDP(&e, "123"), "1 3"); /* octal 123 is 83 */
     cr_assert_str_eq(UDP(&e, "ffx"), "2");   /* hex ff, then a non-digit */
     cr_assert_str_eq(UDP(&e, "5/"), "5");    /* a number stops at its first non-digit */
@@ -408,13 +375,13 @@ Test(bytes, byte_test_strings_and_bitmask)
     /* 20 digits: beyond 64 bits does not match */
     cr_assert_str_eq(UDP(&e, "99999999999999999999"), "");
     cr_assert_str_eq(UDP(&e, "00000000000000000002"), "6");
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 Test(bytes, byte_jump_then_relative_content)
 {
-    struct engine e;
-    engine_start(
+    struct sig_engine e;
+    sig_engine_start(
         &e,
         /* a length byte after "L", then "X" right where it jumps */
         "alert udp any any -> any any (content:\"L\"; byte_jump:1,0,relative; content:\"X\"; "
@@ -451,13 +418,14 @@ Test(bytes, byte_jump_then_relative_content)
     cr_assert_str_eq(UDP(&e, "J\x02.."), "6");
     cr_assert_str_eq(UDP(&e, "J\x03.."), "");
     cr_assert_str_eq(UDP(&e, "S03...W"), "7");
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 Test(bytes, isdataat_absolute_relative_and_negated)
 {
-    struct engine e;
-    engine_start(&e, "alert udp any any -> any any (isdataat:3; sid:1;)\n"
+    struct sig_engine e;
+    sig_engine_start(&e,
+                     "alert udp any any -> any any (isdataat:3; sid:1;)\n"
                      "alert udp any any -> any any (content:\"ab\"; isdataat:2,relative; sid:2;)\n"
                      "alert udp any any -> any any (content:\"ab\"; isdataat:!1,relative; sid:3;)\n"
                      "alert udp any any -> any any (isdataat:!3; sid:4;)\n");
@@ -466,13 +434,14 @@ Test(bytes, isdataat_absolute_relative_and_negated)
     /* "ab" at the end: nothing after it */
     cr_assert_str_eq(UDP(&e, "cab"), "3 4");
     cr_assert_str_eq(UDP(&e, "abc"), "4");
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 Test(bytes, relative_byte_test_backtracks_to_a_later_occurrence)
 {
-    struct engine e;
-    engine_start(&e, "alert udp any any -> any any (content:\"K\"; byte_test:1,=,7,0,relative; "
+    struct sig_engine e;
+    sig_engine_start(&e,
+                     "alert udp any any -> any any (content:\"K\"; byte_test:1,=,7,0,relative; "
                      "sid:1;)\n"
                      "alert udp any any -> any any (content:\"K\"; isdataat:!2,relative; sid:2;)\n"
                      "alert udp any any -> any any (content:\"K\"; byte_jump:1,0,relative; "
@@ -489,13 +458,14 @@ Test(bytes, relative_byte_test_backtracks_to_a_later_occurrence)
     cr_assert_str_eq(UDP(&e, "K\x07....K\x07V"), "1 4 5");
     /* the V ends the buffer but comes before the only K */
     cr_assert_str_eq(UDP(&e, "V.K.V."), "");
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 Test(bytes, payload_endswith_and_startswith)
 {
-    struct engine e;
-    engine_start(&e, "alert udp any any -> any any (content:\"GET\"; startswith; sid:1;)\n"
+    struct sig_engine e;
+    sig_engine_start(&e,
+                     "alert udp any any -> any any (content:\"GET\"; startswith; sid:1;)\n"
                      "alert udp any any -> any any (content:\"end\"; endswith; sid:2;)\n"
                      "alert udp any any -> any any (content:\"x\"; startswith; endswith; sid:3;)\n"
                      "alert udp any any -> any any (content:\"mid\"; content:!\"end\"; endswith; "
@@ -509,43 +479,43 @@ Test(bytes, payload_endswith_and_startswith)
     cr_assert_str_eq(UDP(&e, "end mid end"), "2");
     /* endswith needs a buffer's end: a tcp rule is inspected on packets */
     cr_assert_eq(rule_by_sid(&e.l, 5)->inspect, SIG_INSPECT_PACKET);
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 /* ---- Matching on application buffers ---------------------------------------------- */
 
 Test(bytes, http_uri_bsize_startswith_endswith)
 {
-    struct engine e;
-    engine_start(&e,
-                 "alert http any any -> any any (http.uri; bsize:6; sid:1;)\n"
-                 "alert http any any -> any any (http.uri; content:\"/a\"; bsize:>6; sid:2;)\n"
-                 "alert http any any -> any any (http.uri; content:\"/a\"; bsize:5<>7; sid:3;)\n"
-                 "alert http any any -> any any (http.uri; content:\"/admin\"; startswith; "
-                 "sid:4;)\n"
-                 "alert http any any -> any any (http.uri; content:\".php\"; endswith; sid:5;)\n"
-                 "alert http any any -> any any (http.uri; content:\"/a\"; startswith; "
-                 "content:\".php\"; endswith; distance:0; sid:6;)\n"
-                 "alert http any any -> any any (content:\".PHP\"; nocase; endswith; http_uri; "
-                 "sid:7;)\n");
+    struct sig_engine e;
+    sig_engine_start(
+        &e, "alert http any any -> any any (http.uri; bsize:6; sid:1;)\n"
+            "alert http any any -> any any (http.uri; content:\"/a\"; bsize:>6; sid:2;)\n"
+            "alert http any any -> any any (http.uri; content:\"/a\"; bsize:5<>7; sid:3;)\n"
+            "alert http any any -> any any (http.uri; content:\"/admin\"; startswith; "
+            "sid:4;)\n"
+            "alert http any any -> any any (http.uri; content:\".php\"; endswith; sid:5;)\n"
+            "alert http any any -> any any (http.uri; content:\"/a\"; startswith; "
+            "content:\".php\"; endswith; distance:0; sid:6;)\n"
+            "alert http any any -> any any (content:\".PHP\"; nocase; endswith; http_uri; "
+            "sid:7;)\n");
     cr_assert_str_eq(tx_sids(&e, VG_APP_HTTP, VG_BUF_HTTP_URI, "/a.php"), "1 3 5 6 7");
     cr_assert_str_eq(tx_sids(&e, VG_APP_HTTP, VG_BUF_HTTP_URI, "/admin.php"), "2 4 5 6 7");
     cr_assert_str_eq(tx_sids(&e, VG_APP_HTTP, VG_BUF_HTTP_URI, "/admin.php?x"), "2 4");
     cr_assert_str_eq(tx_sids(&e, VG_APP_HTTP, VG_BUF_HTTP_URI, "/x/admin.php"), "2 5 7");
     cr_assert_str_eq(tx_sids(&e, VG_APP_HTTP, VG_BUF_HTTP_URI, "/a.ph"), "");
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 Test(bytes, dns_query_dotprefix_endswith)
 {
-    struct engine e;
-    engine_start(&e,
-                 "alert dns any any -> any any (dns.query; dotprefix; content:\".example.com\"; "
-                 "endswith; sid:1;)\n"
-                 "alert dns any any -> any any (dns.query; content:\"www.\"; startswith; "
-                 "sid:2;)\n"
-                 "alert dns any any -> any any (dns.query; dotprefix; content:\".\"; "
-                 "startswith; bsize:>4; sid:3;)\n");
+    struct sig_engine e;
+    sig_engine_start(
+        &e, "alert dns any any -> any any (dns.query; dotprefix; content:\".example.com\"; "
+            "endswith; sid:1;)\n"
+            "alert dns any any -> any any (dns.query; content:\"www.\"; startswith; "
+            "sid:2;)\n"
+            "alert dns any any -> any any (dns.query; dotprefix; content:\".\"; "
+            "startswith; bsize:>4; sid:3;)\n");
     cr_assert_str_eq(tx_sids(&e, VG_APP_DNS, VG_BUF_DNS_QUERY, "example.com"), "1 3");
     cr_assert_str_eq(tx_sids(&e, VG_APP_DNS, VG_BUF_DNS_QUERY, "www.example.com"), "1 2 3");
     cr_assert_str_eq(tx_sids(&e, VG_APP_DNS, VG_BUF_DNS_QUERY, "badexample.com"), "3");
@@ -554,30 +524,30 @@ Test(bytes, dns_query_dotprefix_endswith)
     cr_assert_str_eq(tx_sids(&e, VG_APP_DNS, VG_BUF_DNS_QUERY, "a.b"), "");
     /* the prefilter is the pattern without the dot; "." alone cannot be one */
     cr_assert_eq(rule_by_sid(&e.l, 3)->fast, -1);
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 /* A pcre-only rule on the same buffer makes its database a regex one: the
  * dotprefix content must still prefilter without its dot. */
 Test(bytes, dotprefix_prefilter_in_a_regex_database)
 {
-    struct engine e;
-    engine_start(&e,
-                 "alert dns any any -> any any (dns.query; dotprefix; content:\".example.com\"; "
-                 "endswith; sid:1;)\n"
-                 "alert dns any any -> any any (dns.query; pcre:\"/^zz[0-9]+\\./\"; sid:2;)\n");
+    struct sig_engine e;
+    sig_engine_start(
+        &e, "alert dns any any -> any any (dns.query; dotprefix; content:\".example.com\"; "
+            "endswith; sid:1;)\n"
+            "alert dns any any -> any any (dns.query; pcre:\"/^zz[0-9]+\\./\"; sid:2;)\n");
     cr_assert_eq(rule_by_sid(&e.l, 2)->contents[rule_by_sid(&e.l, 2)->fast].kind, SIG_ELEM_PCRE);
     cr_assert_str_eq(tx_sids(&e, VG_APP_DNS, VG_BUF_DNS_QUERY, "example.com"), "1");
     cr_assert_str_eq(tx_sids(&e, VG_APP_DNS, VG_BUF_DNS_QUERY, "zz12.example.com"), "1 2");
     cr_assert_str_eq(tx_sids(&e, VG_APP_DNS, VG_BUF_DNS_QUERY, "badexample.com"), "");
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 Test(bytes, transform_too_long_is_counted)
 {
-    struct engine e;
-    engine_start(&e, "alert dns any any -> any any (dns.query; dotprefix; content:\".com\"; "
-                     "endswith; sid:1;)\n");
+    struct sig_engine e;
+    sig_engine_start(&e, "alert dns any any -> any any (dns.query; dotprefix; content:\".com\"; "
+                         "endswith; sid:1;)\n");
     static char name[SIG_TRANSFORM_MAX + 8];
     memset(name, 'a', sizeof(name) - 5);
     memcpy(name + sizeof(name) - 5, ".com", 5);
@@ -588,21 +558,21 @@ Test(bytes, transform_too_long_is_counted)
     cr_assert_eq(strlen(fits), SIG_TRANSFORM_MAX - 1);
     cr_assert_str_eq(tx_sids(&e, VG_APP_DNS, VG_BUF_DNS_QUERY, fits), "1");
     cr_assert_eq(e.ctx->transform_too_long, 1);
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 /* ---- Streams -------------------------------------------------------------------- */
 
 Test(bytes, stream_spans_after_byte_elements)
 {
-    struct engine e;
-    engine_start(&e,
-                 "alert tcp any any -> any any (flow:only_stream; content:\"HEAD\"; "
-                 "byte_test:2,>,5,1,relative; content:\"TAIL\"; distance:0; within:10; sid:1;)\n"
-                 "alert tcp any any -> any any (flow:only_stream; content:\"HEAD\"; "
-                 "byte_jump:2,0,relative; content:\"TAIL\"; within:4; sid:2;)\n"
-                 "alert tcp any any -> any any (flow:only_stream; content:\"LEN\"; "
-                 "isdataat:20,relative; sid:3;)\n");
+    struct sig_engine e;
+    sig_engine_start(
+        &e, "alert tcp any any -> any any (flow:only_stream; content:\"HEAD\"; "
+            "byte_test:2,>,5,1,relative; content:\"TAIL\"; distance:0; within:10; sid:1;)\n"
+            "alert tcp any any -> any any (flow:only_stream; content:\"HEAD\"; "
+            "byte_jump:2,0,relative; content:\"TAIL\"; within:4; sid:2;)\n"
+            "alert tcp any any -> any any (flow:only_stream; content:\"LEN\"; "
+            "isdataat:20,relative; sid:3;)\n");
     /* byte_test passes the cursor on: the bytes read and the TAIL stay bounded */
     const struct sig_rule *r = rule_by_sid(&e.l, 1);
     cr_assert_eq(r->fast, 0);
@@ -627,31 +597,31 @@ Test(bytes, stream_spans_after_byte_elements)
     cr_assert_eq(r->spans[1].rel_lo, 20);
     cr_assert_eq(r->spans[1].rel_hi, 20);
     cr_assert_eq(r->stream_ahead, 20);
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 Test(bytes, stream_byte_jump_matches_across_chunks)
 {
-    struct engine e;
-    engine_start(&e, "alert tcp any any -> any any (flow:only_stream; content:\"HEAD\"; "
-                     "byte_jump:1,0,relative; content:\"TAIL\"; within:4; sid:7;)\n");
+    struct sig_engine e;
+    sig_engine_start(&e, "alert tcp any any -> any any (flow:only_stream; content:\"HEAD\"; "
+                         "byte_jump:1,0,relative; content:\"TAIL\"; within:4; sid:7;)\n");
     cr_assert_eq(vg_detect_ctx_streams(e.ctx, 2), 0);
     struct vg_detect_stream *s = vg_detect_stream_open(e.ctx);
     cr_assert_not_null(s);
     const struct vg_packet p = packet(IPPROTO_TCP, 80, NULL, 0);
     const uint32_t ff = VG_DF_HAS_FLOW | VG_DF_ESTABLISHED | VG_DF_TOSERVER | VG_DF_STREAM;
-    struct alerts a = {0};
+    struct sig_alerts a = {0};
     /* HEAD, a jump of 6, then TAIL in the next chunk */
     static const char c1[] = "..HEAD\x06"
                              "abc";
     static const char c2[] = "defTAIL..";
     cr_assert_eq(vg_detect_stream_data(e.ctx, s, (const uint8_t *)c1, sizeof(c1) - 1, 0, 0, &p, ff,
-                                       collect, &a),
+                                       sig_collect, &a),
                  0);
     cr_assert_eq(vg_detect_stream_data(e.ctx, s, (const uint8_t *)c2, sizeof(c2) - 1,
-                                       sizeof(c1) - 1, 0, &p, ff, collect, &a),
+                                       sizeof(c1) - 1, 0, &p, ff, sig_collect, &a),
                  1);
     cr_assert_eq(a.sid[0], 7);
     vg_detect_stream_close(e.ctx, s);
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }

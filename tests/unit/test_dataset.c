@@ -18,43 +18,15 @@
 
 TestSuite(dataset, .init = sig_tmp_setup, .fini = sig_tmp_teardown);
 
-#define MAX_ALERTS 16
-
-struct alerts {
-    uint32_t sid[MAX_ALERTS];
-    uint32_t n;
-};
-
-static void collect(void *user, const struct vg_rule_meta *m)
-{
-    struct alerts *a = user;
-    cr_assert_lt(a->n, MAX_ALERTS);
-    a->sid[a->n++] = m->sid;
-}
-
-struct engine {
-    struct sig_load l;
-    struct vg_detect_ctx *ctx;
-};
-
-static void engine_start_cfg(struct engine *e, const char *rules, const struct vg_config *cfg)
+static void engine_start_cfg(struct sig_engine *e, const char *rules, const struct vg_config *cfg)
 {
     sig_load_text(&e->l, rules, cfg);
-    cr_assert_not_null(e->l.rs);
-    cr_assert_str_empty(e->l.err, "unexpected errors: %s", e->l.err);
-    e->ctx = vg_detect_ctx_new(e->l.rs);
-    cr_assert_not_null(e->ctx);
+    sig_engine_check(e);
 }
 
-static void engine_start(struct engine *e, const char *rules)
+static void engine_start(struct sig_engine *e, const char *rules)
 {
     engine_start_cfg(e, rules, NULL);
-}
-
-static void engine_stop(struct engine *e)
-{
-    vg_detect_ctx_free(e->ctx);
-    sig_load_done(&e->l);
 }
 
 static struct vg_packet packet(const char *src, const char *dst)
@@ -91,13 +63,13 @@ static void set_buf(struct vg_app_tx *tx, enum vg_buffer b, const char *s)
 #define TO_SERVER (VG_DF_HAS_FLOW | VG_DF_ESTABLISHED | VG_DF_TOSERVER)
 
 /* The sids that alert on a transaction, as "1,2" ("" for none). */
-static const char *app_sids(struct engine *e, const struct vg_app_tx *tx)
+static const char *app_sids(struct sig_engine *e, const struct vg_app_tx *tx)
 {
     static char out[128];
-    struct alerts a = {0};
+    struct sig_alerts a = {0};
     struct vg_packet p = packet("10.0.0.1", "10.0.0.2");
     p.proto = IPPROTO_TCP; /* tls and http rules are TCP rules */
-    uint32_t n = vg_detect_app(e->ctx, tx, &p, TO_SERVER, collect, &a);
+    uint32_t n = vg_detect_app(e->ctx, tx, &p, TO_SERVER, sig_collect, &a);
     cr_assert_eq(n, a.n);
     out[0] = '\0';
     for (uint32_t i = 0; i < a.n; i++)
@@ -106,12 +78,12 @@ static const char *app_sids(struct engine *e, const struct vg_app_tx *tx)
 }
 
 /* The sids that alert on a packet from src to dst. */
-static const char *pkt_sids(struct engine *e, const char *src, const char *dst)
+static const char *pkt_sids(struct sig_engine *e, const char *src, const char *dst)
 {
     static char out[128];
-    struct alerts a = {0};
+    struct sig_alerts a = {0};
     const struct vg_packet p = packet(src, dst);
-    uint32_t n = vg_detect_packet(e->ctx, &p, 0, collect, &a);
+    uint32_t n = vg_detect_packet(e->ctx, &p, 0, sig_collect, &a);
     cr_assert_eq(n, a.n);
     out[0] = '\0';
     for (uint32_t i = 0; i < a.n; i++)
@@ -119,14 +91,14 @@ static const char *pkt_sids(struct engine *e, const char *src, const char *dst)
     return out;
 }
 
-static const char *dns_sids(struct engine *e, const char *query)
+static const char *dns_sids(struct sig_engine *e, const char *query)
 {
     struct vg_app_tx tx = tx_new(VG_APP_DNS);
     set_buf(&tx, VG_BUF_DNS_QUERY, query);
     return app_sids(e, &tx);
 }
 
-static const char *tls_sids(struct engine *e, enum vg_buffer b, const char *value)
+static const char *tls_sids(struct sig_engine *e, enum vg_buffer b, const char *value)
 {
     struct vg_app_tx tx = tx_new(VG_APP_TLS);
     set_buf(&tx, b, value);
@@ -141,7 +113,7 @@ static const char *tls_sids(struct engine *e, enum vg_buffer b, const char *valu
 Test(dataset, string_on_dns_query_and_tls_sni)
 {
     sig_write_file("domains.lst", DOMAINS_B64);
-    struct engine e;
+    struct sig_engine e;
     engine_start(&e, "alert dns any any -> any any (dns.query; "
                      "dataset:isset,domains,type string,load domains.lst; sid:1;)\n"
                      "alert tls any any -> any any (tls.sni; dataset:isset,domains; sid:2;)\n");
@@ -161,14 +133,14 @@ Test(dataset, string_on_dns_query_and_tls_sni)
     /* a transaction without the buffer */
     struct vg_app_tx tx = tx_new(VG_APP_TLS);
     cr_assert_str_eq(app_sids(&e, &tx), "");
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 Test(dataset, md5_on_ja3_hash)
 {
     sig_write_file("ja3.lst", "e7d705a3286e19ea42f587b344ee6865\n"
                               "6734F37431670B3AB4292B8F60F29984\n");
-    struct engine e;
+    struct sig_engine e;
     engine_start(&e, "alert tls any any -> any any (ja3.hash; "
                      "dataset:isset,ja3-bl,type md5,load ja3.lst; sid:7;)\n");
     cr_assert_str_eq(tls_sids(&e, VG_BUF_JA3_HASH, "e7d705a3286e19ea42f587b344ee6865"), "7");
@@ -178,7 +150,7 @@ Test(dataset, md5_on_ja3_hash)
     cr_assert_str_eq(tls_sids(&e, VG_BUF_JA3_HASH, "e7d705a3286e19ea42f587b344ee6866"), "");
     cr_assert_str_eq(tls_sids(&e, VG_BUF_JA3_HASH, "e7d705a3286e19ea42f587b344ee686"), "");
     cr_assert_str_eq(tls_sids(&e, VG_BUF_JA3_HASH, "z7d705a3286e19ea42f587b344ee6865"), "");
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 Test(dataset, sha256_on_a_buffer)
@@ -187,7 +159,7 @@ Test(dataset, sha256_on_a_buffer)
     char list[128];
     snprintf(list, sizeof(list), "%s\n", h);
     sig_write_file("sha.lst", list);
-    struct engine e;
+    struct sig_engine e;
     engine_start(&e, "alert http any any -> any any (http.user_agent; "
                      "dataset:isset,ua-sha,type sha256,load sha.lst; sid:3;)\n");
     struct vg_app_tx tx = tx_new(VG_APP_HTTP);
@@ -202,13 +174,13 @@ Test(dataset, sha256_on_a_buffer)
                                     0xd1, 0x5d, 0x6c, 0x15, 0xb0, 0xf0, 0x0a, 0x08};
     const struct sig_dataset_test *t = sig_ruleset_find(e.l.rs, 1, 3)->contents[0].ext;
     cr_assert(sig_dataset_contains(t->set, raw, 32));
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 Test(dataset, ipv4_with_cidr_on_ip_src_and_ip_dst)
 {
     sig_write_file("c2.lst", "198.51.100.7\n203.0.113.0/24\n10.0.0.0/8\n10.1.2.3\n");
-    struct engine e;
+    struct sig_engine e;
     engine_start(&e, "alert ip any any -> any any (ip.src; "
                      "dataset:isset,c2,type ipv4,load c2.lst; sid:1;)\n"
                      "alert ip any any -> any any (ip.dst; dataset:isset,c2; sid:2;)\n");
@@ -223,13 +195,13 @@ Test(dataset, ipv4_with_cidr_on_ip_src_and_ip_dst)
     cr_assert_str_eq(pkt_sids(&e, "198.51.100.8", "203.0.114.0"), "");
     /* an IPv6 packet is never in an ipv4 set */
     cr_assert_str_eq(pkt_sids(&e, "2001:db8::1", "::1"), "");
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 Test(dataset, ip_both_families_and_isnotset)
 {
     sig_write_file("ip.lst", "2001:db8::1\n2001:db8:ff00::/40\n192.0.2.9\n");
-    struct engine e;
+    struct sig_engine e;
     engine_start(&e, "alert ip any any -> any any (ip.src; "
                      "dataset:isset,mixed,type ip,load ip.lst; sid:1;)\n"
                      "alert ip any any -> any any (ip.dst; dataset:isnotset,mixed; sid:2;)\n");
@@ -237,19 +209,19 @@ Test(dataset, ip_both_families_and_isnotset)
     cr_assert_str_eq(pkt_sids(&e, "2001:db8:ffff::5", "2001:db8::2"), "1,2");
     cr_assert_str_eq(pkt_sids(&e, "192.0.2.9", "192.0.2.10"), "1,2");
     cr_assert_str_eq(pkt_sids(&e, "192.0.2.10", "192.0.2.9"), "");
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 Test(dataset, isnotset_on_a_buffer)
 {
     sig_write_file("domains.lst", DOMAINS_B64);
-    struct engine e;
+    struct sig_engine e;
     engine_start(&e, "alert dns any any -> any any (dns.query; content:\"bad\"; "
                      "dataset:isnotset,known,type string,load domains.lst; sid:4;)\n");
     cr_assert_str_eq(dns_sids(&e, "c2.bad.net"), "");
     cr_assert_str_eq(dns_sids(&e, "other.bad.net"), "4");
     cr_assert_str_eq(dns_sids(&e, "good.net"), "");
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 Test(dataset, one_set_shared_by_rules_and_files)
@@ -261,7 +233,7 @@ Test(dataset, one_set_shared_by_rules_and_files)
     const char *b = sig_write_file("b.rules", "alert dns any any -> any any (dns.query; "
                                               "dataset:isset,bl,type string,load domains.lst; "
                                               "sid:2;)\n");
-    struct engine e;
+    struct sig_engine e;
     const char *files[] = {a, b};
     sig_load_files(&e.l, files, 2, NULL, NULL);
     cr_assert_str_empty(e.l.err, "%s", e.l.err);
@@ -270,7 +242,7 @@ Test(dataset, one_set_shared_by_rules_and_files)
     const struct sig_dataset_test *t2 = sig_ruleset_find(e.l.rs, 1, 2)->contents[0].ext;
     cr_assert_eq(t1->set, t2->set);
     cr_assert_str_eq(dns_sids(&e, "evil.example.com"), "1,2");
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 Test(dataset, defined_in_the_configuration)
@@ -282,12 +254,12 @@ Test(dataset, defined_in_the_configuration)
                  err);
     snprintf(set, sizeof(set), "datasets.cfg-set.load=%s", list);
     cr_assert_eq(vg_config_set(cfg, set, err, sizeof(err)), 0, "%s", err);
-    struct engine e;
+    struct sig_engine e;
     engine_start_cfg(
         &e, "alert dns any any -> any any (dns.query; dataset:isset,cfg-set; sid:5;)\n", cfg);
     cr_assert_str_eq(dns_sids(&e, "c2.bad.net"), "5");
     cr_assert_str_eq(dns_sids(&e, "evil.example.com"), "");
-    engine_stop(&e);
+    sig_engine_stop(&e);
     vg_config_free(cfg);
 }
 
@@ -305,7 +277,7 @@ Test(dataset, hundred_thousand_entries)
                 i % 10 == 0 ? "/30" : "");
     fclose(f);
     free(path);
-    struct engine e;
+    struct sig_engine e;
     engine_start(&e, "alert ip any any -> any any (ip.src; "
                      "dataset:isset,big,type ipv4,load big.lst,hashsize 200000; sid:1;)\n");
     cr_assert_str_eq(pkt_sids(&e, "13.0.0.3", "1.1.1.1"), "1");     /* i = 3 */
@@ -313,7 +285,7 @@ Test(dataset, hundred_thousand_entries)
     cr_assert_str_eq(pkt_sids(&e, "13.0.0.149", "1.1.1.1"), "1");   /* i = 150: a /30 */
     cr_assert_str_eq(pkt_sids(&e, "13.0.0.13", "1.1.1.1"), "");     /* in no line */
     cr_assert_str_eq(pkt_sids(&e, "17.0.0.0", "1.1.1.1"), "");
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 /* ---- Address tables ---------------------------------------------------------------------- */
@@ -374,7 +346,7 @@ static struct vg_config *iprep_config(void)
 Test(dataset, iprep_operators_and_sides)
 {
     struct vg_config *cfg = iprep_config();
-    struct engine e;
+    struct sig_engine e;
     engine_start_cfg(&e,
                      "alert ip any any -> any any (iprep:src,BadHosts,>,50; sid:1;)\n"
                      "alert ip any any -> any any (iprep:dst,BadHosts,<,30; sid:2;)\n"
@@ -392,7 +364,7 @@ Test(dataset, iprep_operators_and_sides)
     cr_assert_str_eq(pkt_sids(&e, "198.51.100.1", "8.8.8.8"), "3");
     cr_assert_str_eq(pkt_sids(&e, "2001:db8:1::1", "2001:db9::1"), "5");
     cr_assert_str_eq(pkt_sids(&e, "2001:db9::1", "2001:db8::1"), "");
-    engine_stop(&e);
+    sig_engine_stop(&e);
     vg_config_free(cfg);
 }
 

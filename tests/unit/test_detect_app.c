@@ -16,53 +16,14 @@
 
 TestSuite(detect_app, .init = sig_tmp_setup, .fini = sig_tmp_teardown);
 
-#define MAX_ALERTS 64
-
-struct alerts {
-    uint32_t sid[MAX_ALERTS];
-    uint32_t n;
-};
-
-static void collect(void *user, const struct vg_rule_meta *m)
-{
-    struct alerts *a = user;
-    cr_assert_lt(a->n, MAX_ALERTS);
-    a->sid[a->n++] = m->sid;
-}
-
-struct engine {
-    struct sig_load l;
-    struct vg_detect_ctx *ctx;
-};
-
-static void engine_check(struct engine *e)
-{
-    cr_assert_not_null(e->l.rs);
-    cr_assert_str_empty(e->l.err, "unexpected errors: %s", e->l.err);
-    e->ctx = vg_detect_ctx_new(e->l.rs);
-    cr_assert_not_null(e->ctx);
-}
-
-static void engine_start(struct engine *e, const char *rules)
-{
-    sig_load_text(&e->l, rules, NULL);
-    engine_check(e);
-}
-
 /* The rules of a suricata-verify test shipped under pcaps/. */
-static void engine_start_verify(struct engine *e, const char *test)
+static void engine_start_verify(struct sig_engine *e, const char *test)
 {
     char path[512];
     snprintf(path, sizeof(path), "%s/pcaps/suricata-verify/%s/test.rules", VG_SOURCE_ROOT, test);
     const char *files[] = {path};
     sig_load_files(&e->l, files, 1, NULL, NULL);
-    engine_check(e);
-}
-
-static void engine_stop(struct engine *e)
-{
-    vg_detect_ctx_free(e->ctx);
-    sig_load_done(&e->l);
+    sig_engine_check(e);
 }
 
 static struct vg_packet packet(uint8_t proto, const char *src, uint16_t sport, const char *dst,
@@ -103,19 +64,19 @@ static void set_buf(struct vg_app_tx *tx, enum vg_buffer b, const char *s)
     tx->buf[b].len = (uint32_t)strlen(s);
 }
 
-static uint32_t run(struct engine *e, const struct vg_app_tx *tx, const struct vg_packet *p,
-                    uint32_t flow_flags, struct alerts *a)
+static uint32_t run(struct sig_engine *e, const struct vg_app_tx *tx, const struct vg_packet *p,
+                    uint32_t flow_flags, struct sig_alerts *a)
 {
     memset(a, 0, sizeof(*a));
-    uint32_t n = vg_detect_app(e->ctx, tx, p, flow_flags, collect, a);
+    uint32_t n = vg_detect_app(e->ctx, tx, p, flow_flags, sig_collect, a);
     cr_assert_eq(n, a->n, "return value %u, callbacks %u", n, a->n);
     return n;
 }
 
-static void expect_sids(struct engine *e, const struct vg_app_tx *tx, const struct vg_packet *p,
+static void expect_sids(struct sig_engine *e, const struct vg_app_tx *tx, const struct vg_packet *p,
                         uint32_t flow_flags, const uint32_t *sids, uint32_t n)
 {
-    struct alerts a;
+    struct sig_alerts a;
     run(e, tx, p, flow_flags, &a);
     cr_assert_eq(a.n, n, "expected %u alerts, got %u (first sid %u)", n, a.n, a.sid[0]);
     for (uint32_t i = 0; i < n; i++)
@@ -128,7 +89,7 @@ static void expect_sids(struct engine *e, const struct vg_app_tx *tx, const stru
         expect_sids((e), (tx), (p), (ff), want_, sizeof(want_) / sizeof(want_[0]));                \
     } while (0)
 
-static void expect_none(struct engine *e, const struct vg_app_tx *tx, const struct vg_packet *p,
+static void expect_none(struct sig_engine *e, const struct vg_app_tx *tx, const struct vg_packet *p,
                         uint32_t flow_flags)
 {
     expect_sids(e, tx, p, flow_flags, NULL, 0);
@@ -140,7 +101,7 @@ static void expect_none(struct engine *e, const struct vg_app_tx *tx, const stru
  * connection, each with headers, a cookie and a 10-byte body. */
 Test(detect_app, engine_state_01)
 {
-    struct engine e;
+    struct sig_engine e;
     engine_start_verify(&e, "engine-state__detect-engine-state-01");
     cr_assert_eq(e.l.st.app_rules, 3);
     const struct sig_rule *r2 = sig_ruleset_find(e.l.rs, 1, 2);
@@ -180,13 +141,13 @@ Test(detect_app, engine_state_01)
     /* flow:to_server on sid 2 and 3 */
     get.stage = VG_STAGE_REQUEST;
     expect_none(&e, &get, &req, TO_CLIENT);
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 /* uricontent/detect-uricontent-03: one POST to /one/two/three/six. */
 Test(detect_app, uricontent_03)
 {
-    struct engine e;
+    struct sig_engine e;
     engine_start_verify(&e, "uricontent__detect-uricontent-03");
     cr_assert_eq(e.l.st.app_rules, 4);
     const struct vg_packet req = packet(IPPROTO_TCP, "192.168.1.5", 41424, "192.168.1.1", 80);
@@ -213,13 +174,13 @@ Test(detect_app, uricontent_03)
     tx.buf[VG_BUF_PAYLOAD].data = NULL;
     tx.buf[VG_BUF_PAYLOAD].len = 0;
     EXPECT(&e, &tx, &req, TO_SERVER, 3, 4);
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 /* bug-5758: the SNI of a ClientHello. */
 Test(detect_app, tls_sni_bug_5758)
 {
-    struct engine e;
+    struct sig_engine e;
     engine_start_verify(&e, "bug-5758");
     const struct vg_packet req = packet(IPPROTO_TCP, "10.0.0.2", 50000, "130.89.149.226", 443);
     struct vg_app_tx tx = tx_new(VG_APP_TLS, VG_STAGE_REQUEST, VG_DIR_TOSERVER);
@@ -236,13 +197,13 @@ Test(detect_app, tls_sni_bug_5758)
     tx = tx_new(VG_APP_TLS, VG_STAGE_REQUEST, VG_DIR_TOSERVER);
     set_buf(&tx, VG_BUF_TLS_SNI, "ftp.nluug.n");
     expect_none(&e, &tx, &req, TO_SERVER);
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 /* dns/dns-query/dns-detect-query-01: dns_query with nocase, over UDP. */
 Test(detect_app, dns_query_01)
 {
-    struct engine e;
+    struct sig_engine e;
     engine_start_verify(&e, "dns__dns-query__dns-detect-query-01");
     const struct vg_packet q = packet(IPPROTO_UDP, "10.16.1.11", 49365, "10.16.1.1", 53);
     struct vg_app_tx tx = tx_new(VG_APP_DNS, VG_STAGE_REQUEST, VG_DIR_TOSERVER);
@@ -257,13 +218,13 @@ Test(detect_app, dns_query_01)
     tx.stage = VG_STAGE_RESPONSE;
     const struct vg_packet a = packet(IPPROTO_UDP, "10.16.1.1", 53, "10.16.1.11", 49365);
     expect_none(&e, &tx, &a, VG_DF_HAS_FLOW | VG_DF_TOCLIENT);
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 /* tls-duplicate-hello: ja3.string of the ClientHello. */
 Test(detect_app, ja3_string_duplicate_hello)
 {
-    struct engine e;
+    struct sig_engine e;
     engine_start_verify(&e, "tls-duplicate-hello");
     const struct vg_packet req = packet(IPPROTO_TCP, "192.168.1.2", 40000, "192.168.1.1", 443);
     struct vg_app_tx tx = tx_new(VG_APP_TLS, VG_STAGE_REQUEST, VG_DIR_TOSERVER);
@@ -275,13 +236,13 @@ Test(detect_app, ja3_string_duplicate_hello)
     EXPECT(&e, &tx, &req, TO_SERVER, 1);
     set_buf(&tx, VG_BUF_JA3_STRING, "769,47-53,0,,");
     expect_none(&e, &tx, &req, TO_SERVER);
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 /* http-evader/http-evader-000: file_data on the dechunked response body. */
 Test(detect_app, http_evader_000_file_data)
 {
-    struct engine e;
+    struct sig_engine e;
     engine_start_verify(&e, "http-evader__http-evader-000");
     cr_assert_eq(sig_ruleset_find(e.l.rs, 1, 1)->app_stage, VG_STAGE_RESPONSE_BODY);
     const struct vg_packet resp = packet(IPPROTO_TCP, "8.8.8.8", 80, "1.1.1.1", 5013);
@@ -300,14 +261,14 @@ Test(detect_app, http_evader_000_file_data)
     tx.buf[VG_BUF_HTTP_RESPONSE_BODY].data = NULL;
     set_buf(&tx, VG_BUF_PAYLOAD, "5\r\nX5O!P\r\n5\r\n%@AP[\r\n5\r\n4\\PZX\r\n");
     expect_none(&e, &tx, &resp, TO_CLIENT);
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 /* bug-2576-04: file_data alone (sid 3), and a payload content mixed with a
  * file_data one (sid 4). */
 Test(detect_app, bug_2576_04_payload_and_file_data)
 {
-    struct engine e;
+    struct sig_engine e;
     engine_start_verify(&e, "bug-2576-04");
     const struct sig_rule *r4 = sig_ruleset_find(e.l.rs, 1, 4);
     cr_assert_eq(r4->app_stage, VG_STAGE_RESPONSE_BODY);
@@ -328,19 +289,19 @@ Test(detect_app, bug_2576_04_payload_and_file_data)
     /* a payload without the text (e.g. the gzip bytes of the body) */
     set_buf(&tx, VG_BUF_PAYLOAD, "\x1f\x8b\x08\x00 compressed");
     EXPECT(&e, &tx, &resp, TO_CLIENT, 3);
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 /* ---- Semantics ------------------------------------------------------------------------- */
 
 Test(detect_app, alerts_once_per_transaction)
 {
-    struct engine e;
-    engine_start(&e, "alert http any any -> any any (http.method; content:\"GET\"; sid:1;)\n"
-                     "alert http any any -> any any (http.method; content:\"GET\"; "
-                     "http.stat_code; content:\"404\"; sid:2;)\n"
-                     "alert http any any -> any any (http.uri; content:\"/a\"; "
-                     "file_data; content:\"body\"; sid:3;)\n");
+    struct sig_engine e;
+    sig_engine_start(&e, "alert http any any -> any any (http.method; content:\"GET\"; sid:1;)\n"
+                         "alert http any any -> any any (http.method; content:\"GET\"; "
+                         "http.stat_code; content:\"404\"; sid:2;)\n"
+                         "alert http any any -> any any (http.uri; content:\"/a\"; "
+                         "file_data; content:\"body\"; sid:3;)\n");
     const struct vg_packet req = packet(IPPROTO_TCP, "10.0.0.1", 40000, "10.0.0.2", 80);
     const struct vg_packet resp = packet(IPPROTO_TCP, "10.0.0.2", 80, "10.0.0.1", 40000);
     struct vg_app_tx tx = tx_new(VG_APP_HTTP, VG_STAGE_REQUEST, VG_DIR_TOSERVER);
@@ -356,13 +317,14 @@ Test(detect_app, alerts_once_per_transaction)
     tx.stage = VG_STAGE_RESPONSE_BODY;
     set_buf(&tx, VG_BUF_HTTP_RESPONSE_BODY, "the body");
     EXPECT(&e, &tx, &resp, TO_CLIENT, 3);
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 Test(detect_app, to_client_header_variant)
 {
-    struct engine e;
-    engine_start(&e, "alert http any any -> any any (flow:to_client; http.header; "
+    struct sig_engine e;
+    sig_engine_start(&e,
+                     "alert http any any -> any any (flow:to_client; http.header; "
                      "content:\"X-Powered-By: PHP\"; sid:1;)\n"
                      "alert http any any -> any any (http.header; content:\"X-Powered-By: PHP\"; "
                      "sid:2;)\n"
@@ -386,7 +348,7 @@ Test(detect_app, to_client_header_variant)
     set_buf(&tx, VG_BUF_HTTP_RESPONSE_HEADER, "Server: x\r\nX-Powered-By: PHP/8\r\n");
     set_buf(&tx, VG_BUF_HTTP_SET_COOKIE, "session=abc; path=/");
     EXPECT(&e, &tx, &resp, TO_CLIENT, 1, 2, 3);
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 /* A header buffer of both directions in a rule that names no direction is
@@ -395,13 +357,13 @@ Test(detect_app, to_client_header_variant)
  * to the request. The response entry shares the sid and counts once. */
 Test(detect_app, direction_free_header_rule_inspects_both)
 {
-    struct engine e;
-    engine_start(&e, "alert http any any -> any any (content:\"Server: \"; http_header; "
-                     "pcre:\"/(?P<flow_ua>.*)\\r\\n/HR\"; sid:1;)\n"
-                     "alert http any any -> any any (flow:to_server; http.header; "
-                     "content:\"Server: \"; sid:2;)\n"
-                     "alert http any any -> any any (http.header; content:\"Server: \"; "
-                     "http.uri; content:\"/a\"; sid:3;)\n");
+    struct sig_engine e;
+    sig_engine_start(&e, "alert http any any -> any any (content:\"Server: \"; http_header; "
+                         "pcre:\"/(?P<flow_ua>.*)\\r\\n/HR\"; sid:1;)\n"
+                         "alert http any any -> any any (flow:to_server; http.header; "
+                         "content:\"Server: \"; sid:2;)\n"
+                         "alert http any any -> any any (http.header; content:\"Server: \"; "
+                         "http.uri; content:\"/a\"; sid:3;)\n");
     cr_assert_eq(e.l.st.rules_loaded, 3);
     cr_assert_eq(e.l.st.rules_skipped, 0);
     cr_assert_eq(e.l.st.app_rules, 3);
@@ -433,18 +395,18 @@ Test(detect_app, direction_free_header_rule_inspects_both)
     struct vg_app_tx only = tx_new(VG_APP_HTTP, VG_STAGE_RESPONSE, VG_DIR_TOCLIENT);
     set_buf(&only, VG_BUF_HTTP_RESPONSE_HEADER, "Server: Apache\r\n");
     EXPECT(&e, &only, &resp, TO_CLIENT, 1);
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 Test(detect_app, negated_content_on_missing_buffer)
 {
-    struct engine e;
-    engine_start(&e, "alert http any any -> any any (http.method; content:\"GET\"; "
-                     "http.referer; content:!\"evil\"; sid:1;)\n"
-                     "alert http any any -> any any (http.method; content:\"GET\"; "
-                     "http.user_agent; content:\"curl\"; sid:2;)\n"
-                     "alert http any any -> any any (http.user_agent; content:!\"Mozilla\"; "
-                     "sid:3;)\n");
+    struct sig_engine e;
+    sig_engine_start(&e, "alert http any any -> any any (http.method; content:\"GET\"; "
+                         "http.referer; content:!\"evil\"; sid:1;)\n"
+                         "alert http any any -> any any (http.method; content:\"GET\"; "
+                         "http.user_agent; content:\"curl\"; sid:2;)\n"
+                         "alert http any any -> any any (http.user_agent; content:!\"Mozilla\"; "
+                         "sid:3;)\n");
     cr_assert_eq(e.l.st.app_rules, 3);
     cr_assert_eq(e.l.st.no_pattern_rules, 1);
     const struct vg_packet req = packet(IPPROTO_TCP, "10.0.0.1", 40000, "10.0.0.2", 80);
@@ -464,20 +426,20 @@ Test(detect_app, negated_content_on_missing_buffer)
     /* the rule without a fast pattern is for HTTP transactions only */
     struct vg_app_tx tls = tx_new(VG_APP_TLS, VG_STAGE_REQUEST, VG_DIR_TOSERVER);
     expect_none(&e, &tls, &req, TO_SERVER);
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 Test(detect_app, header_tests_and_order)
 {
-    struct engine e;
-    engine_start(&e,
-                 "alert http any any -> any 8080 (http.uri; content:\"/admin\"; sid:1;)\n"
-                 "alert http 10.0.0.0/8 any -> any any (http.uri; content:\"/admin\"; sid:2;)\n"
-                 "alert http any any -> any any (http.uri; content:\"/ADMIN\"; nocase; "
-                 "priority:1; sid:9;)\n"
-                 "alert http any any -> any any (http.uri; content:\"/adm\"; depth:4; "
-                 "http.host; content:\"example\"; sid:5;)\n"
-                 "alert http any any -> any any (http.uri; content:\"admin\"; offset:2; sid:6;)\n");
+    struct sig_engine e;
+    sig_engine_start(
+        &e, "alert http any any -> any 8080 (http.uri; content:\"/admin\"; sid:1;)\n"
+            "alert http 10.0.0.0/8 any -> any any (http.uri; content:\"/admin\"; sid:2;)\n"
+            "alert http any any -> any any (http.uri; content:\"/ADMIN\"; nocase; "
+            "priority:1; sid:9;)\n"
+            "alert http any any -> any any (http.uri; content:\"/adm\"; depth:4; "
+            "http.host; content:\"example\"; sid:5;)\n"
+            "alert http any any -> any any (http.uri; content:\"admin\"; offset:2; sid:6;)\n");
     const struct vg_packet req = packet(IPPROTO_TCP, "10.0.0.1", 40000, "10.0.0.2", 80);
     struct vg_app_tx tx = tx_new(VG_APP_HTTP, VG_STAGE_REQUEST, VG_DIR_TOSERVER);
     set_buf(&tx, VG_BUF_HTTP_URI, "/admin/x");
@@ -490,15 +452,15 @@ Test(detect_app, header_tests_and_order)
     /* an UDP packet never matches rules for http */
     const struct vg_packet u = packet(IPPROTO_UDP, "10.0.0.1", 40000, "10.0.0.2", 80);
     expect_none(&e, &tx, &u, TO_SERVER);
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 Test(detect_app, app_rules_stay_off_packets_and_streams)
 {
-    struct engine e;
-    engine_start(&e, "alert tcp any any -> any any (content:\"GET\"; http_method; sid:1;)\n"
-                     "alert tls any any -> any any (content:\"|16 03|\"; sid:2;)\n"
-                     "alert http any any -> any any (flow:established; sid:3;)\n");
+    struct sig_engine e;
+    sig_engine_start(&e, "alert tcp any any -> any any (content:\"GET\"; http_method; sid:1;)\n"
+                         "alert tls any any -> any any (content:\"|16 03|\"; sid:2;)\n"
+                         "alert http any any -> any any (flow:established; sid:3;)\n");
     cr_assert_eq(e.l.st.app_rules, 1);
     cr_assert_eq(e.l.st.stream_rules, 1); /* sid 2 */
     cr_assert_eq(e.l.st.patterns, 1);
@@ -506,16 +468,18 @@ Test(detect_app, app_rules_stay_off_packets_and_streams)
     p.payload = (const uint8_t *)"GET \x16\x03\x01";
     p.payload_len = 7;
     struct {
-        uint32_t sid[MAX_ALERTS];
+        uint32_t sid[SIG_MAX_ALERTS];
         uint32_t n;
     } a;
     memset(&a, 0, sizeof(a));
     /* no app protocol known: sid 2 and 3 need it, sid 1 is for transactions */
-    cr_assert_eq(vg_detect_packet(e.ctx, &p, TO_SERVER, collect, &a), 0);
-    cr_assert_eq(vg_detect_packet(e.ctx, &p, TO_SERVER | VG_DF_APP(VG_APP_TLS), collect, &a), 1);
+    cr_assert_eq(vg_detect_packet(e.ctx, &p, TO_SERVER, sig_collect, &a), 0);
+    cr_assert_eq(vg_detect_packet(e.ctx, &p, TO_SERVER | VG_DF_APP(VG_APP_TLS), sig_collect, &a),
+                 1);
     cr_assert_eq(a.sid[0], 2);
     memset(&a, 0, sizeof(a));
-    cr_assert_eq(vg_detect_packet(e.ctx, &p, TO_SERVER | VG_DF_APP(VG_APP_HTTP), collect, &a), 1);
+    cr_assert_eq(vg_detect_packet(e.ctx, &p, TO_SERVER | VG_DF_APP(VG_APP_HTTP), sig_collect, &a),
+                 1);
     cr_assert_eq(a.sid[0], 3);
 
     /* the stream path: sid 2 with the flow's protocol, never sid 1 */
@@ -524,39 +488,39 @@ Test(detect_app, app_rules_stay_off_packets_and_streams)
     cr_assert_not_null(s);
     memset(&a, 0, sizeof(a));
     cr_assert_eq(vg_detect_stream_data(e.ctx, s, p.payload, p.payload_len, 0, 0, &p,
-                                       TO_SERVER | VG_DF_STREAM | VG_DF_APP(VG_APP_TLS), collect,
-                                       &a),
+                                       TO_SERVER | VG_DF_STREAM | VG_DF_APP(VG_APP_TLS),
+                                       sig_collect, &a),
                  1);
     cr_assert_eq(a.sid[0], 2);
     vg_detect_stream_close(e.ctx, s);
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 Test(detect_app, nothing_to_inspect)
 {
-    struct engine e;
-    engine_start(&e, "alert http any any -> any any (http.uri; content:\"/\"; sid:1;)\n");
+    struct sig_engine e;
+    sig_engine_start(&e, "alert http any any -> any any (http.uri; content:\"/\"; sid:1;)\n");
     const struct vg_packet req = packet(IPPROTO_TCP, "10.0.0.1", 40000, "10.0.0.2", 80);
     struct vg_app_tx tx = tx_new(VG_APP_HTTP, VG_STAGE_REQUEST, VG_DIR_TOSERVER);
     set_buf(&tx, VG_BUF_HTTP_URI, "/");
-    struct alerts a;
+    struct sig_alerts a;
     memset(&a, 0, sizeof(a));
-    cr_assert_eq(vg_detect_app(e.ctx, &tx, NULL, TO_SERVER, collect, &a), 0);
-    cr_assert_eq(vg_detect_app(e.ctx, NULL, &req, TO_SERVER, collect, &a), 0);
+    cr_assert_eq(vg_detect_app(e.ctx, &tx, NULL, TO_SERVER, sig_collect, &a), 0);
+    cr_assert_eq(vg_detect_app(e.ctx, NULL, &req, TO_SERVER, sig_collect, &a), 0);
     tx.stage = VG_STAGE_NONE;
-    cr_assert_eq(vg_detect_app(e.ctx, &tx, &req, TO_SERVER, collect, &a), 0);
+    cr_assert_eq(vg_detect_app(e.ctx, &tx, &req, TO_SERVER, sig_collect, &a), 0);
     tx.stage = VG_STAGE_COUNT;
-    cr_assert_eq(vg_detect_app(e.ctx, &tx, &req, TO_SERVER, collect, &a), 0);
+    cr_assert_eq(vg_detect_app(e.ctx, &tx, &req, TO_SERVER, sig_collect, &a), 0);
     tx.stage = VG_STAGE_REQUEST;
-    cr_assert_eq(vg_detect_app(e.ctx, &tx, &req, TO_SERVER, collect, &a), 1);
-    engine_stop(&e);
+    cr_assert_eq(vg_detect_app(e.ctx, &tx, &req, TO_SERVER, sig_collect, &a), 1);
+    sig_engine_stop(&e);
 
     /* a rule set without application rules */
-    engine_start(&e, "alert tcp any any -> any any (content:\"x\"; sid:1;)\n");
+    sig_engine_start(&e, "alert tcp any any -> any any (content:\"x\"; sid:1;)\n");
     cr_assert_eq(e.l.st.app_rules, 0);
     cr_assert_eq(e.l.st.app_db_bytes, 0);
-    cr_assert_eq(vg_detect_app(e.ctx, &tx, &req, TO_SERVER, collect, &a), 0);
-    engine_stop(&e);
+    cr_assert_eq(vg_detect_app(e.ctx, &tx, &req, TO_SERVER, sig_collect, &a), 0);
+    sig_engine_stop(&e);
 }
 
 /* Many rules on one buffer, each a candidate: the candidate array and the
@@ -570,12 +534,12 @@ Test(detect_app, many_candidates)
                                 "alert http any any -> any any (http.uri; content:\"/p%d/\"; "
                                 "priority:%d; sid:%d;)\n",
                                 i % 50, 1 + i % 3, i);
-    struct engine e;
-    engine_start(&e, text);
+    struct sig_engine e;
+    sig_engine_start(&e, text);
     const struct vg_packet req = packet(IPPROTO_TCP, "10.0.0.1", 40000, "10.0.0.2", 80);
     struct vg_app_tx tx = tx_new(VG_APP_HTTP, VG_STAGE_REQUEST, VG_DIR_TOSERVER);
     set_buf(&tx, VG_BUF_HTTP_URI, "/p1/p2/p3/p4/p5/p6/p7/p8/p9/p10/");
-    struct alerts a;
+    struct sig_alerts a;
     run(&e, &tx, &req, TO_SERVER, &a);
     /* sids i with i % 50 in 1..10: 40 rules, by priority then sid */
     cr_assert_eq(a.n, 40);
@@ -583,16 +547,16 @@ Test(detect_app, many_candidates)
         const uint32_t p0 = 1 + a.sid[k - 1] % 3, p1 = 1 + a.sid[k] % 3;
         cr_assert(p0 < p1 || (p0 == p1 && a.sid[k - 1] < a.sid[k]), "order at %u", k);
     }
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 /* A relative content with no earlier content in its buffer counts from the
  * buffer's start, whatever matched in other buffers. */
 Test(detect_app, relative_content_starts_its_buffer)
 {
-    struct engine e;
-    engine_start(&e, "alert http any any -> any any (http.uri; content:\"/index\"; http.host; "
-                     "content:\"ex\"; distance:0; within:2; sid:1;)\n");
+    struct sig_engine e;
+    sig_engine_start(&e, "alert http any any -> any any (http.uri; content:\"/index\"; http.host; "
+                         "content:\"ex\"; distance:0; within:2; sid:1;)\n");
     const struct vg_packet req = packet(IPPROTO_TCP, "10.0.0.1", 40000, "10.0.0.2", 80);
     struct vg_app_tx tx = tx_new(VG_APP_HTTP, VG_STAGE_REQUEST, VG_DIR_TOSERVER);
     set_buf(&tx, VG_BUF_HTTP_URI, "/a/b/c/index.html");
@@ -600,5 +564,5 @@ Test(detect_app, relative_content_starts_its_buffer)
     EXPECT(&e, &tx, &req, TO_SERVER, 1);
     set_buf(&tx, VG_BUF_HTTP_HOST, "www.example.com");
     expect_none(&e, &tx, &req, TO_SERVER);
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }

@@ -16,20 +16,6 @@
 
 TestSuite(flowbits, .init = sig_tmp_setup, .fini = sig_tmp_teardown);
 
-#define MAX_ALERTS 64
-
-struct alerts {
-    uint32_t sid[MAX_ALERTS];
-    uint32_t n;
-};
-
-static void collect(void *user, const struct vg_rule_meta *m)
-{
-    struct alerts *a = user;
-    cr_assert_lt(a->n, MAX_ALERTS);
-    a->sid[a->n++] = m->sid;
-}
-
 /* ---- Parsing --------------------------------------------------------------------------- */
 
 static void load_ok(struct sig_load *l, const char *text)
@@ -237,22 +223,11 @@ Test(flowbits, rule_order)
 
 /* ---- Packets ------------------------------------------------------------------------------ */
 
-struct engine {
-    struct sig_load l;
-    struct vg_detect_ctx *ctx;
-};
-
-static void engine_start(struct engine *e, const char *rules)
+static void engine_start(struct sig_engine *e, const char *rules)
 {
     load_ok(&e->l, rules);
     e->ctx = vg_detect_ctx_new(e->l.rs);
     cr_assert_not_null(e->ctx);
-}
-
-static void engine_stop(struct engine *e)
-{
-    vg_detect_ctx_free(e->ctx);
-    sig_load_done(&e->l);
 }
 
 static struct vg_packet tcp_from(const char *src, const char *payload)
@@ -275,21 +250,22 @@ static struct vg_packet tcp_from(const char *src, const char *payload)
 #define FLOW_FLAGS (VG_DF_HAS_FLOW | VG_DF_TOSERVER | VG_DF_ESTABLISHED)
 
 /* The alerts of one packet of the flow vars (NULL: no flow). */
-static struct alerts run_on(struct engine *e, struct vg_flow_vars *vars, const char *payload)
+static struct sig_alerts run_on(struct sig_engine *e, struct vg_flow_vars *vars,
+                                const char *payload)
 {
-    struct alerts a;
+    struct sig_alerts a;
     memset(&a, 0, sizeof(a));
     vg_detect_set_flow(e->ctx, vars, vars != NULL ? 7 : 0);
     struct vg_packet p = tcp_from("192.168.1.10", payload);
-    uint32_t n = vg_detect_packet(e->ctx, &p, vars != NULL ? FLOW_FLAGS : 0, collect, &a);
+    uint32_t n = vg_detect_packet(e->ctx, &p, vars != NULL ? FLOW_FLAGS : 0, sig_collect, &a);
     cr_assert_eq(n, a.n);
     return a;
 }
 
-static void expect_sids(struct engine *e, struct vg_flow_vars *vars, const char *payload,
+static void expect_sids(struct sig_engine *e, struct vg_flow_vars *vars, const char *payload,
                         const uint32_t *sids, uint32_t n)
 {
-    struct alerts a = run_on(e, vars, payload);
+    struct sig_alerts a = run_on(e, vars, payload);
     cr_assert_eq(a.n, n, "'%s': %u alerts (first sid %u), expected %u", payload, a.n, a.sid[0], n);
     for (uint32_t i = 0; i < n; i++)
         cr_assert_eq(a.sid[i], sids[i], "'%s': alert %u is sid %u, expected %u", payload, i,
@@ -305,7 +281,7 @@ static void expect_sids(struct engine *e, struct vg_flow_vars *vars, const char 
 
 Test(flowbits, chain_over_packets)
 {
-    struct engine e;
+    struct sig_engine e;
     engine_start(&e, "alert tcp any any -> any any (content:\"LOGIN\"; flowbits:set,logged_in; "
                      "flowbits:noalert; sid:10;)\n"
                      "alert tcp any any -> any any (content:\"CMD\"; flowbits:isset,logged_in; "
@@ -322,12 +298,12 @@ Test(flowbits, chain_over_packets)
     EXPECT_NONE(&e, NULL, "LOGIN eve");
     EXPECT_NONE(&e, NULL, "CMD ls");
     cr_assert_eq(flow_b.nbits, 0);
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 Test(flowbits, or_lists)
 {
-    struct engine e;
+    struct sig_engine e;
     engine_start(&e, "alert tcp any any -> any any (content:\"SETA\"; flowbits:set,a; noalert; "
                      "sid:1;)\n"
                      "alert tcp any any -> any any (content:\"SETB\"; flowbits:set,b; noalert; "
@@ -347,12 +323,12 @@ Test(flowbits, or_lists)
     /* without a flow no flowbit test holds, isnotset included (as Suricata) */
     EXPECT_NONE(&e, NULL, "ANY");
     EXPECT_NONE(&e, NULL, "NOTALL");
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 Test(flowbits, isnotset_toggle_unset)
 {
-    struct engine e;
+    struct sig_engine e;
     engine_start(&e,
                  "alert tcp any any -> any any (content:\"SET\"; flowbits:set,t; noalert; sid:1;)\n"
                  "alert tcp any any -> any any (content:\"TOG\"; flowbits:toggle,t; noalert; "
@@ -378,12 +354,12 @@ Test(flowbits, isnotset_toggle_unset)
     /* without a flow the actions do nothing and the tests fail */
     EXPECT_NONE(&e, NULL, "SET");
     EXPECT_NONE(&e, NULL, "CHK");
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 Test(flowbits, noalert_keyword_still_sets)
 {
-    struct engine e;
+    struct sig_engine e;
     engine_start(&e, "alert tcp any any -> any any (content:\"A\"; flowbits:set,x; noalert; "
                      "sid:1;)\n"
                      "alert tcp any any -> any any (content:\"B\"; flowbits:isset,x; "
@@ -393,12 +369,12 @@ Test(flowbits, noalert_keyword_still_sets)
     EXPECT_NONE(&e, &f, "A");
     EXPECT_NONE(&e, &f, "B");
     EXPECT(&e, &f, "C", 3);
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 Test(flowbits, actions_only_when_the_rule_matches)
 {
-    struct engine e;
+    struct sig_engine e;
     engine_start(&e, "alert tcp any any -> any any (content:\"GO\"; content:\"NOW\"; distance:0; "
                      "flowbits:set,x; noalert; sid:1;)\n"
                      "alert tcp any any -> any any (content:\"CHK\"; flowbits:isset,x; sid:2;)\n");
@@ -407,14 +383,14 @@ Test(flowbits, actions_only_when_the_rule_matches)
     EXPECT_NONE(&e, &f, "CHK");
     EXPECT_NONE(&e, &f, "GO NOW");
     EXPECT(&e, &f, "CHK", 2);
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 Test(flowbits, same_packet_order)
 {
     /* the checker has the lower sid and a better priority; the setter
      * still runs first, and both alert on one packet in rule order */
-    struct engine e;
+    struct sig_engine e;
     engine_start(&e, "alert tcp any any -> any any (content:\"X\"; flowbits:isset,f; "
                      "priority:1; sid:1;)\n"
                      "alert tcp any any -> any any (content:\"X\"; flowbits:isset,g; "
@@ -424,7 +400,7 @@ Test(flowbits, same_packet_order)
     EXPECT(&e, &f, "X", 3, 2, 1);
     struct vg_flow_vars fresh = {0};
     EXPECT(&e, &fresh, "XX", 3, 2, 1);
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 Test(flowbits, cap_per_flow)
@@ -448,7 +424,7 @@ Test(flowbits, cap_per_flow)
              "sid:200;)\n"
              "alert tcp any any -> any any (content:\"MORE\"; flowbits:set,b16; noalert; "
              "sid:201;)\n");
-    struct engine e;
+    struct sig_engine e;
     engine_start(&e, rules);
     struct vg_detect_flowbit_stats st;
     vg_detect_ctx_flowbit_stats(e.ctx, &st);
@@ -471,7 +447,7 @@ Test(flowbits, cap_per_flow)
     EXPECT(&e, &f, "C16", 116);
     vg_detect_ctx_flowbit_stats(e.ctx, &st);
     cr_assert_eq(st.set_refused, 2);
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 /* ---- Transactions and streams ------------------------------------------------------------ */
@@ -492,22 +468,23 @@ static void set_buf(struct vg_app_tx *tx, enum vg_buffer b, const char *s)
     tx->buf[b].len = (uint32_t)strlen(s);
 }
 
-static struct alerts run_tx(struct engine *e, struct vg_flow_vars *vars, const struct vg_app_tx *tx)
+static struct sig_alerts run_tx(struct sig_engine *e, struct vg_flow_vars *vars,
+                                const struct vg_app_tx *tx)
 {
-    struct alerts a;
+    struct sig_alerts a;
     memset(&a, 0, sizeof(a));
     vg_detect_set_flow(e->ctx, vars, 9);
     struct vg_packet p = tcp_from("192.168.1.10", "");
     uint32_t flags = VG_DF_HAS_FLOW | VG_DF_ESTABLISHED |
                      (tx->dir == VG_DIR_TOSERVER ? VG_DF_TOSERVER : VG_DF_TOCLIENT);
-    uint32_t n = vg_detect_app(e->ctx, tx, &p, flags, collect, &a);
+    uint32_t n = vg_detect_app(e->ctx, tx, &p, flags, sig_collect, &a);
     cr_assert_eq(n, a.n);
     return a;
 }
 
 Test(flowbits, transactions)
 {
-    struct engine e;
+    struct sig_engine e;
     engine_start(&e, "alert http any any -> any any (http.uri; content:\"/login\"; "
                      "flowbits:set,login; noalert; sid:1;)\n"
                      "alert http any any -> any any (http.stat_code; content:\"200\"; "
@@ -522,30 +499,30 @@ Test(flowbits, transactions)
     cr_assert_eq(run_tx(&e, &f, &resp).n, 0);
     set_buf(&req, VG_BUF_HTTP_URI, "/login");
     cr_assert_eq(run_tx(&e, &f, &req).n, 0);
-    struct alerts a = run_tx(&e, &f, &resp);
+    struct sig_alerts a = run_tx(&e, &f, &resp);
     cr_assert_eq(a.n, 1);
     cr_assert_eq(a.sid[0], 2);
     /* another flow's response */
     struct vg_flow_vars other = {0};
     cr_assert_eq(run_tx(&e, &other, &resp).n, 0);
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
-static uint32_t feed(struct engine *e, struct vg_flow_vars *vars, struct vg_detect_stream *s,
-                     const char *data, uint64_t off, struct alerts *a)
+static uint32_t feed(struct sig_engine *e, struct vg_flow_vars *vars, struct vg_detect_stream *s,
+                     const char *data, uint64_t off, struct sig_alerts *a)
 {
     vg_detect_set_flow(e->ctx, vars, 5);
     struct vg_packet p = tcp_from("192.168.1.10", data);
     const uint32_t before = a->n;
     uint32_t n = vg_detect_stream_data(e->ctx, s, (const uint8_t *)data, (uint32_t)strlen(data),
-                                       off, 0, &p, FLOW_FLAGS | VG_DF_STREAM, collect, a);
+                                       off, 0, &p, FLOW_FLAGS | VG_DF_STREAM, sig_collect, a);
     cr_assert_eq(n, a->n - before);
     return n;
 }
 
 Test(flowbits, streams)
 {
-    struct engine e;
+    struct sig_engine e;
     engine_start(&e, "alert tcp any any -> any any (content:\"USER\"; flowbits:set,user; "
                      "noalert; sid:1;)\n"
                      "alert tcp any any -> any any (content:\"PASS\"; flowbits:isset,user; "
@@ -554,25 +531,25 @@ Test(flowbits, streams)
     struct vg_flow_vars f = {0};
     struct vg_detect_stream *s = vg_detect_stream_open(e.ctx);
     cr_assert_not_null(s);
-    struct alerts a = {0};
+    struct sig_alerts a = {0};
     cr_assert_eq(feed(&e, &f, s, "PASS x\r\n", 0, &a), 0);
     cr_assert_eq(feed(&e, &f, s, "USER bob\r\n", 8, &a), 0);
     cr_assert_eq(f.nbits, 1);
     cr_assert_eq(feed(&e, &f, s, "PASS y\r\n", 18, &a), 1);
     cr_assert_eq(a.sid[0], 2);
     /* the packets of the same flow see the bit too */
-    struct alerts pa = run_on(&e, &f, "PASS z");
+    struct sig_alerts pa = run_on(&e, &f, "PASS z");
     cr_assert_eq(pa.n, 1);
     cr_assert_eq(pa.sid[0], 2);
     vg_detect_stream_close(e.ctx, s);
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 /* ---- pass ------------------------------------------------------------------------------------ */
 
 Test(flowbits, pass_ends_the_flow)
 {
-    struct engine e;
+    struct sig_engine e;
     engine_start(&e, "pass tcp any any -> any any (content:\"TRUSTED\"; priority:255; sid:99;)\n"
                      "alert tcp any any -> any any (content:\"BAD\"; priority:1; sid:1;)\n"
                      "alert http any any -> any any (http.uri; content:\"/bad\"; sid:2;)\n"
@@ -593,7 +570,7 @@ Test(flowbits, pass_ends_the_flow)
     cr_assert_eq(vg_detect_ctx_streams(e.ctx, 2), 0);
     struct vg_detect_stream *s = vg_detect_stream_open(e.ctx);
     cr_assert_not_null(s);
-    struct alerts a = {0};
+    struct sig_alerts a = {0};
     cr_assert_eq(feed(&e, &f, s, "EVIL BAD", 0, &a), 0);
     vg_detect_stream_close(e.ctx, s);
     s = vg_detect_stream_open(e.ctx);
@@ -604,18 +581,18 @@ Test(flowbits, pass_ends_the_flow)
     /* without a flow, pass ends only the packet */
     EXPECT_NONE(&e, NULL, "TRUSTED BAD");
     EXPECT(&e, NULL, "BAD", 1);
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 Test(flowbits, pass_in_a_stream_ends_the_flow)
 {
-    struct engine e;
+    struct sig_engine e;
     engine_start(&e, "pass tcp any any -> any any (content:\"HELLO\"; sid:99;)\n"
                      "alert tcp any any -> any any (content:\"EVIL\"; sid:1;)\n");
     cr_assert_eq(vg_detect_ctx_streams(e.ctx, 2), 0);
     struct vg_flow_vars f = {0};
     struct vg_detect_stream *s = vg_detect_stream_open(e.ctx);
-    struct alerts a = {0};
+    struct sig_alerts a = {0};
     /* the matches of one chunk are judged in rule order: pass first, even
      * though EVIL comes first in the bytes */
     cr_assert_eq(feed(&e, &f, s, "EVIL HELLO", 0, &a), 0);
@@ -623,34 +600,34 @@ Test(flowbits, pass_in_a_stream_ends_the_flow)
     cr_assert_eq(feed(&e, &f, s, "EVIL again", 10, &a), 0);
     EXPECT_NONE(&e, &f, "EVIL");
     vg_detect_stream_close(e.ctx, s);
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 Test(flowbits, stream_chunk_runs_setter_before_checker)
 {
-    struct engine e;
+    struct sig_engine e;
     engine_start(&e, "alert tcp any any -> any any (content:\"CHECK\"; flowbits:isset,s; sid:1;)\n"
                      "alert tcp any any -> any any (content:\"SETTER\"; flowbits:set,s; noalert; "
                      "sid:2;)\n");
     cr_assert_eq(vg_detect_ctx_streams(e.ctx, 2), 0);
     struct vg_flow_vars f = {0};
     struct vg_detect_stream *s = vg_detect_stream_open(e.ctx);
-    struct alerts a = {0};
+    struct sig_alerts a = {0};
     /* the checker's pattern ends first in the chunk; the setter still runs first */
     cr_assert_eq(feed(&e, &f, s, "CHECK SETTER", 0, &a), 1);
     cr_assert_eq(a.sid[0], 1);
     vg_detect_stream_close(e.ctx, s);
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 Test(flowbits, pass_rule_sets_flowbits)
 {
-    struct engine e;
+    struct sig_engine e;
     engine_start(&e, "pass tcp any any -> any any (content:\"OK\"; flowbits:set,ok; sid:9;)\n"
                      "alert tcp any any -> any any (content:\"OK\"; flowbits:isset,ok; sid:1;)\n");
     struct vg_flow_vars f = {0};
     EXPECT_NONE(&e, &f, "OK");
     cr_assert_eq(f.nbits, 1);
     cr_assert_eq(f.passed, 1);
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }

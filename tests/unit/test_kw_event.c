@@ -130,46 +130,21 @@ Test(kw_event, errors)
 
 /* ---- Matching ---- */
 
-#define MAX_ALERTS 16
-
-struct alerts {
-    uint32_t sid[MAX_ALERTS];
-    uint32_t n;
-};
-
-static void collect(void *user, const struct vg_rule_meta *m)
-{
-    struct alerts *a = user;
-    cr_assert_lt(a->n, MAX_ALERTS);
-    a->sid[a->n++] = m->sid;
-}
-
-struct engine {
-    struct sig_load l;
-    struct vg_detect_ctx *ctx;
-};
-
-static void engine_start(struct engine *e, const char *rules)
+static void engine_start(struct sig_engine *e, const char *rules)
 {
     load_ok(&e->l, rules);
     e->ctx = vg_detect_ctx_new(e->l.rs);
     cr_assert_not_null(e->ctx);
 }
 
-static void engine_stop(struct engine *e)
-{
-    vg_detect_ctx_free(e->ctx);
-    sig_load_done(&e->l);
-}
-
 /* The sids alerting for one anomaly, as "a,b" ("" for none). */
-static const char *raise_event(struct engine *e, uint8_t kind, uint8_t app_proto, uint16_t event,
-                               const struct vg_packet *p, uint32_t flow_flags)
+static const char *raise_event(struct sig_engine *e, uint8_t kind, uint8_t app_proto,
+                               uint16_t event, const struct vg_packet *p, uint32_t flow_flags)
 {
     static char out[128];
-    struct alerts a;
+    struct sig_alerts a;
     memset(&a, 0, sizeof(a));
-    uint32_t n = vg_detect_event(e->ctx, kind, app_proto, event, p, flow_flags, collect, &a);
+    uint32_t n = vg_detect_event(e->ctx, kind, app_proto, event, p, flow_flags, sig_collect, &a);
     cr_assert_eq(n, a.n);
     out[0] = '\0';
     for (uint32_t i = 0; i < a.n; i++)
@@ -197,7 +172,7 @@ static struct vg_packet packet(uint8_t proto, const char *src, uint16_t sport, c
 
 Test(kw_event, fires_for_its_event_and_protocol_only)
 {
-    struct engine e;
+    struct sig_engine e;
     engine_start(&e,
                  "alert http any any -> any any (app-layer-event:http.invalid_request_line; "
                  "sid:1;)\n"
@@ -246,17 +221,17 @@ Test(kw_event, fires_for_its_event_and_protocol_only)
     cr_assert_str_eq(raise_event(&e, 9, 0, 0, &t, 0), "");
     cr_assert_str_eq(raise_event(&e, APP, VG_APP_OTHER, 0, &t, 0), "");
     /* Event rules do not run on packets. */
-    struct alerts a = {0};
+    struct sig_alerts a = {0};
     t.payload = (const uint8_t *)"GET /";
     t.payload_len = 5;
-    cr_assert_eq(vg_detect_packet(e.ctx, &t, TS, collect, &a), 1);
+    cr_assert_eq(vg_detect_packet(e.ctx, &t, TS, sig_collect, &a), 1);
     cr_assert_eq(a.sid[0], 9);
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 Test(kw_event, header_flow_and_direction_conditions)
 {
-    struct engine e;
+    struct sig_engine e;
     engine_start(&e,
                  "alert dns any any -> any any (flow:to_server; app-layer-event:dns.malformed_data;"
                  " sid:1;)\n"
@@ -292,12 +267,12 @@ Test(kw_event, header_flow_and_direction_conditions)
     cr_assert_str_eq(raise_event(&e, VG_ANOMALY_DECODE, 0, VG_DEC_IPV4_TRUNCATED, &bad, 0), "7");
     struct vg_packet ten = packet(IPPROTO_TCP, "10.1.1.1", 1, "10.2.2.2", 2);
     cr_assert_str_eq(raise_event(&e, VG_ANOMALY_DECODE, 0, VG_DEC_IPV4_TRUNCATED, &ten, 0), "7,8");
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 Test(kw_event, flowbits_and_pass)
 {
-    struct engine e;
+    struct sig_engine e;
     engine_start(&e, "alert tcp any any -> any any (flowbits:set,retrans; flowbits:noalert; "
                      "stream-event:pkt_retransmission; sid:1;)\n"
                      "alert tcp any any -> any any (flowbits:isset,retrans; "
@@ -323,17 +298,17 @@ Test(kw_event, flowbits_and_pass)
     cr_assert_eq(other.passed, 1);
     cr_assert_str_eq(
         raise_event(&e, VG_ANOMALY_STREAM, 0, VG_STREAM_EV_PKT_RETRANSMISSION, &p8080, TS), "");
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 Test(kw_event, no_event_rules)
 {
-    struct engine e;
+    struct sig_engine e;
     engine_start(&e, "alert tcp any any -> any any (content:\"x\"; sid:1;)\n");
     struct vg_packet t = packet(IPPROTO_TCP, "192.168.1.10", 40000, "203.0.113.5", 80);
     cr_assert_str_eq(raise_event(&e, VG_ANOMALY_STREAM, 0, VG_STREAM_EV_SEQ_GAP, &t, TS), "");
     cr_assert_eq(e.l.st.event_rules, 0);
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 /* ---- Skip causes (vigil -T) ---- */

@@ -72,45 +72,6 @@ static uint32_t compile_options(const struct sig_content *e)
     return opts;
 }
 
-#define MAX_ALERTS 64
-
-struct alerts {
-    uint32_t sid[MAX_ALERTS];
-    uint32_t n;
-};
-
-static void collect(void *user, const struct vg_rule_meta *m)
-{
-    struct alerts *a = user;
-    cr_assert_lt(a->n, MAX_ALERTS);
-    a->sid[a->n++] = m->sid;
-}
-
-struct engine {
-    struct sig_load l;
-    struct vg_detect_ctx *ctx;
-};
-
-static void engine_check(struct engine *e)
-{
-    cr_assert_not_null(e->l.rs);
-    cr_assert_str_empty(e->l.err, "unexpected errors: %s", e->l.err);
-    e->ctx = vg_detect_ctx_new(e->l.rs);
-    cr_assert_not_null(e->ctx);
-}
-
-static void engine_start(struct engine *e, const char *rules)
-{
-    sig_load_text(&e->l, rules, NULL);
-    engine_check(e);
-}
-
-static void engine_stop(struct engine *e)
-{
-    vg_detect_ctx_free(e->ctx);
-    sig_load_done(&e->l);
-}
-
 static struct vg_packet tcp_len(const char *payload, uint32_t len)
 {
     struct vg_packet p;
@@ -133,11 +94,11 @@ static struct vg_packet tcp(const char *payload)
 }
 
 /* The sids a packet raises, in order, as "1,2,3" ("" for none). */
-static const char *packet_sids(struct engine *e, const struct vg_packet *p)
+static const char *packet_sids(struct sig_engine *e, const struct vg_packet *p)
 {
     static char out[256];
-    struct alerts a = {.n = 0};
-    uint32_t n = vg_detect_packet(e->ctx, p, 0, collect, &a);
+    struct sig_alerts a = {.n = 0};
+    uint32_t n = vg_detect_packet(e->ctx, p, 0, sig_collect, &a);
     cr_assert_eq(n, a.n);
     size_t o = 0;
     out[0] = '\0';
@@ -165,12 +126,12 @@ static void set_buf(struct vg_app_tx *tx, enum vg_buffer b, const char *s)
     tx->buf[b].len = (uint32_t)strlen(s);
 }
 
-static const char *tx_sids(struct engine *e, const struct vg_app_tx *tx, uint32_t flow_flags)
+static const char *tx_sids(struct sig_engine *e, const struct vg_app_tx *tx, uint32_t flow_flags)
 {
     static char out[256];
     struct vg_packet p = tcp("");
-    struct alerts a = {.n = 0};
-    uint32_t n = vg_detect_app(e->ctx, tx, &p, flow_flags, collect, &a);
+    struct sig_alerts a = {.n = 0};
+    uint32_t n = vg_detect_app(e->ctx, tx, &p, flow_flags, sig_collect, &a);
     cr_assert_eq(n, a.n);
     size_t o = 0;
     out[0] = '\0';
@@ -360,8 +321,9 @@ Test(pcre, configured_limits)
 
 Test(pcre, relative_chain)
 {
-    struct engine e;
-    engine_start(&e, "alert tcp any any -> any any (content:\"GET \"; pcre:\"/[a-z]+\\.php/R\"; "
+    struct sig_engine e;
+    sig_engine_start(&e,
+                     "alert tcp any any -> any any (content:\"GET \"; pcre:\"/[a-z]+\\.php/R\"; "
                      "content:\"HTTP\"; distance:1; within:5; sid:1;)\n");
     struct vg_packet p = tcp("GET /index.php HTTP/1.1");
     cr_assert_str_eq(packet_sids(&e, &p), "1");
@@ -371,16 +333,16 @@ Test(pcre, relative_chain)
     /* R: the regex is searched after GET only. */
     p = tcp("x.php GET / HTTP/1.1");
     cr_assert_str_eq(packet_sids(&e, &p), "");
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 Test(pcre, anchored)
 {
-    struct engine e;
-    engine_start(&e,
-                 "alert tcp any any -> any any (content:\"id=\"; pcre:\"/[0-9]+\\;/AR\"; sid:1;)\n"
-                 "alert tcp any any -> any any (pcre:\"/id/A\"; sid:2;)\n"
-                 "alert tcp any any -> any any (content:\"k\"; pcre:\"/^v/R\"; sid:3;)\n");
+    struct sig_engine e;
+    sig_engine_start(
+        &e, "alert tcp any any -> any any (content:\"id=\"; pcre:\"/[0-9]+\\;/AR\"; sid:1;)\n"
+            "alert tcp any any -> any any (pcre:\"/id/A\"; sid:2;)\n"
+            "alert tcp any any -> any any (content:\"k\"; pcre:\"/^v/R\"; sid:3;)\n");
     struct vg_packet p = tcp("id=42;");
     cr_assert_str_eq(packet_sids(&e, &p), "1,2");
     p = tcp("xid= 42;");
@@ -389,34 +351,34 @@ Test(pcre, anchored)
     cr_assert_str_eq(packet_sids(&e, &p), "3");
     p = tcp("ak v");
     cr_assert_str_eq(packet_sids(&e, &p), "");
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 Test(pcre, negated)
 {
-    struct engine e;
-    engine_start(&e, "alert tcp any any -> any any (content:\"user\"; pcre:!\"/admin|root/i\"; "
-                     "sid:1;)\n"
-                     "alert tcp any any -> any any (content:\"user=\"; pcre:!\"/^guest/R\"; "
-                     "content:\"end\"; sid:2;)\n");
+    struct sig_engine e;
+    sig_engine_start(&e, "alert tcp any any -> any any (content:\"user\"; pcre:!\"/admin|root/i\"; "
+                         "sid:1;)\n"
+                         "alert tcp any any -> any any (content:\"user=\"; pcre:!\"/^guest/R\"; "
+                         "content:\"end\"; sid:2;)\n");
     struct vg_packet p = tcp("user=bob end");
     cr_assert_str_eq(packet_sids(&e, &p), "1,2");
     p = tcp("user=ROOT end");
     cr_assert_str_eq(packet_sids(&e, &p), "2");
     p = tcp("user=guest end");
     cr_assert_str_eq(packet_sids(&e, &p), "1");
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 Test(pcre, nocase_and_binary)
 {
-    struct engine e;
-    engine_start(&e, "alert tcp any any -> any any (content:\"k\"; pcre:\"/hello world/i\"; "
-                     "sid:1;)\n"
-                     "alert tcp any any -> any any (content:\"k\"; pcre:\"/hello world/\"; "
-                     "sid:2;)\n"
-                     "alert tcp any any -> any any (content:\"k\"; pcre:\"/\\x00\\xff.k/s\"; "
-                     "sid:3;)\n");
+    struct sig_engine e;
+    sig_engine_start(&e, "alert tcp any any -> any any (content:\"k\"; pcre:\"/hello world/i\"; "
+                         "sid:1;)\n"
+                         "alert tcp any any -> any any (content:\"k\"; pcre:\"/hello world/\"; "
+                         "sid:2;)\n"
+                         "alert tcp any any -> any any (content:\"k\"; pcre:\"/\\x00\\xff.k/s\"; "
+                         "sid:3;)\n");
     struct vg_packet p = tcp("k HeLLo WoRLD");
     cr_assert_str_eq(packet_sids(&e, &p), "1");
     p = tcp("k hello world");
@@ -424,13 +386,14 @@ Test(pcre, nocase_and_binary)
     const char bin[] = {'a', 0, (char)0xff, '\n', 'k'};
     p = tcp_len(bin, sizeof(bin));
     cr_assert_str_eq(packet_sids(&e, &p), "3");
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 Test(pcre, match_limit_is_counted)
 {
-    struct engine e;
-    engine_start(&e, "alert tcp any any -> any any (content:\"aaa\"; pcre:\"/^(a+)+$/\"; sid:1;)\n"
+    struct sig_engine e;
+    sig_engine_start(&e,
+                     "alert tcp any any -> any any (content:\"aaa\"; pcre:\"/^(a+)+$/\"; sid:1;)\n"
                      "alert tcp any any -> any any (content:\"aaa\"; pcre:!\"/^(a+)+$/\"; "
                      "sid:2;)\n"
                      "alert tcp any any -> any any (content:\"aaa\"; pcre:\"/^(a+)+$/O\"; "
@@ -444,20 +407,20 @@ Test(pcre, match_limit_is_counted)
     p = tcp("aaaa");
     cr_assert_str_eq(packet_sids(&e, &p), "1,3");
     cr_assert_eq(vg_detect_ctx_pcre_limit_hits(e.ctx), 2);
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 Test(pcre, prefilter_through_hyperscan)
 {
-    struct engine e;
-    engine_start(&e, "alert tcp any any -> any any (pcre:\"/evil[0-9]{3}\\.exe/i\"; sid:1;)\n"
-                     /* \K: Hyperscan refuses it, so the rule has no fast pattern */
-                     "alert tcp any any -> any any (pcre:\"/foo\\Kbar/\"; sid:2;)\n"
-                     /* a content stays the fast pattern */
-                     "alert tcp any any -> any any (content:\"zz\"; pcre:\"/zz+y/\"; sid:3;)\n"
-                     /* a negated pcre never prefilters */
-                     "alert tcp any any -> any any (pcre:!\"/nothing/\"; dsize:>100; sid:4;)\n"
-                     "alert tcp any any -> any any (pcre:\"/a b  c/x\"; sid:5;)\n");
+    struct sig_engine e;
+    sig_engine_start(&e, "alert tcp any any -> any any (pcre:\"/evil[0-9]{3}\\.exe/i\"; sid:1;)\n"
+                         /* \K: Hyperscan refuses it, so the rule has no fast pattern */
+                         "alert tcp any any -> any any (pcre:\"/foo\\Kbar/\"; sid:2;)\n"
+                         /* a content stays the fast pattern */
+                         "alert tcp any any -> any any (content:\"zz\"; pcre:\"/zz+y/\"; sid:3;)\n"
+                         /* a negated pcre never prefilters */
+                         "alert tcp any any -> any any (pcre:!\"/nothing/\"; dsize:>100; sid:4;)\n"
+                         "alert tcp any any -> any any (pcre:\"/a b  c/x\"; sid:5;)\n");
     const struct sig_rule *r1 = sig_ruleset_find(e.l.rs, 1, 1);
     cr_assert_eq(r1->fast, 0);
     cr_assert_eq(r1->inspect, SIG_INSPECT_PACKET);
@@ -475,15 +438,16 @@ Test(pcre, prefilter_through_hyperscan)
     cr_assert_str_eq(packet_sids(&e, &p), "");
     p = tcp("foobar zzzy abc");
     cr_assert_str_eq(packet_sids(&e, &p), "2,3,5");
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 /* ---- Matching on transactions ----------------------------------------------------------- */
 
 Test(pcre, buffer_flag_on_transaction)
 {
-    struct engine e;
-    engine_start(&e, "alert http any any -> any any (pcre:\"/\\/admin\\/[a-z]+\\.cgi$/U\"; "
+    struct sig_engine e;
+    sig_engine_start(&e,
+                     "alert http any any -> any any (pcre:\"/\\/admin\\/[a-z]+\\.cgi$/U\"; "
                      "sid:1;)\n"
                      "alert http any any -> any any (flow:to_client; pcre:\"/^Server: nginx/mH\"; "
                      "sid:2;)\n"
@@ -509,24 +473,24 @@ Test(pcre, buffer_flag_on_transaction)
     cr_assert_str_eq(tx_sids(&e, &resp, TO_CLIENT), "2");
     set_buf(&resp, VG_BUF_HTTP_RESPONSE_HEADER, "Date: today\r\nServer: apache\r\n");
     cr_assert_str_eq(tx_sids(&e, &resp, TO_CLIENT), "");
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 /* The rules of suricata-verify detect-pcre-05 on the request of its capture:
  * content then a relative pcre in http.header, and a content after it. */
 Test(pcre, detect_pcre_05_request)
 {
-    struct engine e;
+    struct sig_engine e;
     char path[512];
     snprintf(path, sizeof(path), "%s/pcaps/suricata-verify/detect-pcre__detect-pcre-05/test.rules",
              VG_SOURCE_ROOT);
     const char *files[] = {path};
     sig_load_files(&e.l, files, 1, NULL, NULL);
-    engine_check(&e);
+    sig_engine_check(&e);
     struct vg_app_tx req = tx_new(VG_STAGE_REQUEST, VG_DIR_TOSERVER);
     set_buf(&req, VG_BUF_HTTP_HEADER,
             "Host: www.emergingthreats.net\r\nUser-Agent: Mozilla/5.0 (X11; U; Linux i686)\r\n"
             "Connection: keep-alive\r\n");
     cr_assert_str_eq(tx_sids(&e, &req, TO_SERVER), "1,2");
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }

@@ -13,47 +13,13 @@
 
 TestSuite(rule_groups, .init = sig_tmp_setup, .fini = sig_tmp_teardown);
 
-#define MAX_ALERTS 64
-
-struct alerts {
-    uint32_t sid[MAX_ALERTS];
-    uint32_t n;
-};
-
-static void collect(void *user, const struct vg_rule_meta *m)
-{
-    struct alerts *a = user;
-    cr_assert_lt(a->n, MAX_ALERTS);
-    a->sid[a->n++] = m->sid;
-}
-
-struct engine {
-    struct sig_load l;
-    struct vg_detect_ctx *ctx;
-};
-
-static void engine_start(struct engine *e, const char *rules)
-{
-    sig_load_text(&e->l, rules, NULL);
-    cr_assert_not_null(e->l.rs);
-    cr_assert_str_empty(e->l.err, "unexpected errors: %s", e->l.err);
-    e->ctx = vg_detect_ctx_new(e->l.rs);
-    cr_assert_not_null(e->ctx);
-}
-
-static void engine_stop(struct engine *e)
-{
-    vg_detect_ctx_free(e->ctx);
-    sig_load_done(&e->l);
-}
-
 /* The sids the packet raises, in alert order, as "1,4,5" ("" for none). */
-static const char *sids(struct engine *e, const struct vg_packet *p, uint32_t flow_flags)
+static const char *sids(struct sig_engine *e, const struct vg_packet *p, uint32_t flow_flags)
 {
     static char buf[256];
-    struct alerts a;
+    struct sig_alerts a;
     memset(&a, 0, sizeof(a));
-    uint32_t n = vg_detect_packet(e->ctx, p, flow_flags, collect, &a);
+    uint32_t n = vg_detect_packet(e->ctx, p, flow_flags, sig_collect, &a);
     cr_assert_eq(n, a.n);
     buf[0] = '\0';
     for (uint32_t i = 0; i < a.n; i++)
@@ -91,8 +57,8 @@ static const char *const direction_rules =
 
 Test(rule_groups, direction_selects_the_rules)
 {
-    struct engine e;
-    engine_start(&e, direction_rules);
+    struct sig_engine e;
+    sig_engine_start(&e, direction_rules);
     struct vg_packet t = packet(IPPROTO_TCP, "xabcx");
     cr_assert_str_eq(sids(&e, &t, TS), "1,3,4");
     cr_assert_str_eq(sids(&e, &t, TC), "2,3");
@@ -103,15 +69,15 @@ Test(rule_groups, direction_selects_the_rules)
     cr_assert_str_eq(sids(&e, &u, 0), "7");
     struct vg_packet t3 = packet(IPPROTO_TCP, "abc");
     cr_assert_str_eq(sids(&e, &t3, TS), "1,3,4,6");
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 Test(rule_groups, ip_rules_are_in_every_class)
 {
-    struct engine e;
-    engine_start(&e, "alert ip any any -> any any (content:\"abc\"; sid:1;)\n"
-                     "alert icmp any any -> any any (content:\"abc\"; sid:2;)\n"
-                     "alert ip any any -> any any (dsize:3; sid:3;)\n");
+    struct sig_engine e;
+    sig_engine_start(&e, "alert ip any any -> any any (content:\"abc\"; sid:1;)\n"
+                         "alert icmp any any -> any any (content:\"abc\"; sid:2;)\n"
+                         "alert ip any any -> any any (dsize:3; sid:3;)\n");
     struct vg_packet p = packet(IPPROTO_TCP, "abc");
     cr_assert_str_eq(sids(&e, &p, TS), "1,3");
     p = packet(IPPROTO_UDP, "abc");
@@ -124,13 +90,14 @@ Test(rule_groups, ip_rules_are_in_every_class)
     p = packet(47, "abc"); /* GRE: the "other" class */
     p.flags = 0;
     cr_assert_str_eq(sids(&e, &p, 0), "1,3");
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 Test(rule_groups, stream_covered_payload_keeps_packet_rules_only)
 {
-    struct engine e;
-    engine_start(&e, "alert tcp any any -> any any (content:\"abc\"; sid:1;)\n"
+    struct sig_engine e;
+    sig_engine_start(&e,
+                     "alert tcp any any -> any any (content:\"abc\"; sid:1;)\n"
                      "alert tcp-pkt any any -> any any (content:\"abc\"; sid:2;)\n"
                      "alert tcp-stream any any -> any any (content:\"abc\"; sid:3;)\n"
                      "alert tcp any any -> any any (content:\"abc\"; dsize:3; sid:4;)\n"
@@ -142,7 +109,7 @@ Test(rule_groups, stream_covered_payload_keeps_packet_rules_only)
     /* Stream coverage only concerns TCP. */
     struct vg_packet u = packet(IPPROTO_UDP, "abc");
     cr_assert_str_eq(sids(&e, &u, TS | VG_DF_STREAM), "");
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
 
 Test(rule_groups, groups_with_the_same_rules_share_a_database)
@@ -178,14 +145,14 @@ Test(rule_groups, groups_with_the_same_rules_share_a_database)
 
 Test(rule_groups, always_candidates_follow_ports_and_groups)
 {
-    struct engine e;
-    engine_start(&e, "alert tcp any any -> any 80 (flow:to_client; sid:1;)\n"
-                     "alert tcp any any -> any 81 (flow:to_server; sid:2;)\n"
-                     "alert tcp any any -> any 80 (sid:3;)\n");
+    struct sig_engine e;
+    sig_engine_start(&e, "alert tcp any any -> any 80 (flow:to_client; sid:1;)\n"
+                         "alert tcp any any -> any 81 (flow:to_server; sid:2;)\n"
+                         "alert tcp any any -> any 80 (sid:3;)\n");
     struct vg_packet p = packet(IPPROTO_TCP, "");
     cr_assert_str_eq(sids(&e, &p, TS), "3");
     cr_assert_str_eq(sids(&e, &p, TC), "1,3");
     p.dport = 81;
     cr_assert_str_eq(sids(&e, &p, TS), "2");
-    engine_stop(&e);
+    sig_engine_stop(&e);
 }
