@@ -603,6 +603,7 @@ int vg_run(const struct vg_run_opts *o)
         .reader = mode == MODE_DPDK ? NULL : &reader,
         .exporter = exporter,
         .rules = &rstats,
+        .ruleset = rs,
         .capture = is_live ? &cap : NULL,
         .dec = mode == MODE_DPDK ? &dec : NULL,
         .ports = ports,

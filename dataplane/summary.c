@@ -284,6 +284,13 @@ void vg_summary_print(const struct vg_summary *s, FILE *out)
     if (t.flowbits_refused > 0)
         fprintf(out, "  flowbits   %llu sets refused (the flow held %d flowbits)\n",
                 (unsigned long long)t.flowbits_refused, VG_FLOWBITS_PER_FLOW);
+    const uint64_t threshold_full =
+        s->ruleset != NULL ? vg_ruleset_threshold_table_full(s->ruleset) : 0;
+    if (threshold_full > 0)
+        fprintf(out,
+                "  thresholds %llu alerts raised untracked (tracking table full: "
+                "detect.thresholds.max-entries)\n",
+                (unsigned long long)threshold_full);
     fprintf(out, "  anomalies  %llu", (unsigned long long)t.anomalies);
     const char *sep = ": ";
     for (int e = 0; e < VG_DEC_EVENT_COUNT; e++) {
@@ -415,9 +422,12 @@ int vg_summary_write_json(const struct vg_summary *s, const char *path)
     fprintf(
         f, "},\"peak_rss_kb\":%ld,\"preload_bytes\":%llu,", peak_rss_kb(),
         (unsigned long long)(s->reader != NULL && s->reader->preload ? s->reader->file_size : 0));
-    fprintf(f, "\"rules\":{\"loaded\":%u,\"skipped\":%u,\"flowbits_set_refused\":%llu},",
-            s->rules->rules_loaded, s->rules->rules_skipped,
-            (unsigned long long)t.flowbits_refused);
+    fprintf(
+        f,
+        "\"rules\":{\"loaded\":%u,\"skipped\":%u,\"flowbits_set_refused\":%llu,"
+        "\"threshold_table_full\":%llu},",
+        s->rules->rules_loaded, s->rules->rules_skipped, (unsigned long long)t.flowbits_refused,
+        (unsigned long long)(s->ruleset != NULL ? vg_ruleset_threshold_table_full(s->ruleset) : 0));
     fprintf(f,
             "\"flow\":{\"created\":%llu,\"timeout\":%llu,\"forced\":%llu,\"shutdown\":%llu,"
             "\"midstream\":%llu},",

@@ -507,6 +507,10 @@ def test_summary_json(ctx):
     abs_ = {str(k): v for k, v in s["alerts_by_sid"].items()}
     check(abs_ == ctx.demo["alerts"], "summary alerts_by_sid %s, expected %s" % (
         abs_, ctx.demo["alerts"]))
+    want_rules = {"loaded": 12, "skipped": 0, "flowbits_set_refused": 0,
+                  "threshold_table_full": 0}
+    check(s.get("rules") == want_rules, "summary rules %r, expected %r" % (
+        s.get("rules"), want_rules))
 
 
 def test_pass_rule_flow(ctx):
