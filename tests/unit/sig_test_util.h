@@ -98,6 +98,31 @@ static inline char *sig_msg(const char *path, unsigned line, const char *msg)
     return buf;
 }
 
+/* Loads rule text that must load without a message. */
+static inline void sig_load_ok(struct sig_load *l, const char *text)
+{
+    sig_load_text(l, text, NULL);
+    cr_assert_not_null(l->rs);
+    cr_assert_str_empty(l->err, "unexpected errors: %s", l->err);
+}
+
+/* An empty HTTP transaction at a stage, and a buffer set from a string. */
+static inline struct vg_app_tx sig_http_tx(enum vg_app_stage stage, enum vg_flow_dir dir)
+{
+    struct vg_app_tx tx;
+    memset(&tx, 0, sizeof(tx));
+    tx.proto = VG_APP_HTTP;
+    tx.stage = (uint8_t)stage;
+    tx.dir = (uint8_t)dir;
+    return tx;
+}
+
+static inline void sig_set_buf(struct vg_app_tx *tx, enum vg_buffer b, const char *s)
+{
+    tx->buf[b].data = (const uint8_t *)s;
+    tx->buf[b].len = (uint32_t)strlen(s);
+}
+
 /* ---- A rule set and a detection context, and the alerts they raise ---- */
 
 #define SIG_MAX_ALERTS 64

@@ -54,12 +54,6 @@ static struct vg_app_tx tx_new(enum vg_app_proto proto)
     return tx;
 }
 
-static void set_buf(struct vg_app_tx *tx, enum vg_buffer b, const char *s)
-{
-    tx->buf[b].data = (const uint8_t *)s;
-    tx->buf[b].len = (uint32_t)strlen(s);
-}
-
 #define TO_SERVER (VG_DF_HAS_FLOW | VG_DF_ESTABLISHED | VG_DF_TOSERVER)
 
 /* The sids that alert on a transaction, as "1,2" ("" for none). */
@@ -94,14 +88,14 @@ static const char *pkt_sids(struct sig_engine *e, const char *src, const char *d
 static const char *dns_sids(struct sig_engine *e, const char *query)
 {
     struct vg_app_tx tx = tx_new(VG_APP_DNS);
-    set_buf(&tx, VG_BUF_DNS_QUERY, query);
+    sig_set_buf(&tx, VG_BUF_DNS_QUERY, query);
     return app_sids(e, &tx);
 }
 
 static const char *tls_sids(struct sig_engine *e, enum vg_buffer b, const char *value)
 {
     struct vg_app_tx tx = tx_new(VG_APP_TLS);
-    set_buf(&tx, b, value);
+    sig_set_buf(&tx, b, value);
     return app_sids(e, &tx);
 }
 
@@ -163,9 +157,9 @@ Test(dataset, sha256_on_a_buffer)
     engine_start(&e, "alert http any any -> any any (http.user_agent; "
                      "dataset:isset,ua-sha,type sha256,load sha.lst; sid:3;)\n");
     struct vg_app_tx tx = tx_new(VG_APP_HTTP);
-    set_buf(&tx, VG_BUF_HTTP_USER_AGENT, h);
+    sig_set_buf(&tx, VG_BUF_HTTP_USER_AGENT, h);
     cr_assert_str_eq(app_sids(&e, &tx), "3");
-    set_buf(&tx, VG_BUF_HTTP_USER_AGENT, "Mozilla/5.0");
+    sig_set_buf(&tx, VG_BUF_HTTP_USER_AGENT, "Mozilla/5.0");
     cr_assert_str_eq(app_sids(&e, &tx), "");
     /* the raw digest, as a to_sha256 transform would give it */
     static const uint8_t raw[32] = {0x9f, 0x86, 0xd0, 0x81, 0x88, 0x4c, 0x7d, 0x65,

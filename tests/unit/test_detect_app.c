@@ -58,12 +58,6 @@ static struct vg_app_tx tx_new(enum vg_app_proto proto, enum vg_app_stage stage,
     return tx;
 }
 
-static void set_buf(struct vg_app_tx *tx, enum vg_buffer b, const char *s)
-{
-    tx->buf[b].data = (const uint8_t *)s;
-    tx->buf[b].len = (uint32_t)strlen(s);
-}
-
 static uint32_t run(struct sig_engine *e, const struct vg_app_tx *tx, const struct vg_packet *p,
                     uint32_t flow_flags, struct sig_alerts *a)
 {
@@ -111,31 +105,31 @@ Test(detect_app, engine_state_01)
 
     const struct vg_packet req = packet(IPPROTO_TCP, "1.2.3.4", 51694, "1.2.3.5", 8080);
     struct vg_app_tx post = tx_new(VG_APP_HTTP, VG_STAGE_REQUEST, VG_DIR_TOSERVER);
-    set_buf(&post, VG_BUF_HTTP_METHOD, "POST");
-    set_buf(&post, VG_BUF_HTTP_URI, "/");
-    set_buf(&post, VG_BUF_HTTP_URI_RAW, "/");
-    set_buf(&post, VG_BUF_HTTP_PROTOCOL, "HTTP/1.0");
-    set_buf(&post, VG_BUF_HTTP_REQUEST_LINE, "POST / HTTP/1.0");
-    set_buf(&post, VG_BUF_HTTP_USER_AGENT, "Mozilla/1.0");
-    set_buf(&post, VG_BUF_HTTP_HEADER, "User-Agent: Mozilla/1.0\r\nContent-Length: 10\r\n");
-    set_buf(&post, VG_BUF_HTTP_COOKIE, "dummy");
+    sig_set_buf(&post, VG_BUF_HTTP_METHOD, "POST");
+    sig_set_buf(&post, VG_BUF_HTTP_URI, "/");
+    sig_set_buf(&post, VG_BUF_HTTP_URI_RAW, "/");
+    sig_set_buf(&post, VG_BUF_HTTP_PROTOCOL, "HTTP/1.0");
+    sig_set_buf(&post, VG_BUF_HTTP_REQUEST_LINE, "POST / HTTP/1.0");
+    sig_set_buf(&post, VG_BUF_HTTP_USER_AGENT, "Mozilla/1.0");
+    sig_set_buf(&post, VG_BUF_HTTP_HEADER, "User-Agent: Mozilla/1.0\r\nContent-Length: 10\r\n");
+    sig_set_buf(&post, VG_BUF_HTTP_COOKIE, "dummy");
     EXPECT(&e, &post, &req, TO_SERVER, 1);
 
     /* the body stage: sid 2 now, sid 1 not again */
     post.stage = VG_STAGE_REQUEST_BODY;
-    set_buf(&post, VG_BUF_HTTP_REQUEST_BODY, "Http Body!");
+    sig_set_buf(&post, VG_BUF_HTTP_REQUEST_BODY, "Http Body!");
     EXPECT(&e, &post, &req, TO_SERVER, 2);
 
     struct vg_app_tx get = tx_new(VG_APP_HTTP, VG_STAGE_REQUEST, VG_DIR_TOSERVER);
     get.tx_id = 1;
-    set_buf(&get, VG_BUF_HTTP_METHOD, "GET");
-    set_buf(&get, VG_BUF_HTTP_URI, "/?var=val");
-    set_buf(&get, VG_BUF_HTTP_PROTOCOL, "HTTP/1.1");
-    set_buf(&get, VG_BUF_HTTP_HEADER, "User-Agent: Firefox/1.0\r\nContent-Length: 10\r\n");
-    set_buf(&get, VG_BUF_HTTP_COOKIE, "dummy2");
+    sig_set_buf(&get, VG_BUF_HTTP_METHOD, "GET");
+    sig_set_buf(&get, VG_BUF_HTTP_URI, "/?var=val");
+    sig_set_buf(&get, VG_BUF_HTTP_PROTOCOL, "HTTP/1.1");
+    sig_set_buf(&get, VG_BUF_HTTP_HEADER, "User-Agent: Firefox/1.0\r\nContent-Length: 10\r\n");
+    sig_set_buf(&get, VG_BUF_HTTP_COOKIE, "dummy2");
     EXPECT(&e, &get, &req, TO_SERVER, 3);
     get.stage = VG_STAGE_REQUEST_BODY;
-    set_buf(&get, VG_BUF_HTTP_REQUEST_BODY, "Http Body!");
+    sig_set_buf(&get, VG_BUF_HTTP_REQUEST_BODY, "Http Body!");
     expect_none(&e, &get, &req, TO_SERVER);
 
     /* flow:to_server on sid 2 and 3 */
@@ -152,25 +146,25 @@ Test(detect_app, uricontent_03)
     cr_assert_eq(e.l.st.app_rules, 4);
     const struct vg_packet req = packet(IPPROTO_TCP, "192.168.1.5", 41424, "192.168.1.1", 80);
     struct vg_app_tx tx = tx_new(VG_APP_HTTP, VG_STAGE_REQUEST, VG_DIR_TOSERVER);
-    set_buf(&tx, VG_BUF_PAYLOAD,
-            "POST /one/two/three/six HTTP/1.0\r\nUser-Agent: Mozilla/1.0\r\n"
-            "Cookie: hellocatch\r\n\r\n");
-    set_buf(&tx, VG_BUF_HTTP_METHOD, "POST");
-    set_buf(&tx, VG_BUF_HTTP_URI, "/one/two/three/six");
-    set_buf(&tx, VG_BUF_HTTP_URI_RAW, "/one/two/three/six");
-    set_buf(&tx, VG_BUF_HTTP_HEADER, "User-Agent: Mozilla/1.0\r\n");
-    set_buf(&tx, VG_BUF_HTTP_COOKIE, "hellocatch");
+    sig_set_buf(&tx, VG_BUF_PAYLOAD,
+                "POST /one/two/three/six HTTP/1.0\r\nUser-Agent: Mozilla/1.0\r\n"
+                "Cookie: hellocatch\r\n\r\n");
+    sig_set_buf(&tx, VG_BUF_HTTP_METHOD, "POST");
+    sig_set_buf(&tx, VG_BUF_HTTP_URI, "/one/two/three/six");
+    sig_set_buf(&tx, VG_BUF_HTTP_URI_RAW, "/one/two/three/six");
+    sig_set_buf(&tx, VG_BUF_HTTP_HEADER, "User-Agent: Mozilla/1.0\r\n");
+    sig_set_buf(&tx, VG_BUF_HTTP_COOKIE, "hellocatch");
     /* sid 1: no "foo" in the URI; sid 2: its payload chain matches but
      * "two" is not within 3..7 bytes after the URI's "one" */
     EXPECT(&e, &tx, &req, TO_SERVER, 3, 4);
 
     /* sid 2's URI chain matches when "two" starts 3 to 4 bytes after "one" */
-    set_buf(&tx, VG_BUF_HTTP_URI, "/one/xxtwo/three");
+    sig_set_buf(&tx, VG_BUF_HTTP_URI, "/one/xxtwo/three");
     EXPECT(&e, &tx, &req, TO_SERVER, 2, 4);
     /* the URI chain alone decides sid 3 */
-    set_buf(&tx, VG_BUF_HTTP_URI, "/one/xxxxxtwo/three");
+    sig_set_buf(&tx, VG_BUF_HTTP_URI, "/one/xxxxxtwo/three");
     EXPECT(&e, &tx, &req, TO_SERVER, 4);
-    set_buf(&tx, VG_BUF_HTTP_URI, "/one/two/three");
+    sig_set_buf(&tx, VG_BUF_HTTP_URI, "/one/two/three");
     tx.buf[VG_BUF_PAYLOAD].data = NULL;
     tx.buf[VG_BUF_PAYLOAD].len = 0;
     EXPECT(&e, &tx, &req, TO_SERVER, 3, 4);
@@ -184,7 +178,7 @@ Test(detect_app, tls_sni_bug_5758)
     engine_start_verify(&e, "bug-5758");
     const struct vg_packet req = packet(IPPROTO_TCP, "10.0.0.2", 50000, "130.89.149.226", 443);
     struct vg_app_tx tx = tx_new(VG_APP_TLS, VG_STAGE_REQUEST, VG_DIR_TOSERVER);
-    set_buf(&tx, VG_BUF_TLS_SNI, "ftp.nluug.nl");
+    sig_set_buf(&tx, VG_BUF_TLS_SNI, "ftp.nluug.nl");
     EXPECT(&e, &tx, &req, TO_SERVER, 1);
     /* once per transaction: not again when the server's hello comes */
     tx.stage = VG_STAGE_RESPONSE;
@@ -192,10 +186,10 @@ Test(detect_app, tls_sni_bug_5758)
     expect_none(&e, &tx, &resp, TO_CLIENT);
     /* an HTTP transaction never has it, whatever its buffers say */
     tx = tx_new(VG_APP_HTTP, VG_STAGE_REQUEST, VG_DIR_TOSERVER);
-    set_buf(&tx, VG_BUF_TLS_SNI, "ftp.nluug.nl");
+    sig_set_buf(&tx, VG_BUF_TLS_SNI, "ftp.nluug.nl");
     expect_none(&e, &tx, &req, TO_SERVER);
     tx = tx_new(VG_APP_TLS, VG_STAGE_REQUEST, VG_DIR_TOSERVER);
-    set_buf(&tx, VG_BUF_TLS_SNI, "ftp.nluug.n");
+    sig_set_buf(&tx, VG_BUF_TLS_SNI, "ftp.nluug.n");
     expect_none(&e, &tx, &req, TO_SERVER);
     sig_engine_stop(&e);
 }
@@ -207,14 +201,14 @@ Test(detect_app, dns_query_01)
     engine_start_verify(&e, "dns__dns-query__dns-detect-query-01");
     const struct vg_packet q = packet(IPPROTO_UDP, "10.16.1.11", 49365, "10.16.1.1", 53);
     struct vg_app_tx tx = tx_new(VG_APP_DNS, VG_STAGE_REQUEST, VG_DIR_TOSERVER);
-    set_buf(&tx, VG_BUF_DNS_QUERY, "google.com");
+    sig_set_buf(&tx, VG_BUF_DNS_QUERY, "google.com");
     EXPECT(&e, &tx, &q, VG_DF_HAS_FLOW | VG_DF_TOSERVER, 1);
-    set_buf(&tx, VG_BUF_DNS_QUERY, "www.GooGle.COM");
+    sig_set_buf(&tx, VG_BUF_DNS_QUERY, "www.GooGle.COM");
     EXPECT(&e, &tx, &q, VG_DF_HAS_FLOW | VG_DF_TOSERVER, 1);
-    set_buf(&tx, VG_BUF_DNS_QUERY, "example.com");
+    sig_set_buf(&tx, VG_BUF_DNS_QUERY, "example.com");
     expect_none(&e, &tx, &q, VG_DF_HAS_FLOW | VG_DF_TOSERVER);
     /* the answer is a later stage: no second alert */
-    set_buf(&tx, VG_BUF_DNS_QUERY, "google.com");
+    sig_set_buf(&tx, VG_BUF_DNS_QUERY, "google.com");
     tx.stage = VG_STAGE_RESPONSE;
     const struct vg_packet a = packet(IPPROTO_UDP, "10.16.1.1", 53, "10.16.1.11", 49365);
     expect_none(&e, &tx, &a, VG_DF_HAS_FLOW | VG_DF_TOCLIENT);
@@ -228,13 +222,13 @@ Test(detect_app, ja3_string_duplicate_hello)
     engine_start_verify(&e, "tls-duplicate-hello");
     const struct vg_packet req = packet(IPPROTO_TCP, "192.168.1.2", 40000, "192.168.1.1", 443);
     struct vg_app_tx tx = tx_new(VG_APP_TLS, VG_STAGE_REQUEST, VG_DIR_TOSERVER);
-    set_buf(&tx, VG_BUF_JA3_STRING,
-            "771,4866-4867-4865-4868-49196-52393-49325-49162-49195-49324-49161-49200-52392-"
-            "49172-49199-49171-157-49309-53-156-49308-47-159-52394-49311-57-158-49310-51,"
-            "5-10-11-13-22-23-35-51-43-65281-0-45,23,0");
-    set_buf(&tx, VG_BUF_JA3_HASH, "0123456789abcdef0123456789abcdef");
+    sig_set_buf(&tx, VG_BUF_JA3_STRING,
+                "771,4866-4867-4865-4868-49196-52393-49325-49162-49195-49324-49161-49200-52392-"
+                "49172-49199-49171-157-49309-53-156-49308-47-159-52394-49311-57-158-49310-51,"
+                "5-10-11-13-22-23-35-51-43-65281-0-45,23,0");
+    sig_set_buf(&tx, VG_BUF_JA3_HASH, "0123456789abcdef0123456789abcdef");
     EXPECT(&e, &tx, &req, TO_SERVER, 1);
-    set_buf(&tx, VG_BUF_JA3_STRING, "769,47-53,0,,");
+    sig_set_buf(&tx, VG_BUF_JA3_STRING, "769,47-53,0,,");
     expect_none(&e, &tx, &req, TO_SERVER);
     sig_engine_stop(&e);
 }
@@ -247,19 +241,19 @@ Test(detect_app, http_evader_000_file_data)
     cr_assert_eq(sig_ruleset_find(e.l.rs, 1, 1)->app_stage, VG_STAGE_RESPONSE_BODY);
     const struct vg_packet resp = packet(IPPROTO_TCP, "8.8.8.8", 80, "1.1.1.1", 5013);
     struct vg_app_tx tx = tx_new(VG_APP_HTTP, VG_STAGE_RESPONSE, VG_DIR_TOCLIENT);
-    set_buf(&tx, VG_BUF_HTTP_METHOD, "GET");
-    set_buf(&tx, VG_BUF_HTTP_URI, "/chunked/eicar.txt/chunked");
-    set_buf(&tx, VG_BUF_HTTP_HOST, "evader.example.com");
-    set_buf(&tx, VG_BUF_HTTP_STAT_CODE, "200");
+    sig_set_buf(&tx, VG_BUF_HTTP_METHOD, "GET");
+    sig_set_buf(&tx, VG_BUF_HTTP_URI, "/chunked/eicar.txt/chunked");
+    sig_set_buf(&tx, VG_BUF_HTTP_HOST, "evader.example.com");
+    sig_set_buf(&tx, VG_BUF_HTTP_STAT_CODE, "200");
     expect_none(&e, &tx, &resp, TO_CLIENT);
     tx.stage = VG_STAGE_RESPONSE_BODY;
     tx.last = 1;
-    set_buf(&tx, VG_BUF_HTTP_RESPONSE_BODY,
-            "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*\n");
+    sig_set_buf(&tx, VG_BUF_HTTP_RESPONSE_BODY,
+                "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*\n");
     EXPECT(&e, &tx, &resp, TO_CLIENT, 1, 2);
     /* the chunked bytes as sent do not match: the rules need the body */
     tx.buf[VG_BUF_HTTP_RESPONSE_BODY].data = NULL;
-    set_buf(&tx, VG_BUF_PAYLOAD, "5\r\nX5O!P\r\n5\r\n%@AP[\r\n5\r\n4\\PZX\r\n");
+    sig_set_buf(&tx, VG_BUF_PAYLOAD, "5\r\nX5O!P\r\n5\r\n%@AP[\r\n5\r\n4\\PZX\r\n");
     expect_none(&e, &tx, &resp, TO_CLIENT);
     sig_engine_stop(&e);
 }
@@ -278,16 +272,16 @@ Test(detect_app, bug_2576_04_payload_and_file_data)
                        "content=text/html;charset=utf-8><meta http-equiv=X-UA-Compatible "
                        "content=IE=Edge><meta content=always name=referrer>";
     struct vg_app_tx tx = tx_new(VG_APP_HTTP, VG_STAGE_RESPONSE_BODY, VG_DIR_TOCLIENT);
-    set_buf(&tx, VG_BUF_HTTP_STAT_CODE, "200");
-    set_buf(&tx, VG_BUF_HTTP_RESPONSE_BODY, body);
-    set_buf(&tx, VG_BUF_PAYLOAD, body);
+    sig_set_buf(&tx, VG_BUF_HTTP_STAT_CODE, "200");
+    sig_set_buf(&tx, VG_BUF_HTTP_RESPONSE_BODY, body);
+    sig_set_buf(&tx, VG_BUF_PAYLOAD, body);
     EXPECT(&e, &tx, &resp, TO_CLIENT, 3, 4);
     /* no payload: the mixed rule cannot match */
     tx.buf[VG_BUF_PAYLOAD].data = NULL;
     tx.buf[VG_BUF_PAYLOAD].len = 0;
     EXPECT(&e, &tx, &resp, TO_CLIENT, 3);
     /* a payload without the text (e.g. the gzip bytes of the body) */
-    set_buf(&tx, VG_BUF_PAYLOAD, "\x1f\x8b\x08\x00 compressed");
+    sig_set_buf(&tx, VG_BUF_PAYLOAD, "\x1f\x8b\x08\x00 compressed");
     EXPECT(&e, &tx, &resp, TO_CLIENT, 3);
     sig_engine_stop(&e);
 }
@@ -305,17 +299,17 @@ Test(detect_app, alerts_once_per_transaction)
     const struct vg_packet req = packet(IPPROTO_TCP, "10.0.0.1", 40000, "10.0.0.2", 80);
     const struct vg_packet resp = packet(IPPROTO_TCP, "10.0.0.2", 80, "10.0.0.1", 40000);
     struct vg_app_tx tx = tx_new(VG_APP_HTTP, VG_STAGE_REQUEST, VG_DIR_TOSERVER);
-    set_buf(&tx, VG_BUF_HTTP_METHOD, "GET");
-    set_buf(&tx, VG_BUF_HTTP_URI, "/a");
+    sig_set_buf(&tx, VG_BUF_HTTP_METHOD, "GET");
+    sig_set_buf(&tx, VG_BUF_HTTP_URI, "/a");
     EXPECT(&e, &tx, &req, TO_SERVER, 1);
     tx.stage = VG_STAGE_REQUEST_BODY;
     expect_none(&e, &tx, &req, TO_SERVER);
     tx.stage = VG_STAGE_RESPONSE;
     tx.dir = VG_DIR_TOCLIENT;
-    set_buf(&tx, VG_BUF_HTTP_STAT_CODE, "404");
+    sig_set_buf(&tx, VG_BUF_HTTP_STAT_CODE, "404");
     EXPECT(&e, &tx, &resp, TO_CLIENT, 2);
     tx.stage = VG_STAGE_RESPONSE_BODY;
-    set_buf(&tx, VG_BUF_HTTP_RESPONSE_BODY, "the body");
+    sig_set_buf(&tx, VG_BUF_HTTP_RESPONSE_BODY, "the body");
     EXPECT(&e, &tx, &resp, TO_CLIENT, 3);
     sig_engine_stop(&e);
 }
@@ -333,8 +327,8 @@ Test(detect_app, to_client_header_variant)
     const struct vg_packet req = packet(IPPROTO_TCP, "10.0.0.1", 40000, "10.0.0.2", 80);
     const struct vg_packet resp = packet(IPPROTO_TCP, "10.0.0.2", 80, "10.0.0.1", 40000);
     struct vg_app_tx tx = tx_new(VG_APP_HTTP, VG_STAGE_REQUEST, VG_DIR_TOSERVER);
-    set_buf(&tx, VG_BUF_HTTP_HEADER, "Host: a\r\nX-Powered-By: PHP\r\n");
-    set_buf(&tx, VG_BUF_HTTP_COOKIE, "session=1");
+    sig_set_buf(&tx, VG_BUF_HTTP_HEADER, "Host: a\r\nX-Powered-By: PHP\r\n");
+    sig_set_buf(&tx, VG_BUF_HTTP_COOKIE, "session=1");
     EXPECT(&e, &tx, &req, TO_SERVER, 2);
 
     /* the response stage: the request's buffers are still there, but sid 1
@@ -342,11 +336,11 @@ Test(detect_app, to_client_header_variant)
      * the response's header too */
     tx.stage = VG_STAGE_RESPONSE;
     tx.dir = VG_DIR_TOCLIENT;
-    set_buf(&tx, VG_BUF_HTTP_STAT_CODE, "302");
-    set_buf(&tx, VG_BUF_HTTP_RESPONSE_HEADER, "Server: x\r\n");
+    sig_set_buf(&tx, VG_BUF_HTTP_STAT_CODE, "302");
+    sig_set_buf(&tx, VG_BUF_HTTP_RESPONSE_HEADER, "Server: x\r\n");
     expect_none(&e, &tx, &resp, TO_CLIENT);
-    set_buf(&tx, VG_BUF_HTTP_RESPONSE_HEADER, "Server: x\r\nX-Powered-By: PHP/8\r\n");
-    set_buf(&tx, VG_BUF_HTTP_SET_COOKIE, "session=abc; path=/");
+    sig_set_buf(&tx, VG_BUF_HTTP_RESPONSE_HEADER, "Server: x\r\nX-Powered-By: PHP/8\r\n");
+    sig_set_buf(&tx, VG_BUF_HTTP_SET_COOKIE, "session=abc; path=/");
     EXPECT(&e, &tx, &resp, TO_CLIENT, 1, 2, 3);
     sig_engine_stop(&e);
 }
@@ -379,21 +373,21 @@ Test(detect_app, direction_free_header_rule_inspects_both)
     const struct vg_packet req = packet(IPPROTO_TCP, "10.0.0.1", 40000, "10.0.0.2", 80);
     const struct vg_packet resp = packet(IPPROTO_TCP, "10.0.0.2", 80, "10.0.0.1", 40000);
     struct vg_app_tx tx = tx_new(VG_APP_HTTP, VG_STAGE_REQUEST, VG_DIR_TOSERVER);
-    set_buf(&tx, VG_BUF_HTTP_URI, "/a");
-    set_buf(&tx, VG_BUF_HTTP_HEADER, "Host: a\r\nServer: proxy\r\n");
+    sig_set_buf(&tx, VG_BUF_HTTP_URI, "/a");
+    sig_set_buf(&tx, VG_BUF_HTTP_HEADER, "Host: a\r\nServer: proxy\r\n");
     EXPECT(&e, &tx, &req, TO_SERVER, 1, 2, 3);
 
     /* the response: only the direction-free rule, on the response's header */
     tx.stage = VG_STAGE_RESPONSE;
     tx.dir = VG_DIR_TOCLIENT;
-    set_buf(&tx, VG_BUF_HTTP_RESPONSE_HEADER, "Content-Type: text/html\r\n");
+    sig_set_buf(&tx, VG_BUF_HTTP_RESPONSE_HEADER, "Content-Type: text/html\r\n");
     expect_none(&e, &tx, &resp, TO_CLIENT);
-    set_buf(&tx, VG_BUF_HTTP_RESPONSE_HEADER, "Server: Apache\r\n");
+    sig_set_buf(&tx, VG_BUF_HTTP_RESPONSE_HEADER, "Server: Apache\r\n");
     EXPECT(&e, &tx, &resp, TO_CLIENT, 1);
 
     /* a response-only transaction (no request seen) */
     struct vg_app_tx only = tx_new(VG_APP_HTTP, VG_STAGE_RESPONSE, VG_DIR_TOCLIENT);
-    set_buf(&only, VG_BUF_HTTP_RESPONSE_HEADER, "Server: Apache\r\n");
+    sig_set_buf(&only, VG_BUF_HTTP_RESPONSE_HEADER, "Server: Apache\r\n");
     EXPECT(&e, &only, &resp, TO_CLIENT, 1);
     sig_engine_stop(&e);
 }
@@ -411,17 +405,17 @@ Test(detect_app, negated_content_on_missing_buffer)
     cr_assert_eq(e.l.st.no_pattern_rules, 1);
     const struct vg_packet req = packet(IPPROTO_TCP, "10.0.0.1", 40000, "10.0.0.2", 80);
     struct vg_app_tx tx = tx_new(VG_APP_HTTP, VG_STAGE_REQUEST, VG_DIR_TOSERVER);
-    set_buf(&tx, VG_BUF_HTTP_METHOD, "GET");
+    sig_set_buf(&tx, VG_BUF_HTTP_METHOD, "GET");
     /* no Referer, no User-Agent */
     EXPECT(&e, &tx, &req, TO_SERVER, 1, 3);
-    set_buf(&tx, VG_BUF_HTTP_REFERER, "http://evil.example/");
-    set_buf(&tx, VG_BUF_HTTP_USER_AGENT, "Mozilla/5.0");
+    sig_set_buf(&tx, VG_BUF_HTTP_REFERER, "http://evil.example/");
+    sig_set_buf(&tx, VG_BUF_HTTP_USER_AGENT, "Mozilla/5.0");
     expect_none(&e, &tx, &req, TO_SERVER);
-    set_buf(&tx, VG_BUF_HTTP_REFERER, "http://good.example/");
-    set_buf(&tx, VG_BUF_HTTP_USER_AGENT, "curl/8.0");
+    sig_set_buf(&tx, VG_BUF_HTTP_REFERER, "http://good.example/");
+    sig_set_buf(&tx, VG_BUF_HTTP_USER_AGENT, "curl/8.0");
     EXPECT(&e, &tx, &req, TO_SERVER, 1, 2, 3);
     /* present but empty: a negated content passes, a positive one fails */
-    set_buf(&tx, VG_BUF_HTTP_USER_AGENT, "");
+    sig_set_buf(&tx, VG_BUF_HTTP_USER_AGENT, "");
     EXPECT(&e, &tx, &req, TO_SERVER, 1, 3);
     /* the rule without a fast pattern is for HTTP transactions only */
     struct vg_app_tx tls = tx_new(VG_APP_TLS, VG_STAGE_REQUEST, VG_DIR_TOSERVER);
@@ -442,8 +436,8 @@ Test(detect_app, header_tests_and_order)
             "alert http any any -> any any (http.uri; content:\"admin\"; offset:2; sid:6;)\n");
     const struct vg_packet req = packet(IPPROTO_TCP, "10.0.0.1", 40000, "10.0.0.2", 80);
     struct vg_app_tx tx = tx_new(VG_APP_HTTP, VG_STAGE_REQUEST, VG_DIR_TOSERVER);
-    set_buf(&tx, VG_BUF_HTTP_URI, "/admin/x");
-    set_buf(&tx, VG_BUF_HTTP_HOST, "www.example.com");
+    sig_set_buf(&tx, VG_BUF_HTTP_URI, "/admin/x");
+    sig_set_buf(&tx, VG_BUF_HTTP_HOST, "www.example.com");
     /* sid 1 wants port 8080; priority 1 before the others; sid 6: "admin"
      * starts at 1, before offset 2 */
     EXPECT(&e, &tx, &req, TO_SERVER, 9, 2, 5);
@@ -502,7 +496,7 @@ Test(detect_app, nothing_to_inspect)
     sig_engine_start(&e, "alert http any any -> any any (http.uri; content:\"/\"; sid:1;)\n");
     const struct vg_packet req = packet(IPPROTO_TCP, "10.0.0.1", 40000, "10.0.0.2", 80);
     struct vg_app_tx tx = tx_new(VG_APP_HTTP, VG_STAGE_REQUEST, VG_DIR_TOSERVER);
-    set_buf(&tx, VG_BUF_HTTP_URI, "/");
+    sig_set_buf(&tx, VG_BUF_HTTP_URI, "/");
     struct sig_alerts a;
     memset(&a, 0, sizeof(a));
     cr_assert_eq(vg_detect_app(e.ctx, &tx, NULL, TO_SERVER, sig_collect, &a), 0);
@@ -538,7 +532,7 @@ Test(detect_app, many_candidates)
     sig_engine_start(&e, text);
     const struct vg_packet req = packet(IPPROTO_TCP, "10.0.0.1", 40000, "10.0.0.2", 80);
     struct vg_app_tx tx = tx_new(VG_APP_HTTP, VG_STAGE_REQUEST, VG_DIR_TOSERVER);
-    set_buf(&tx, VG_BUF_HTTP_URI, "/p1/p2/p3/p4/p5/p6/p7/p8/p9/p10/");
+    sig_set_buf(&tx, VG_BUF_HTTP_URI, "/p1/p2/p3/p4/p5/p6/p7/p8/p9/p10/");
     struct sig_alerts a;
     run(&e, &tx, &req, TO_SERVER, &a);
     /* sids i with i % 50 in 1..10: 40 rules, by priority then sid */
@@ -559,10 +553,10 @@ Test(detect_app, relative_content_starts_its_buffer)
                          "content:\"ex\"; distance:0; within:2; sid:1;)\n");
     const struct vg_packet req = packet(IPPROTO_TCP, "10.0.0.1", 40000, "10.0.0.2", 80);
     struct vg_app_tx tx = tx_new(VG_APP_HTTP, VG_STAGE_REQUEST, VG_DIR_TOSERVER);
-    set_buf(&tx, VG_BUF_HTTP_URI, "/a/b/c/index.html");
-    set_buf(&tx, VG_BUF_HTTP_HOST, "example.com");
+    sig_set_buf(&tx, VG_BUF_HTTP_URI, "/a/b/c/index.html");
+    sig_set_buf(&tx, VG_BUF_HTTP_HOST, "example.com");
     EXPECT(&e, &tx, &req, TO_SERVER, 1);
-    set_buf(&tx, VG_BUF_HTTP_HOST, "www.example.com");
+    sig_set_buf(&tx, VG_BUF_HTTP_HOST, "www.example.com");
     expect_none(&e, &tx, &req, TO_SERVER);
     sig_engine_stop(&e);
 }

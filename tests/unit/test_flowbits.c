@@ -18,13 +18,6 @@ TestSuite(flowbits, .init = sig_tmp_setup, .fini = sig_tmp_teardown);
 
 /* ---- Parsing --------------------------------------------------------------------------- */
 
-static void load_ok(struct sig_load *l, const char *text)
-{
-    sig_load_text(l, text, NULL);
-    cr_assert_not_null(l->rs);
-    cr_assert_str_empty(l->err, "unexpected errors: %s", l->err);
-}
-
 static const struct sig_rule *rule(const struct sig_load *l, uint32_t sid)
 {
     const struct sig_rule *r = sig_ruleset_find(l->rs, 1, sid);
@@ -55,7 +48,8 @@ static void expect_op(const struct sig_flowbit_op *op, uint8_t cmd, uint32_t nbi
 Test(flowbits, parse_every_form)
 {
     struct sig_load l;
-    load_ok(&l, "alert tcp any any -> any any (flowbits:set,a; flowbits:isset, b|c ; "
+    sig_load_ok(&l,
+                "alert tcp any any -> any any (flowbits:set,a; flowbits:isset, b|c ; "
                 "flowbits:toggle, d; flowbits: unset ,a; flowbits:ISNOTSET,e|a; flowbits:noalert; "
                 "sid:1;)\n"
                 "alert tcp any any -> any any (flowbits:isset,a|d; flowbits:set,b; "
@@ -223,13 +217,6 @@ Test(flowbits, rule_order)
 
 /* ---- Packets ------------------------------------------------------------------------------ */
 
-static void engine_start(struct sig_engine *e, const char *rules)
-{
-    load_ok(&e->l, rules);
-    e->ctx = vg_detect_ctx_new(e->l.rs);
-    cr_assert_not_null(e->ctx);
-}
-
 static struct vg_packet tcp_from(const char *src, const char *payload)
 {
     struct vg_packet p;
@@ -282,10 +269,10 @@ static void expect_sids(struct sig_engine *e, struct vg_flow_vars *vars, const c
 Test(flowbits, chain_over_packets)
 {
     struct sig_engine e;
-    engine_start(&e, "alert tcp any any -> any any (content:\"LOGIN\"; flowbits:set,logged_in; "
-                     "flowbits:noalert; sid:10;)\n"
-                     "alert tcp any any -> any any (content:\"CMD\"; flowbits:isset,logged_in; "
-                     "sid:11;)\n");
+    sig_engine_start(&e, "alert tcp any any -> any any (content:\"LOGIN\"; flowbits:set,logged_in; "
+                         "flowbits:noalert; sid:10;)\n"
+                         "alert tcp any any -> any any (content:\"CMD\"; flowbits:isset,logged_in; "
+                         "sid:11;)\n");
     struct vg_flow_vars flow_a = {0}, flow_b = {0};
     EXPECT_NONE(&e, &flow_a, "CMD ls");
     EXPECT_NONE(&e, &flow_a, "LOGIN bob"); /* noalert, but the bit is set */
@@ -304,7 +291,8 @@ Test(flowbits, chain_over_packets)
 Test(flowbits, or_lists)
 {
     struct sig_engine e;
-    engine_start(&e, "alert tcp any any -> any any (content:\"SETA\"; flowbits:set,a; noalert; "
+    sig_engine_start(&e,
+                     "alert tcp any any -> any any (content:\"SETA\"; flowbits:set,a; noalert; "
                      "sid:1;)\n"
                      "alert tcp any any -> any any (content:\"SETB\"; flowbits:set,b; noalert; "
                      "sid:2;)\n"
@@ -329,14 +317,14 @@ Test(flowbits, or_lists)
 Test(flowbits, isnotset_toggle_unset)
 {
     struct sig_engine e;
-    engine_start(&e,
-                 "alert tcp any any -> any any (content:\"SET\"; flowbits:set,t; noalert; sid:1;)\n"
-                 "alert tcp any any -> any any (content:\"TOG\"; flowbits:toggle,t; noalert; "
-                 "sid:2;)\n"
-                 "alert tcp any any -> any any (content:\"UNS\"; flowbits:unset,t; noalert; "
-                 "sid:3;)\n"
-                 "alert tcp any any -> any any (content:\"CHK\"; flowbits:isset,t; sid:4;)\n"
-                 "alert tcp any any -> any any (content:\"CHK\"; flowbits:isnotset,t; sid:5;)\n");
+    sig_engine_start(
+        &e, "alert tcp any any -> any any (content:\"SET\"; flowbits:set,t; noalert; sid:1;)\n"
+            "alert tcp any any -> any any (content:\"TOG\"; flowbits:toggle,t; noalert; "
+            "sid:2;)\n"
+            "alert tcp any any -> any any (content:\"UNS\"; flowbits:unset,t; noalert; "
+            "sid:3;)\n"
+            "alert tcp any any -> any any (content:\"CHK\"; flowbits:isset,t; sid:4;)\n"
+            "alert tcp any any -> any any (content:\"CHK\"; flowbits:isnotset,t; sid:5;)\n");
     struct vg_flow_vars f = {0};
     EXPECT(&e, &f, "CHK", 5);
     EXPECT_NONE(&e, &f, "TOG"); /* off -> on */
@@ -360,7 +348,8 @@ Test(flowbits, isnotset_toggle_unset)
 Test(flowbits, noalert_keyword_still_sets)
 {
     struct sig_engine e;
-    engine_start(&e, "alert tcp any any -> any any (content:\"A\"; flowbits:set,x; noalert; "
+    sig_engine_start(&e,
+                     "alert tcp any any -> any any (content:\"A\"; flowbits:set,x; noalert; "
                      "sid:1;)\n"
                      "alert tcp any any -> any any (content:\"B\"; flowbits:isset,x; "
                      "flowbits:noalert; flowbits:set,y; sid:2;)\n"
@@ -375,7 +364,8 @@ Test(flowbits, noalert_keyword_still_sets)
 Test(flowbits, actions_only_when_the_rule_matches)
 {
     struct sig_engine e;
-    engine_start(&e, "alert tcp any any -> any any (content:\"GO\"; content:\"NOW\"; distance:0; "
+    sig_engine_start(&e,
+                     "alert tcp any any -> any any (content:\"GO\"; content:\"NOW\"; distance:0; "
                      "flowbits:set,x; noalert; sid:1;)\n"
                      "alert tcp any any -> any any (content:\"CHK\"; flowbits:isset,x; sid:2;)\n");
     struct vg_flow_vars f = {0};
@@ -391,11 +381,11 @@ Test(flowbits, same_packet_order)
     /* the checker has the lower sid and a better priority; the setter
      * still runs first, and both alert on one packet in rule order */
     struct sig_engine e;
-    engine_start(&e, "alert tcp any any -> any any (content:\"X\"; flowbits:isset,f; "
-                     "priority:1; sid:1;)\n"
-                     "alert tcp any any -> any any (content:\"X\"; flowbits:isset,g; "
-                     "flowbits:set,f; sid:2;)\n"
-                     "alert tcp any any -> any any (content:\"X\"; flowbits:set,g; sid:3;)\n");
+    sig_engine_start(&e, "alert tcp any any -> any any (content:\"X\"; flowbits:isset,f; "
+                         "priority:1; sid:1;)\n"
+                         "alert tcp any any -> any any (content:\"X\"; flowbits:isset,g; "
+                         "flowbits:set,f; sid:2;)\n"
+                         "alert tcp any any -> any any (content:\"X\"; flowbits:set,g; sid:3;)\n");
     struct vg_flow_vars f = {0};
     EXPECT(&e, &f, "X", 3, 2, 1);
     struct vg_flow_vars fresh = {0};
@@ -425,7 +415,7 @@ Test(flowbits, cap_per_flow)
              "alert tcp any any -> any any (content:\"MORE\"; flowbits:set,b16; noalert; "
              "sid:201;)\n");
     struct sig_engine e;
-    engine_start(&e, rules);
+    sig_engine_start(&e, rules);
     struct vg_detect_flowbit_stats st;
     vg_detect_ctx_flowbit_stats(e.ctx, &st);
     cr_assert_eq(st.set_refused, 0);
@@ -452,22 +442,6 @@ Test(flowbits, cap_per_flow)
 
 /* ---- Transactions and streams ------------------------------------------------------------ */
 
-static struct vg_app_tx http_tx(enum vg_app_stage stage, enum vg_flow_dir dir)
-{
-    struct vg_app_tx tx;
-    memset(&tx, 0, sizeof(tx));
-    tx.proto = VG_APP_HTTP;
-    tx.stage = (uint8_t)stage;
-    tx.dir = (uint8_t)dir;
-    return tx;
-}
-
-static void set_buf(struct vg_app_tx *tx, enum vg_buffer b, const char *s)
-{
-    tx->buf[b].data = (const uint8_t *)s;
-    tx->buf[b].len = (uint32_t)strlen(s);
-}
-
 static struct sig_alerts run_tx(struct sig_engine *e, struct vg_flow_vars *vars,
                                 const struct vg_app_tx *tx)
 {
@@ -485,19 +459,19 @@ static struct sig_alerts run_tx(struct sig_engine *e, struct vg_flow_vars *vars,
 Test(flowbits, transactions)
 {
     struct sig_engine e;
-    engine_start(&e, "alert http any any -> any any (http.uri; content:\"/login\"; "
-                     "flowbits:set,login; noalert; sid:1;)\n"
-                     "alert http any any -> any any (http.stat_code; content:\"200\"; "
-                     "flowbits:isset,login; sid:2;)\n");
-    struct vg_app_tx req = http_tx(VG_STAGE_REQUEST, VG_DIR_TOSERVER);
-    set_buf(&req, VG_BUF_HTTP_URI, "/index.html");
-    struct vg_app_tx resp = http_tx(VG_STAGE_RESPONSE, VG_DIR_TOCLIENT);
-    set_buf(&resp, VG_BUF_HTTP_STAT_CODE, "200");
+    sig_engine_start(&e, "alert http any any -> any any (http.uri; content:\"/login\"; "
+                         "flowbits:set,login; noalert; sid:1;)\n"
+                         "alert http any any -> any any (http.stat_code; content:\"200\"; "
+                         "flowbits:isset,login; sid:2;)\n");
+    struct vg_app_tx req = sig_http_tx(VG_STAGE_REQUEST, VG_DIR_TOSERVER);
+    sig_set_buf(&req, VG_BUF_HTTP_URI, "/index.html");
+    struct vg_app_tx resp = sig_http_tx(VG_STAGE_RESPONSE, VG_DIR_TOCLIENT);
+    sig_set_buf(&resp, VG_BUF_HTTP_STAT_CODE, "200");
 
     struct vg_flow_vars f = {0};
     cr_assert_eq(run_tx(&e, &f, &req).n, 0);
     cr_assert_eq(run_tx(&e, &f, &resp).n, 0);
-    set_buf(&req, VG_BUF_HTTP_URI, "/login");
+    sig_set_buf(&req, VG_BUF_HTTP_URI, "/login");
     cr_assert_eq(run_tx(&e, &f, &req).n, 0);
     struct sig_alerts a = run_tx(&e, &f, &resp);
     cr_assert_eq(a.n, 1);
@@ -523,10 +497,10 @@ static uint32_t feed(struct sig_engine *e, struct vg_flow_vars *vars, struct vg_
 Test(flowbits, streams)
 {
     struct sig_engine e;
-    engine_start(&e, "alert tcp any any -> any any (content:\"USER\"; flowbits:set,user; "
-                     "noalert; sid:1;)\n"
-                     "alert tcp any any -> any any (content:\"PASS\"; flowbits:isset,user; "
-                     "sid:2;)\n");
+    sig_engine_start(&e, "alert tcp any any -> any any (content:\"USER\"; flowbits:set,user; "
+                         "noalert; sid:1;)\n"
+                         "alert tcp any any -> any any (content:\"PASS\"; flowbits:isset,user; "
+                         "sid:2;)\n");
     cr_assert_eq(vg_detect_ctx_streams(e.ctx, 4), 0);
     struct vg_flow_vars f = {0};
     struct vg_detect_stream *s = vg_detect_stream_open(e.ctx);
@@ -550,7 +524,8 @@ Test(flowbits, streams)
 Test(flowbits, pass_ends_the_flow)
 {
     struct sig_engine e;
-    engine_start(&e, "pass tcp any any -> any any (content:\"TRUSTED\"; priority:255; sid:99;)\n"
+    sig_engine_start(&e,
+                     "pass tcp any any -> any any (content:\"TRUSTED\"; priority:255; sid:99;)\n"
                      "alert tcp any any -> any any (content:\"BAD\"; priority:1; sid:1;)\n"
                      "alert http any any -> any any (http.uri; content:\"/bad\"; sid:2;)\n"
                      "alert tcp any any -> any any (content:\"EVIL\"; sid:3;)\n");
@@ -562,8 +537,8 @@ Test(flowbits, pass_ends_the_flow)
     /* later packets of the flow are not inspected ... */
     EXPECT_NONE(&e, &f, "BAD");
     /* ... nor its transactions ... */
-    struct vg_app_tx req = http_tx(VG_STAGE_REQUEST, VG_DIR_TOSERVER);
-    set_buf(&req, VG_BUF_HTTP_URI, "/bad");
+    struct vg_app_tx req = sig_http_tx(VG_STAGE_REQUEST, VG_DIR_TOSERVER);
+    sig_set_buf(&req, VG_BUF_HTTP_URI, "/bad");
     cr_assert_eq(run_tx(&e, &f, &req).n, 0);
     cr_assert_eq(run_tx(&e, &other, &req).n, 1);
     /* ... nor its streams */
@@ -587,8 +562,8 @@ Test(flowbits, pass_ends_the_flow)
 Test(flowbits, pass_in_a_stream_ends_the_flow)
 {
     struct sig_engine e;
-    engine_start(&e, "pass tcp any any -> any any (content:\"HELLO\"; sid:99;)\n"
-                     "alert tcp any any -> any any (content:\"EVIL\"; sid:1;)\n");
+    sig_engine_start(&e, "pass tcp any any -> any any (content:\"HELLO\"; sid:99;)\n"
+                         "alert tcp any any -> any any (content:\"EVIL\"; sid:1;)\n");
     cr_assert_eq(vg_detect_ctx_streams(e.ctx, 2), 0);
     struct vg_flow_vars f = {0};
     struct vg_detect_stream *s = vg_detect_stream_open(e.ctx);
@@ -606,7 +581,8 @@ Test(flowbits, pass_in_a_stream_ends_the_flow)
 Test(flowbits, stream_chunk_runs_setter_before_checker)
 {
     struct sig_engine e;
-    engine_start(&e, "alert tcp any any -> any any (content:\"CHECK\"; flowbits:isset,s; sid:1;)\n"
+    sig_engine_start(&e,
+                     "alert tcp any any -> any any (content:\"CHECK\"; flowbits:isset,s; sid:1;)\n"
                      "alert tcp any any -> any any (content:\"SETTER\"; flowbits:set,s; noalert; "
                      "sid:2;)\n");
     cr_assert_eq(vg_detect_ctx_streams(e.ctx, 2), 0);
@@ -623,7 +599,8 @@ Test(flowbits, stream_chunk_runs_setter_before_checker)
 Test(flowbits, pass_rule_sets_flowbits)
 {
     struct sig_engine e;
-    engine_start(&e, "pass tcp any any -> any any (content:\"OK\"; flowbits:set,ok; sid:9;)\n"
+    sig_engine_start(&e,
+                     "pass tcp any any -> any any (content:\"OK\"; flowbits:set,ok; sid:9;)\n"
                      "alert tcp any any -> any any (content:\"OK\"; flowbits:isset,ok; sid:1;)\n");
     struct vg_flow_vars f = {0};
     EXPECT_NONE(&e, &f, "OK");

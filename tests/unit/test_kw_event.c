@@ -20,13 +20,6 @@
 
 TestSuite(kw_event, .init = sig_tmp_setup, .fini = sig_tmp_teardown);
 
-static void load_ok(struct sig_load *l, const char *rules)
-{
-    sig_load_text(l, rules, NULL);
-    cr_assert_not_null(l->rs);
-    cr_assert_str_empty(l->err, "unexpected errors: %s", l->err);
-}
-
 /* The rule (on line 1) is refused with exactly this message. */
 static void expect_error(const char *rule, const char *msg)
 {
@@ -43,7 +36,8 @@ static void expect_error(const char *rule, const char *msg)
 Test(kw_event, parse_every_form)
 {
     struct sig_load l;
-    load_ok(&l, "alert ip any any -> any any (decode-event:ipv4.trunc_pkt; sid:1;)\n"
+    sig_load_ok(&l,
+                "alert ip any any -> any any (decode-event:ipv4.trunc_pkt; sid:1;)\n"
                 "alert ip any any -> any any (decode-event:decoder.ipv4.trunc_pkt; sid:2;)\n"
                 "alert ip any any -> any any (decode-event: IPV4.TRUNC_PKT ; sid:3;)\n"
                 "alert ip any any -> any any (decode-event:ipv4.pkt_too_small; sid:4;)\n"
@@ -130,13 +124,6 @@ Test(kw_event, errors)
 
 /* ---- Matching ---- */
 
-static void engine_start(struct sig_engine *e, const char *rules)
-{
-    load_ok(&e->l, rules);
-    e->ctx = vg_detect_ctx_new(e->l.rs);
-    cr_assert_not_null(e->ctx);
-}
-
 /* The sids alerting for one anomaly, as "a,b" ("" for none). */
 static const char *raise_event(struct sig_engine *e, uint8_t kind, uint8_t app_proto,
                                uint16_t event, const struct vg_packet *p, uint32_t flow_flags)
@@ -173,18 +160,18 @@ static struct vg_packet packet(uint8_t proto, const char *src, uint16_t sport, c
 Test(kw_event, fires_for_its_event_and_protocol_only)
 {
     struct sig_engine e;
-    engine_start(&e,
-                 "alert http any any -> any any (app-layer-event:http.invalid_request_line; "
-                 "sid:1;)\n"
-                 "alert tcp any any -> any any (app-layer-event:http.request_line_invalid; "
-                 "priority:1; sid:2;)\n"
-                 "alert tls any any -> any any (app-layer-event:tls.invalid_record_type; sid:3;)\n"
-                 "alert dns any any -> any any (app-layer-event:dns.malformed_data; sid:4;)\n"
-                 "alert tcp any any -> any any (stream-event:pkt_retransmission; sid:5;)\n"
-                 "alert ip any any -> any any (decode-event:tcp.invalid_optlen; sid:6;)\n"
-                 "alert ip any any -> any any (decode-event:ipv4.frag_overlap; sid:7;)\n"
-                 "alert ip any any -> any any (decode-event:defrag.overlap; sid:8;)\n"
-                 "alert tcp any any -> any any (content:\"GET\"; sid:9;)\n");
+    sig_engine_start(
+        &e, "alert http any any -> any any (app-layer-event:http.invalid_request_line; "
+            "sid:1;)\n"
+            "alert tcp any any -> any any (app-layer-event:http.request_line_invalid; "
+            "priority:1; sid:2;)\n"
+            "alert tls any any -> any any (app-layer-event:tls.invalid_record_type; sid:3;)\n"
+            "alert dns any any -> any any (app-layer-event:dns.malformed_data; sid:4;)\n"
+            "alert tcp any any -> any any (stream-event:pkt_retransmission; sid:5;)\n"
+            "alert ip any any -> any any (decode-event:tcp.invalid_optlen; sid:6;)\n"
+            "alert ip any any -> any any (decode-event:ipv4.frag_overlap; sid:7;)\n"
+            "alert ip any any -> any any (decode-event:defrag.overlap; sid:8;)\n"
+            "alert tcp any any -> any any (content:\"GET\"; sid:9;)\n");
     struct vg_packet t = packet(IPPROTO_TCP, "192.168.1.10", 40000, "203.0.113.5", 80);
     struct vg_packet u = packet(IPPROTO_UDP, "192.168.1.10", 40000, "203.0.113.5", 53);
     struct vg_packet u6 = packet(IPPROTO_UDP, "2001:db8::1", 40000, "2001:db8::2", 53);
@@ -232,21 +219,21 @@ Test(kw_event, fires_for_its_event_and_protocol_only)
 Test(kw_event, header_flow_and_direction_conditions)
 {
     struct sig_engine e;
-    engine_start(&e,
-                 "alert dns any any -> any any (flow:to_server; app-layer-event:dns.malformed_data;"
-                 " sid:1;)\n"
-                 "alert dns any any -> any any (flow:to_client; app-layer-event:dns.malformed_data;"
-                 " sid:2;)\n"
-                 "alert udp 192.168.0.0/16 any -> any 53 (app-layer-event:dns.malformed_data; "
-                 "sid:3;)\n"
-                 "alert http any any -> any any (app-layer-event:http.request_field_missing_colon;"
-                 " sid:4;)\n"
-                 "alert http any any -> any any (app-layer-event:http.response_field_missing_colon;"
-                 " sid:5;)\n"
-                 "alert http any any -> any any (app-layer-event:http.header_missing_colon; "
-                 "sid:6;)\n"
-                 "alert ip any any -> any any (decode-event:ipv4.trunc_pkt; sid:7;)\n"
-                 "alert ip 10.0.0.0/8 any -> any any (decode-event:ipv4.trunc_pkt; sid:8;)\n");
+    sig_engine_start(
+        &e, "alert dns any any -> any any (flow:to_server; app-layer-event:dns.malformed_data;"
+            " sid:1;)\n"
+            "alert dns any any -> any any (flow:to_client; app-layer-event:dns.malformed_data;"
+            " sid:2;)\n"
+            "alert udp 192.168.0.0/16 any -> any 53 (app-layer-event:dns.malformed_data; "
+            "sid:3;)\n"
+            "alert http any any -> any any (app-layer-event:http.request_field_missing_colon;"
+            " sid:4;)\n"
+            "alert http any any -> any any (app-layer-event:http.response_field_missing_colon;"
+            " sid:5;)\n"
+            "alert http any any -> any any (app-layer-event:http.header_missing_colon; "
+            "sid:6;)\n"
+            "alert ip any any -> any any (decode-event:ipv4.trunc_pkt; sid:7;)\n"
+            "alert ip 10.0.0.0/8 any -> any any (decode-event:ipv4.trunc_pkt; sid:8;)\n");
     struct vg_packet q = packet(IPPROTO_UDP, "192.168.1.10", 40000, "203.0.113.5", 53);
     struct vg_packet r = packet(IPPROTO_UDP, "203.0.113.5", 53, "192.168.1.10", 40000);
     const uint32_t dns = VG_DF_APP(VG_APP_DNS);
@@ -273,7 +260,8 @@ Test(kw_event, header_flow_and_direction_conditions)
 Test(kw_event, flowbits_and_pass)
 {
     struct sig_engine e;
-    engine_start(&e, "alert tcp any any -> any any (flowbits:set,retrans; flowbits:noalert; "
+    sig_engine_start(&e,
+                     "alert tcp any any -> any any (flowbits:set,retrans; flowbits:noalert; "
                      "stream-event:pkt_retransmission; sid:1;)\n"
                      "alert tcp any any -> any any (flowbits:isset,retrans; "
                      "stream-event:reassembly_seq_gap; sid:2;)\n"
@@ -304,7 +292,7 @@ Test(kw_event, flowbits_and_pass)
 Test(kw_event, no_event_rules)
 {
     struct sig_engine e;
-    engine_start(&e, "alert tcp any any -> any any (content:\"x\"; sid:1;)\n");
+    sig_engine_start(&e, "alert tcp any any -> any any (content:\"x\"; sid:1;)\n");
     struct vg_packet t = packet(IPPROTO_TCP, "192.168.1.10", 40000, "203.0.113.5", 80);
     cr_assert_str_eq(raise_event(&e, VG_ANOMALY_STREAM, 0, VG_STREAM_EV_SEQ_GAP, &t, TS), "");
     cr_assert_eq(e.l.st.event_rules, 0);

@@ -36,13 +36,6 @@ static void expect_error(const char *rule, const char *msg)
     expect_error_cfg(rule, msg, NULL);
 }
 
-static void load_ok(struct sig_load *l, const char *rules)
-{
-    sig_load_text(l, rules, NULL);
-    cr_assert_not_null(l->rs);
-    cr_assert_str_empty(l->err, "unexpected errors: %s", l->err);
-}
-
 static const struct sig_rule *rule_by_sid(const struct sig_load *l, uint32_t sid)
 {
     const struct sig_rule *r = sig_ruleset_find(l->rs, 1, sid);
@@ -110,22 +103,6 @@ static const char *packet_sids(struct sig_engine *e, const struct vg_packet *p)
 #define TO_SERVER (VG_DF_HAS_FLOW | VG_DF_ESTABLISHED | VG_DF_TOSERVER)
 #define TO_CLIENT (VG_DF_HAS_FLOW | VG_DF_ESTABLISHED | VG_DF_TOCLIENT)
 
-static struct vg_app_tx tx_new(enum vg_app_stage stage, enum vg_flow_dir dir)
-{
-    struct vg_app_tx tx;
-    memset(&tx, 0, sizeof(tx));
-    tx.proto = VG_APP_HTTP;
-    tx.stage = (uint8_t)stage;
-    tx.dir = (uint8_t)dir;
-    return tx;
-}
-
-static void set_buf(struct vg_app_tx *tx, enum vg_buffer b, const char *s)
-{
-    tx->buf[b].data = (const uint8_t *)s;
-    tx->buf[b].len = (uint32_t)strlen(s);
-}
-
 static const char *tx_sids(struct sig_engine *e, const struct vg_app_tx *tx, uint32_t flow_flags)
 {
     static char out[256];
@@ -145,16 +122,16 @@ static const char *tx_sids(struct sig_engine *e, const struct vg_app_tx *tx, uin
 Test(pcre, pcre_option_flags)
 {
     struct sig_load l;
-    load_ok(&l, "alert tcp any any -> any any (pcre:\"/a/\"; sid:1;)\n"
-                "alert tcp any any -> any any (pcre:\"/a/i\"; sid:2;)\n"
-                "alert tcp any any -> any any (pcre:\"/a/s\"; sid:3;)\n"
-                "alert tcp any any -> any any (pcre:\"/a/m\"; sid:4;)\n"
-                "alert tcp any any -> any any (pcre:\"/a b/x\"; sid:5;)\n"
-                "alert tcp any any -> any any (pcre:\"/a/A\"; sid:6;)\n"
-                "alert tcp any any -> any any (pcre:\"/a$/E\"; sid:7;)\n"
-                "alert tcp any any -> any any (pcre:\"/a+/G\"; sid:8;)\n"
-                "alert tcp any any -> any any (pcre:\"/a/ismxAEG\"; sid:9;)\n"
-                "alert tcp any any -> any any (pcre:\"/a/B\"; sid:10;)\n");
+    sig_load_ok(&l, "alert tcp any any -> any any (pcre:\"/a/\"; sid:1;)\n"
+                    "alert tcp any any -> any any (pcre:\"/a/i\"; sid:2;)\n"
+                    "alert tcp any any -> any any (pcre:\"/a/s\"; sid:3;)\n"
+                    "alert tcp any any -> any any (pcre:\"/a/m\"; sid:4;)\n"
+                    "alert tcp any any -> any any (pcre:\"/a b/x\"; sid:5;)\n"
+                    "alert tcp any any -> any any (pcre:\"/a/A\"; sid:6;)\n"
+                    "alert tcp any any -> any any (pcre:\"/a$/E\"; sid:7;)\n"
+                    "alert tcp any any -> any any (pcre:\"/a+/G\"; sid:8;)\n"
+                    "alert tcp any any -> any any (pcre:\"/a/ismxAEG\"; sid:9;)\n"
+                    "alert tcp any any -> any any (pcre:\"/a/B\"; sid:10;)\n");
     const uint32_t want[] = {
         0,
         PCRE2_CASELESS,
@@ -187,11 +164,11 @@ Test(pcre, pcre_option_flags)
 Test(pcre, relative_negated_and_limit_flags)
 {
     struct sig_load l;
-    load_ok(&l, "alert tcp any any -> any any (content:\"x\"; pcre:\"/a/R\"; sid:1;)\n"
-                "alert tcp any any -> any any (content:\"x\"; pcre:!\"/a/\"; sid:2;)\n"
-                "alert tcp any any -> any any (content:\"x\"; pcre: ! \"/a/RO\"; sid:3;)\n"
-                "alert tcp any any -> any any (pcre:\"/(?P<flow_ua>.*)\\r\\n(?P<pkt_x>b)/\"; "
-                "sid:4;)\n");
+    sig_load_ok(&l, "alert tcp any any -> any any (content:\"x\"; pcre:\"/a/R\"; sid:1;)\n"
+                    "alert tcp any any -> any any (content:\"x\"; pcre:!\"/a/\"; sid:2;)\n"
+                    "alert tcp any any -> any any (content:\"x\"; pcre: ! \"/a/RO\"; sid:3;)\n"
+                    "alert tcp any any -> any any (pcre:\"/(?P<flow_ua>.*)\\r\\n(?P<pkt_x>b)/\"; "
+                    "sid:4;)\n");
     const struct sig_content *e = pcre_elem(rule_by_sid(&l, 1));
     cr_assert_eq(e->flags, SIG_ELEM_RELATIVE);
     cr_assert(((const struct sig_pcre *)e->ext)->relative);
@@ -256,7 +233,8 @@ Test(pcre, buffer_flags)
 
     /* The same buffer twice is not a conflict; B and O change no buffer. */
     struct sig_load l;
-    load_ok(&l, "alert http any any -> any any (pcre:\"/a/UUBO\"; sid:1;)\n"
+    sig_load_ok(&l,
+                "alert http any any -> any any (pcre:\"/a/UUBO\"; sid:1;)\n"
                 "alert http any any -> any any (http.uri; content:\"x\"; pcre:\"/a/R\"; sid:2;)\n");
     cr_assert_eq(pcre_elem(rule_by_sid(&l, 1))->buffer, VG_BUF_HTTP_URI);
     /* Without a buffer flag the pcre inspects the sticky buffer in force. */
@@ -458,20 +436,20 @@ Test(pcre, buffer_flag_on_transaction)
     cr_assert_eq(r1->fast, 0);
     cr_assert_eq(r1->app_stage, VG_STAGE_REQUEST);
 
-    struct vg_app_tx req = tx_new(VG_STAGE_REQUEST, VG_DIR_TOSERVER);
-    set_buf(&req, VG_BUF_HTTP_URI, "/admin/login.cgi");
-    set_buf(&req, VG_BUF_HTTP_USER_AGENT, "curl/8.1.2");
-    set_buf(&req, VG_BUF_PAYLOAD, "/admin/login.cgi");
+    struct vg_app_tx req = sig_http_tx(VG_STAGE_REQUEST, VG_DIR_TOSERVER);
+    sig_set_buf(&req, VG_BUF_HTTP_URI, "/admin/login.cgi");
+    sig_set_buf(&req, VG_BUF_HTTP_USER_AGENT, "curl/8.1.2");
+    sig_set_buf(&req, VG_BUF_PAYLOAD, "/admin/login.cgi");
     cr_assert_str_eq(tx_sids(&e, &req, TO_SERVER), "1,3");
-    set_buf(&req, VG_BUF_HTTP_URI, "/admin/login.cgi?x");
-    set_buf(&req, VG_BUF_HTTP_USER_AGENT, "curl/8.1.2 extra");
+    sig_set_buf(&req, VG_BUF_HTTP_URI, "/admin/login.cgi?x");
+    sig_set_buf(&req, VG_BUF_HTTP_USER_AGENT, "curl/8.1.2 extra");
     cr_assert_str_eq(tx_sids(&e, &req, TO_SERVER), "");
 
-    struct vg_app_tx resp = tx_new(VG_STAGE_RESPONSE, VG_DIR_TOCLIENT);
-    set_buf(&resp, VG_BUF_HTTP_RESPONSE_HEADER, "Date: today\r\nServer: nginx/1.2\r\n");
-    set_buf(&resp, VG_BUF_HTTP_HEADER, "Server: nginx/1.2\r\n");
+    struct vg_app_tx resp = sig_http_tx(VG_STAGE_RESPONSE, VG_DIR_TOCLIENT);
+    sig_set_buf(&resp, VG_BUF_HTTP_RESPONSE_HEADER, "Date: today\r\nServer: nginx/1.2\r\n");
+    sig_set_buf(&resp, VG_BUF_HTTP_HEADER, "Server: nginx/1.2\r\n");
     cr_assert_str_eq(tx_sids(&e, &resp, TO_CLIENT), "2");
-    set_buf(&resp, VG_BUF_HTTP_RESPONSE_HEADER, "Date: today\r\nServer: apache\r\n");
+    sig_set_buf(&resp, VG_BUF_HTTP_RESPONSE_HEADER, "Date: today\r\nServer: apache\r\n");
     cr_assert_str_eq(tx_sids(&e, &resp, TO_CLIENT), "");
     sig_engine_stop(&e);
 }
@@ -487,10 +465,10 @@ Test(pcre, detect_pcre_05_request)
     const char *files[] = {path};
     sig_load_files(&e.l, files, 1, NULL, NULL);
     sig_engine_check(&e);
-    struct vg_app_tx req = tx_new(VG_STAGE_REQUEST, VG_DIR_TOSERVER);
-    set_buf(&req, VG_BUF_HTTP_HEADER,
-            "Host: www.emergingthreats.net\r\nUser-Agent: Mozilla/5.0 (X11; U; Linux i686)\r\n"
-            "Connection: keep-alive\r\n");
+    struct vg_app_tx req = sig_http_tx(VG_STAGE_REQUEST, VG_DIR_TOSERVER);
+    sig_set_buf(&req, VG_BUF_HTTP_HEADER,
+                "Host: www.emergingthreats.net\r\nUser-Agent: Mozilla/5.0 (X11; U; Linux i686)\r\n"
+                "Connection: keep-alive\r\n");
     cr_assert_str_eq(tx_sids(&e, &req, TO_SERVER), "1,2");
     sig_engine_stop(&e);
 }

@@ -13,13 +13,6 @@
 TestSuite(rules, .init = sig_tmp_setup, .fini = sig_tmp_teardown);
 
 /* Loads text that must parse without any message. */
-static void load_ok(struct sig_load *l, const char *text)
-{
-    sig_load_text(l, text, NULL);
-    cr_assert_not_null(l->rs);
-    cr_assert_str_empty(l->err, "unexpected errors: %s", l->err);
-}
-
 /* Loads one rule that must be rejected with exactly this message on line 1. */
 static void expect_error(const char *rule, const char *msg)
 {
@@ -72,15 +65,15 @@ static void expect_ports(const struct sig_port_set *s, const uint16_t *ranges, u
 Test(rules, comments_blank_lines_and_continuations)
 {
     struct sig_load l;
-    load_ok(&l, "# a comment\n"
-                "\n"
-                "   # indented comment\n"
-                "alert tcp any any -> any 80 (msg:\"one\"; \\\n"
-                "    content:\"abc\"; \\\n"
-                "    sid:1;)\n"
-                "\t\n"
-                "# alert tcp any any -> any any (msg:\"disabled\"; sid:2;)\n"
-                "alert udp any any -> any 53 (msg:\"two\"; sid:3;)\r\n");
+    sig_load_ok(&l, "# a comment\n"
+                    "\n"
+                    "   # indented comment\n"
+                    "alert tcp any any -> any 80 (msg:\"one\"; \\\n"
+                    "    content:\"abc\"; \\\n"
+                    "    sid:1;)\n"
+                    "\t\n"
+                    "# alert tcp any any -> any any (msg:\"disabled\"; sid:2;)\n"
+                    "alert udp any any -> any 53 (msg:\"two\"; sid:3;)\r\n");
     cr_assert_eq(l.st.rules_loaded, 2);
     cr_assert_eq(l.st.rules_skipped, 0);
     cr_assert_str_eq(rule_by_sid(&l, 1)->meta.msg, "one");
@@ -111,7 +104,7 @@ Test(rules, error_reports_the_line_where_the_rule_starts)
 Test(rules, continuation_at_end_of_file)
 {
     struct sig_load l;
-    load_ok(&l, "alert ip any any -> any any (sid:7; \\\n msg:\"x\";) \\\n");
+    sig_load_ok(&l, "alert ip any any -> any any (sid:7; \\\n msg:\"x\";) \\\n");
     cr_assert_eq(l.st.rules_loaded, 1);
     sig_load_done(&l);
 }
@@ -151,7 +144,8 @@ Test(rules, actions)
 Test(rules, metadata_and_target)
 {
     struct sig_load l;
-    load_ok(&l, "alert tcp any any -> any any (metadata:cve CVE_2022_1388, confidence confirmed; "
+    sig_load_ok(&l,
+                "alert tcp any any -> any any (metadata:cve CVE_2022_1388, confidence confirmed; "
                 "metadata: cve CVE_2022_41800 ,lonely, policy balanced-ips drop; "
                 "target:dest_ip; sid:1;)\n"
                 "alert tcp any any -> any any (target:src_ip; sid:2;)\n");
@@ -179,13 +173,13 @@ Test(rules, metadata_and_target)
 Test(rules, protocols)
 {
     struct sig_load l;
-    load_ok(&l, "alert ip any any -> any any (sid:1;)\n"
-                "alert tcp any any -> any any (sid:2;)\n"
-                "alert udp any any -> any any (sid:3;)\n"
-                "alert icmp any any -> any any (sid:4;)\n"
-                "alert tcp-pkt any any -> any any (sid:5;)\n"
-                "alert TCP any any -> any any (sid:6;)\n"
-                "alert pkthdr any any -> any any (sid:7;)\n");
+    sig_load_ok(&l, "alert ip any any -> any any (sid:1;)\n"
+                    "alert tcp any any -> any any (sid:2;)\n"
+                    "alert udp any any -> any any (sid:3;)\n"
+                    "alert icmp any any -> any any (sid:4;)\n"
+                    "alert tcp-pkt any any -> any any (sid:5;)\n"
+                    "alert TCP any any -> any any (sid:6;)\n"
+                    "alert pkthdr any any -> any any (sid:7;)\n");
     cr_assert_eq(rule_by_sid(&l, 1)->proto, SIG_PROTO_IP);
     cr_assert_eq(rule_by_sid(&l, 7)->proto, SIG_PROTO_IP); /* decoder-event rules: any packet */
     cr_assert_eq(rule_by_sid(&l, 2)->proto, SIG_PROTO_TCP);
@@ -220,8 +214,8 @@ Test(rules, header_shape)
 Test(rules, bidirectional)
 {
     struct sig_load l;
-    load_ok(&l, "alert tcp 1.2.3.4 any <> any 80 (sid:1;)\n"
-                "alert tcp 1.2.3.4 any -> any 80 (sid:2;)\n");
+    sig_load_ok(&l, "alert tcp 1.2.3.4 any <> any 80 (sid:1;)\n"
+                    "alert tcp 1.2.3.4 any -> any 80 (sid:2;)\n");
     cr_assert_eq(rule_by_sid(&l, 1)->bidir, 1);
     cr_assert_eq(rule_by_sid(&l, 2)->bidir, 0);
     sig_load_done(&l);
@@ -232,16 +226,16 @@ Test(rules, bidirectional)
 Test(rules, address_forms)
 {
     struct sig_load l;
-    load_ok(&l, "alert ip any any -> 10.1.2.3 any (sid:1;)\n"
-                "alert ip 10.1.2.3/8 any -> any any (sid:2;)\n"
-                "alert ip [10.0.0.1,192.168.1.0/24, 10.0.0.2] any -> any any (sid:3;)\n"
-                "alert ip !10.0.0.0/8 any -> any any (sid:4;)\n"
-                "alert ip [10.0.0.0/8,!10.1.0.0/16] any -> any any (sid:5;)\n"
-                "alert ip [10.0.0.0/8,![10.1.0.0/16,!10.1.2.0/24]] any -> any any (sid:6;)\n"
-                "alert ip 10.0.0.5-10.0.0.9 any -> any any (sid:7;)\n"
-                "alert ip 192.168.0.0/255.255.0.0 any -> any any (sid:8;)\n"
-                "alert ip [any,!1.2.3.4] any -> any any (sid:9;)\n"
-                "alert ip [1.2.3.4, [5.6.7.8]] any -> any any (sid:10;)\n");
+    sig_load_ok(&l, "alert ip any any -> 10.1.2.3 any (sid:1;)\n"
+                    "alert ip 10.1.2.3/8 any -> any any (sid:2;)\n"
+                    "alert ip [10.0.0.1,192.168.1.0/24, 10.0.0.2] any -> any any (sid:3;)\n"
+                    "alert ip !10.0.0.0/8 any -> any any (sid:4;)\n"
+                    "alert ip [10.0.0.0/8,!10.1.0.0/16] any -> any any (sid:5;)\n"
+                    "alert ip [10.0.0.0/8,![10.1.0.0/16,!10.1.2.0/24]] any -> any any (sid:6;)\n"
+                    "alert ip 10.0.0.5-10.0.0.9 any -> any any (sid:7;)\n"
+                    "alert ip 192.168.0.0/255.255.0.0 any -> any any (sid:8;)\n"
+                    "alert ip [any,!1.2.3.4] any -> any any (sid:9;)\n"
+                    "alert ip [1.2.3.4, [5.6.7.8]] any -> any any (sid:10;)\n");
 
     const char *r1[] = {"10.1.2.3", "10.1.2.3"};
     expect_v4_ranges(&rule_by_sid(&l, 1)->dst, r1, 1);
@@ -284,8 +278,8 @@ Test(rules, address_forms)
 Test(rules, ipv6_addresses)
 {
     struct sig_load l;
-    load_ok(&l, "alert ip 2001:db8::/32 any -> ::1 any (sid:1;)\n"
-                "alert ip [2001:db8::1,10.0.0.1] any -> any any (sid:2;)\n");
+    sig_load_ok(&l, "alert ip 2001:db8::/32 any -> ::1 any (sid:1;)\n"
+                    "alert ip [2001:db8::1,10.0.0.1] any -> any any (sid:2;)\n");
     const struct sig_rule *r = rule_by_sid(&l, 1);
     cr_assert_eq(r->src.n4, 0);
     cr_assert_eq(r->src.n6, 1);
@@ -303,10 +297,10 @@ Test(rules, ipv6_addresses)
 Test(rules, default_address_variables)
 {
     struct sig_load l;
-    load_ok(&l, "alert ip $HOME_NET any -> $EXTERNAL_NET any (sid:1;)\n"
-                "alert ip !$HOME_NET any -> $HTTP_SERVERS any (sid:2;)\n"
-                "alert ip $SMTP_SERVERS any -> [$SQL_SERVERS,$DNS_SERVERS,$TELNET_SERVERS] any "
-                "(sid:3;)\n");
+    sig_load_ok(&l, "alert ip $HOME_NET any -> $EXTERNAL_NET any (sid:1;)\n"
+                    "alert ip !$HOME_NET any -> $HTTP_SERVERS any (sid:2;)\n"
+                    "alert ip $SMTP_SERVERS any -> [$SQL_SERVERS,$DNS_SERVERS,$TELNET_SERVERS] any "
+                    "(sid:3;)\n");
     const char *home[] = {"10.0.0.0",       "10.255.255.255", "172.16.0.0",
                           "172.31.255.255", "192.168.0.0",    "192.168.255.255"};
     const char *ext[] = {"0.0.0.0",    "9.255.255.255",   "11.0.0.0",    "172.15.255.255",
@@ -360,15 +354,15 @@ Test(rules, address_errors)
 Test(rules, port_forms)
 {
     struct sig_load l;
-    load_ok(&l, "alert tcp any 1024: -> any 80 (sid:1;)\n"
-                "alert tcp any :1023 -> any 8000:8080 (sid:2;)\n"
-                "alert tcp any [80,443,8000:8080] -> any !80 (sid:3;)\n"
-                "alert tcp any [1:100,![50,60:70]] -> any [!22,!23] (sid:4;)\n"
-                "alert tcp any $HTTP_PORTS -> any $SHELLCODE_PORTS (sid:5;)\n"
-                "alert tcp any $FILE_DATA_PORTS -> any [$SSH_PORTS,$ORACLE_PORTS] (sid:6;)\n"
-                "alert tcp any [$DNP3_PORTS,$MODBUS_PORTS,$FTP_PORTS] -> any "
-                "[$GENEVE_PORTS,$VXLAN_PORTS,$TEREDO_PORTS] (sid:7;)\n"
-                "alert tcp any 0 -> any any (sid:8;)\n");
+    sig_load_ok(&l, "alert tcp any 1024: -> any 80 (sid:1;)\n"
+                    "alert tcp any :1023 -> any 8000:8080 (sid:2;)\n"
+                    "alert tcp any [80,443,8000:8080] -> any !80 (sid:3;)\n"
+                    "alert tcp any [1:100,![50,60:70]] -> any [!22,!23] (sid:4;)\n"
+                    "alert tcp any $HTTP_PORTS -> any $SHELLCODE_PORTS (sid:5;)\n"
+                    "alert tcp any $FILE_DATA_PORTS -> any [$SSH_PORTS,$ORACLE_PORTS] (sid:6;)\n"
+                    "alert tcp any [$DNP3_PORTS,$MODBUS_PORTS,$FTP_PORTS] -> any "
+                    "[$GENEVE_PORTS,$VXLAN_PORTS,$TEREDO_PORTS] (sid:7;)\n"
+                    "alert tcp any 0 -> any any (sid:8;)\n");
     const struct sig_rule *r = rule_by_sid(&l, 1);
     const uint16_t p1s[] = {1024, 65535}, p1d[] = {80, 80};
     expect_ports(&r->sport, p1s, 1);
@@ -514,10 +508,10 @@ Test(rules, bad_variable_value_names_the_variable)
 Test(rules, msg_sid_rev_gid_reference_metadata)
 {
     struct sig_load l;
-    load_ok(&l, "alert tcp any any -> any any (msg:\"a\\;b \\\"q\\\" c\\\\d\"; sid:10; rev:3; "
-                "gid:2; reference:url,example.com/x; reference:cve,2022-1388; "
-                "metadata:affected_product F5, created_at 2022_05_09;)\n"
-                "alert tcp any any -> any any (sid:11;)\n");
+    sig_load_ok(&l, "alert tcp any any -> any any (msg:\"a\\;b \\\"q\\\" c\\\\d\"; sid:10; rev:3; "
+                    "gid:2; reference:url,example.com/x; reference:cve,2022-1388; "
+                    "metadata:affected_product F5, created_at 2022_05_09;)\n"
+                    "alert tcp any any -> any any (sid:11;)\n");
     const struct sig_rule *r = sig_ruleset_find(l.rs, 2, 10);
     cr_assert_not_null(r);
     cr_assert_str_eq(r->meta.msg, "a;b \"q\" c\\d");
@@ -537,13 +531,13 @@ Test(rules, msg_sid_rev_gid_reference_metadata)
 Test(rules, classtype_and_priority)
 {
     struct sig_load l;
-    load_ok(&l, "alert tcp any any -> any any (classtype:trojan-activity; sid:1;)\n"
-                "alert tcp any any -> any any (classtype:misc-activity; sid:2;)\n"
-                "alert tcp any any -> any any (priority:2; classtype:web-application-attack; "
-                "sid:3;)\n"
-                "alert tcp any any -> any any (priority:4; sid:4;)\n"
-                "alert tcp any any -> any any (classtype:tcp-connection; sid:5;)\n"
-                "alert tcp any any -> any any (classtype:command-and-control; sid:6;)\n");
+    sig_load_ok(&l, "alert tcp any any -> any any (classtype:trojan-activity; sid:1;)\n"
+                    "alert tcp any any -> any any (classtype:misc-activity; sid:2;)\n"
+                    "alert tcp any any -> any any (priority:2; classtype:web-application-attack; "
+                    "sid:3;)\n"
+                    "alert tcp any any -> any any (priority:4; sid:4;)\n"
+                    "alert tcp any any -> any any (classtype:tcp-connection; sid:5;)\n"
+                    "alert tcp any any -> any any (classtype:command-and-control; sid:6;)\n");
     const struct sig_rule *r = rule_by_sid(&l, 1);
     cr_assert_str_eq(r->meta.classtype, "trojan-activity");
     cr_assert_str_eq(r->meta.category, "A Network Trojan was detected");
@@ -629,7 +623,7 @@ Test(rules, all_builtin_classtypes)
         strcat(text, line);
     }
     struct sig_load l;
-    load_ok(&l, text);
+    sig_load_ok(&l, text);
     cr_assert_eq(l.st.rules_loaded, VG_ARRAY_SIZE(names));
     sig_load_done(&l);
 }
@@ -729,9 +723,9 @@ static void expect_pattern(const struct sig_content *c, const void *bytes, uint3
 Test(rules, content_forms)
 {
     struct sig_load l;
-    load_ok(&l, "alert tcp any any -> any any (content:\"plain\"; content:\"|41 42|C|0d0a|\"; "
-                "content:\"a\\;b\\\"c\\\\d\\:e\"; content:!\"neg\"; content: ! \"neg2\"; "
-                "content:\"|00 ff|\"; content:\"(x)\"; sid:1;)\n");
+    sig_load_ok(&l, "alert tcp any any -> any any (content:\"plain\"; content:\"|41 42|C|0d0a|\"; "
+                    "content:\"a\\;b\\\"c\\\\d\\:e\"; content:!\"neg\"; content: ! \"neg2\"; "
+                    "content:\"|00 ff|\"; content:\"(x)\"; sid:1;)\n");
     const struct sig_rule *r = rule_by_sid(&l, 1);
     cr_assert_eq(r->ncontents, 7);
     expect_pattern(&r->contents[0], "plain", 5);
@@ -775,9 +769,9 @@ Test(rules, content_errors)
 Test(rules, content_modifiers)
 {
     struct sig_load l;
-    load_ok(&l, "alert tcp any any -> any any (content:\"GET\"; depth:3; offset:0; "
-                "content:\"AbC\"; nocase; distance:-2; within:10; "
-                "content:\"x\"; distance:0; content:\"yy\"; offset:4; depth:6; sid:1;)\n");
+    sig_load_ok(&l, "alert tcp any any -> any any (content:\"GET\"; depth:3; offset:0; "
+                    "content:\"AbC\"; nocase; distance:-2; within:10; "
+                    "content:\"x\"; distance:0; content:\"yy\"; offset:4; depth:6; sid:1;)\n");
     const struct sig_rule *r = rule_by_sid(&l, 1);
     const struct sig_content *c = r->contents;
     cr_assert_eq(c[0].flags, SIG_CONTENT_DEPTH | SIG_CONTENT_OFFSET | SIG_CONTENT_WITHIN_NEXT);
@@ -832,7 +826,8 @@ Test(rules, content_modifier_errors)
 Test(rules, fast_pattern_selection)
 {
     struct sig_load l;
-    load_ok(&l, "alert tcp any any -> any any (content:\"ab\"; content:\"longest\"; "
+    sig_load_ok(&l,
+                "alert tcp any any -> any any (content:\"ab\"; content:\"longest\"; "
                 "content:\"mid\"; sid:1;)\n"
                 "alert tcp any any -> any any (content:\"ab\"; fast_pattern; content:\"longest\"; "
                 "sid:2;)\n"
@@ -866,7 +861,8 @@ Test(rules, fast_pattern_selection)
 Test(rules, stream_or_packet_inspection)
 {
     struct sig_load l;
-    load_ok(&l, "alert tcp any any -> any any (content:\"a\"; sid:1;)\n"
+    sig_load_ok(&l,
+                "alert tcp any any -> any any (content:\"a\"; sid:1;)\n"
                 "alert ip any any -> any any (content:\"a\"; sid:2;)\n"
                 "alert tcp-stream any any -> any any (content:\"a\"; sid:3;)\n"
                 "alert tcp-pkt any any -> any any (content:\"a\"; sid:4;)\n"
@@ -936,29 +932,29 @@ Test(rules, stream_or_packet_inspection)
 Test(rules, stream_spans)
 {
     struct sig_load l;
-    load_ok(&l,
-            /* one content: the pattern itself */
-            "alert tcp any any -> any any (content:\"abcd\"; sid:1;)\n"
-            /* a chain before the fast pattern */
-            "alert tcp any any -> any any (content:\"ab\"; content:\"cdefgh\"; distance:3; "
-            "within:20; sid:2;)\n"
-            /* a chain after it */
-            "alert tcp any any -> any any (content:\"abcdef\"; content:\"gh\"; distance:-2; "
-            "within:10; content:!\"ij\"; distance:0; within:5; sid:3;)\n"
-            /* depth bounds what the relative chain does not */
-            "alert tcp any any -> any any (content:\"GET\"; depth:3; content:\"/admin\"; "
-            "distance:0; sid:4;)\n"
-            /* unbounded both ways: the cap splits */
-            "alert tcp any any -> any any (content:\"x\"; content:\"abcdef\"; content:\"y\"; "
-            "sid:5;)\n"
-            /* bounded by within */
-            "alert tcp any any -> any any (content:\"x\"; content:\"abcdef\"; distance:0; "
-            "within:100; sid:6;)\n"
-            /* unbounded before only: the cap goes there */
-            "alert tcp any any -> any any (content:\"x\"; depth:50; content:\"abcdef\"; "
-            "content:\"y\"; distance:0; within:10; sid:8;)\n"
-            /* packet rules have none */
-            "alert tcp-pkt any any -> any any (content:\"abcd\"; sid:7;)\n");
+    sig_load_ok(&l,
+                /* one content: the pattern itself */
+                "alert tcp any any -> any any (content:\"abcd\"; sid:1;)\n"
+                /* a chain before the fast pattern */
+                "alert tcp any any -> any any (content:\"ab\"; content:\"cdefgh\"; distance:3; "
+                "within:20; sid:2;)\n"
+                /* a chain after it */
+                "alert tcp any any -> any any (content:\"abcdef\"; content:\"gh\"; distance:-2; "
+                "within:10; content:!\"ij\"; distance:0; within:5; sid:3;)\n"
+                /* depth bounds what the relative chain does not */
+                "alert tcp any any -> any any (content:\"GET\"; depth:3; content:\"/admin\"; "
+                "distance:0; sid:4;)\n"
+                /* unbounded both ways: the cap splits */
+                "alert tcp any any -> any any (content:\"x\"; content:\"abcdef\"; content:\"y\"; "
+                "sid:5;)\n"
+                /* bounded by within */
+                "alert tcp any any -> any any (content:\"x\"; content:\"abcdef\"; distance:0; "
+                "within:100; sid:6;)\n"
+                /* unbounded before only: the cap goes there */
+                "alert tcp any any -> any any (content:\"x\"; depth:50; content:\"abcdef\"; "
+                "content:\"y\"; distance:0; within:10; sid:8;)\n"
+                /* packet rules have none */
+                "alert tcp-pkt any any -> any any (content:\"abcd\"; sid:7;)\n");
     const struct sig_rule *r = rule_by_sid(&l, 1);
     cr_assert_eq(r->stream_before, 4);
     cr_assert_eq(r->stream_ahead, 0);
@@ -1000,12 +996,12 @@ Test(rules, stream_spans)
 Test(rules, flow_keyword)
 {
     struct sig_load l;
-    load_ok(&l, "alert tcp any any -> any any (flow:to_server,established; sid:1;)\n"
-                "alert tcp any any -> any any (flow: from_server , not_established; sid:2;)\n"
-                "alert tcp any any -> any any (flow:from_client; sid:3;)\n"
-                "alert tcp any any -> any any (flow:to_client; sid:4;)\n"
-                "alert tcp any any -> any any (flow:stateless; sid:5;)\n"
-                "alert tcp any any -> any any (flow:established; sid:6;)\n");
+    sig_load_ok(&l, "alert tcp any any -> any any (flow:to_server,established; sid:1;)\n"
+                    "alert tcp any any -> any any (flow: from_server , not_established; sid:2;)\n"
+                    "alert tcp any any -> any any (flow:from_client; sid:3;)\n"
+                    "alert tcp any any -> any any (flow:to_client; sid:4;)\n"
+                    "alert tcp any any -> any any (flow:stateless; sid:5;)\n"
+                    "alert tcp any any -> any any (flow:established; sid:6;)\n");
     const struct sig_rule *r = rule_by_sid(&l, 1);
     cr_assert_eq(r->flow_mask, VG_DF_TOSERVER | VG_DF_ESTABLISHED);
     cr_assert_eq(r->flow_value, VG_DF_TOSERVER | VG_DF_ESTABLISHED);
@@ -1036,13 +1032,13 @@ Test(rules, flow_keyword)
 Test(rules, integer_tests)
 {
     struct sig_load l;
-    load_ok(&l, "alert icmp any any -> any any (itype:8; icode:<3; sid:1;)\n"
-                "alert icmp any any -> any any (itype:>10; icode:1<>5; sid:2;)\n"
-                "alert tcp any any -> any any (dsize:!0; sid:3;)\n"
-                "alert tcp any any -> any any (dsize:300<>400; sid:4;)\n"
-                "alert tcp any any -> any any (dsize:>=10; sid:5;)\n"
-                "alert tcp any any -> any any (dsize:<= 10; sid:6;)\n"
-                "alert tcp any any -> any any (dsize:5-9; sid:7;)\n");
+    sig_load_ok(&l, "alert icmp any any -> any any (itype:8; icode:<3; sid:1;)\n"
+                    "alert icmp any any -> any any (itype:>10; icode:1<>5; sid:2;)\n"
+                    "alert tcp any any -> any any (dsize:!0; sid:3;)\n"
+                    "alert tcp any any -> any any (dsize:300<>400; sid:4;)\n"
+                    "alert tcp any any -> any any (dsize:>=10; sid:5;)\n"
+                    "alert tcp any any -> any any (dsize:<= 10; sid:6;)\n"
+                    "alert tcp any any -> any any (dsize:5-9; sid:7;)\n");
     const struct sig_rule *r = rule_by_sid(&l, 1);
     cr_assert_eq(r->tests, SIG_TEST_ITYPE | SIG_TEST_ICODE);
     cr_assert_eq(r->itype.op, SIG_UINT_EQ);
@@ -1077,14 +1073,14 @@ Test(rules, integer_tests)
 Test(rules, tcp_flags_keyword)
 {
     struct sig_load l;
-    load_ok(&l, "alert tcp any any -> any any (flags:S; sid:1;)\n"
-                "alert tcp any any -> any any (tcp.flags:SA+; sid:2;)\n"
-                "alert tcp any any -> any any (flags:*FPU; sid:3;)\n"
-                "alert tcp any any -> any any (flags:!R; sid:4;)\n"
-                "alert tcp any any -> any any (flags:S,CE; sid:5;)\n"
-                "alert tcp any any -> any any (flags:0; sid:6;)\n"
-                "alert tcp any any -> any any (flags:+S,12; sid:7;)\n"
-                "alert tcp any any -> any any (flags:CE; sid:8;)\n");
+    sig_load_ok(&l, "alert tcp any any -> any any (flags:S; sid:1;)\n"
+                    "alert tcp any any -> any any (tcp.flags:SA+; sid:2;)\n"
+                    "alert tcp any any -> any any (flags:*FPU; sid:3;)\n"
+                    "alert tcp any any -> any any (flags:!R; sid:4;)\n"
+                    "alert tcp any any -> any any (flags:S,CE; sid:5;)\n"
+                    "alert tcp any any -> any any (flags:0; sid:6;)\n"
+                    "alert tcp any any -> any any (flags:+S,12; sid:7;)\n"
+                    "alert tcp any any -> any any (flags:CE; sid:8;)\n");
     const struct sig_rule *r = rule_by_sid(&l, 1);
     cr_assert_eq(r->tests, SIG_TEST_TCPFLAGS);
     cr_assert_eq(r->tcpflags_mod, SIG_TCPFLAGS_EXACT);
@@ -1213,7 +1209,7 @@ Test(rules, unreadable_rule_file)
 Test(rules, stats_and_empty_sets)
 {
     struct sig_load l;
-    load_ok(&l, "# nothing but comments\n\n");
+    sig_load_ok(&l, "# nothing but comments\n\n");
     cr_assert_eq(l.st.rules_loaded, 0);
     cr_assert_eq(l.st.patterns, 0);
     cr_assert_eq(l.st.db_bytes, 0);
@@ -1276,14 +1272,14 @@ Test(rules, null_error_stream)
 Test(rules, app_protocols_in_the_header)
 {
     struct sig_load l;
-    load_ok(&l, "alert http any any -> any any (sid:1;)\n"
-                "alert http1 any any -> any any (sid:2;)\n"
-                "alert tls any any -> any any (sid:3;)\n"
-                "alert ssl any any -> any any (sid:4;)\n"
-                "alert dns any any -> any any (sid:5;)\n"
-                "alert ssh any any -> any any (sid:6;)\n"
-                "alert tls any any -> any any (content:\"x\"; sid:7;)\n"
-                "alert tcp any any -> any any (content:\"x\"; sid:8;)\n");
+    sig_load_ok(&l, "alert http any any -> any any (sid:1;)\n"
+                    "alert http1 any any -> any any (sid:2;)\n"
+                    "alert tls any any -> any any (sid:3;)\n"
+                    "alert ssl any any -> any any (sid:4;)\n"
+                    "alert dns any any -> any any (sid:5;)\n"
+                    "alert ssh any any -> any any (sid:6;)\n"
+                    "alert tls any any -> any any (content:\"x\"; sid:7;)\n"
+                    "alert tcp any any -> any any (content:\"x\"; sid:8;)\n");
     const struct {
         uint32_t sid;
         uint8_t proto, app;
@@ -1389,7 +1385,7 @@ Test(rules, sticky_buffers_and_aliases)
                                 sticky_table[i].kw, i + 1);
     cr_assert_lt(len, sizeof(text));
     struct sig_load l;
-    load_ok(&l, text);
+    sig_load_ok(&l, text);
     cr_assert_eq(l.st.rules_loaded, n);
     cr_assert_eq(l.st.app_rules, n);
     cr_assert_eq(l.st.patterns, 0);
@@ -1455,7 +1451,7 @@ Test(rules, content_modifiers_move_the_content)
                             "alert tcp any any -> any any (http.uri; content:\"a\"; pkt_data; "
                             "content:\"b\"; sid:102;)\n");
     struct sig_load l;
-    load_ok(&l, text);
+    sig_load_ok(&l, text);
     for (size_t i = 0; i < VG_ARRAY_SIZE(mods); i++) {
         const struct sig_rule *r = rule_by_sid(&l, (uint32_t)(i + 1));
         cr_assert_eq(r->ncontents, 2, "%s", mods[i].kw);
@@ -1489,8 +1485,8 @@ Test(rules, content_modifiers_move_the_content)
 Test(rules, header_buffers_follow_the_direction)
 {
     struct sig_load l;
-    load_ok(&l,
-            "alert http any any -> any any (http.header; content:\"a\"; sid:1;)\n"
+    sig_load_ok(
+        &l, "alert http any any -> any any (http.header; content:\"a\"; sid:1;)\n"
             "alert http any any -> any any (flow:to_client; http.header; content:\"a\"; sid:2;)\n"
             "alert http any any -> any any (flow:established,from_server; content:\"a\"; "
             "http_header; sid:3;)\n"
@@ -1564,7 +1560,8 @@ Test(rules, contents_are_grouped_by_buffer)
 {
     struct sig_load l;
     /* suricata-verify uricontent/detect-uricontent-03, sid 2 */
-    load_ok(&l, "alert tcp any any -> any any (msg:\"Test uricontent\"; content:\"one\"; http_uri; "
+    sig_load_ok(&l,
+                "alert tcp any any -> any any (msg:\"Test uricontent\"; content:\"one\"; http_uri; "
                 "offset:1; depth:10; content:\"one\"; offset:1; depth:10; content:\"two\"; "
                 "http_uri; distance:3; within: 4; content:\"two\"; distance:1; within: 4; "
                 "content:\"three\"; http_uri; distance:1; within: 6; content:\"/three\"; "
