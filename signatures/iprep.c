@@ -75,12 +75,19 @@ static bool split_fields(char *line, char **f, int n)
     return k == n;
 }
 
-static int load_categories(struct sig_iprep *rep, const char *path, FILE *err)
+/* One line of a reputation file, trimmed, neither empty nor a comment:
+ * returns 1 when used, 0 when bad (skipped and counted), -1 when out of
+ * memory. */
+typedef int (*line_fn)(struct sig_iprep *rep, char *line, void *arg);
+
+/* Reads a categories or reputation file; file and line name it in messages. */
+static int read_lines(struct sig_iprep *rep, const char *path, const char *file,
+                      const char *line_kind, line_fn fn, void *arg, FILE *err)
 {
     FILE *f = fopen(path, "r");
     if (f == NULL) {
-        snprintf(rep->error, sizeof(rep->error),
-                 "iprep: cannot read reputation categories file '%s': %s", path, strerror(errno));
+        snprintf(rep->error, sizeof(rep->error), "iprep: cannot read %s '%s': %s", file, path,
+                 strerror(errno));
         return -1;
     }
     char *line = NULL;
@@ -92,30 +99,13 @@ static int load_categories(struct sig_iprep *rep, const char *path, FILE *err)
         char *t = sig_trim(line);
         if (*t == '\0' || *t == '#')
             continue;
-        char *fld[3];
-        int64_t id;
-        /* The description may hold commas: only the first two split. */
-        char *c1 = strchr(t, ',');
-        char *c2 = c1 != NULL ? strchr(c1 + 1, ',') : NULL;
-        bool ok = c2 != NULL;
-        if (ok) {
-            *c1 = *c2 = '\0';
-            fld[0] = sig_trim(t);
-            fld[1] = sig_trim(c1 + 1);
-            fld[2] = c2 + 1;
-            ok = sig_parse_int(fld[0], 0, IPREP_MAX_CATEGORIES - 1, &id) && *fld[1] != '\0' &&
-                 rep->names[id] == NULL;
-        }
-        if (!ok) {
-            if (bad++ == 0)
-                first_bad = lineno;
-            continue;
-        }
-        rep->names[id] = strdup(fld[1]);
-        if (rep->names[id] == NULL) {
+        const int used = fn(rep, t, arg);
+        if (used < 0) {
             ret = -1;
             break;
         }
+        if (used == 0 && bad++ == 0)
+            first_bad = lineno;
     }
     free(line);
     fclose(f);
@@ -123,53 +113,54 @@ static int load_categories(struct sig_iprep *rep, const char *path, FILE *err)
         snprintf(rep->error, sizeof(rep->error), "out of memory");
         return -1;
     }
-    warn_bad_lines(err, path, first_bad, bad, "category");
+    warn_bad_lines(err, path, first_bad, bad, line_kind);
     return 0;
+}
+
+/* id,shortname,description (the description may hold commas). */
+static int category_line(struct sig_iprep *rep, char *t, void *arg)
+{
+    (void)arg;
+    char *c1 = strchr(t, ',');
+    char *c2 = c1 != NULL ? strchr(c1 + 1, ',') : NULL;
+    if (c2 == NULL)
+        return 0;
+    *c1 = *c2 = '\0';
+    const char *name = sig_trim(c1 + 1);
+    int64_t id;
+    if (!sig_parse_int(sig_trim(t), 0, IPREP_MAX_CATEGORIES - 1, &id) || *name == '\0' ||
+        rep->names[id] != NULL)
+        return 0;
+    rep->names[id] = strdup(name);
+    return rep->names[id] != NULL ? 1 : -1;
+}
+
+/* ip-or-cidr,category,score */
+static int reputation_line(struct sig_iprep *rep, char *t, void *arg)
+{
+    struct sig_ip_builder *builders = arg;
+    char *fld[3];
+    int64_t cat, score;
+    uint8_t family;
+    sig_u128 lo, hi;
+    uint32_t prefix;
+    if (!split_fields(t, fld, 3) || !sig_parse_cidr(fld[0], &family, &lo, &hi, &prefix) ||
+        !sig_parse_int(fld[1], 0, IPREP_MAX_CATEGORIES - 1, &cat) || rep->names[cat] == NULL ||
+        !sig_parse_int(fld[2], 0, IPREP_MAX_SCORE, &score))
+        return 0;
+    return sig_ip_builder_add(&builders[cat], family, lo, hi, (uint8_t)score) == 0 ? 1 : -1;
+}
+
+static int load_categories(struct sig_iprep *rep, const char *path, FILE *err)
+{
+    return read_lines(rep, path, "reputation categories file", "category", category_line, NULL,
+                      err);
 }
 
 static int load_reputation(struct sig_iprep *rep, const char *path, struct sig_ip_builder *builders,
                            FILE *err)
 {
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
-        snprintf(rep->error, sizeof(rep->error), "iprep: cannot read reputation file '%s': %s",
-                 path, strerror(errno));
-        return -1;
-    }
-    char *line = NULL;
-    size_t cap = 0;
-    uint32_t lineno = 0, bad = 0, first_bad = 0;
-    int ret = 0;
-    while (getline(&line, &cap, f) >= 0) {
-        lineno++;
-        char *t = sig_trim(line);
-        if (*t == '\0' || *t == '#')
-            continue;
-        char *fld[3];
-        int64_t cat, score;
-        uint8_t family;
-        sig_u128 lo, hi;
-        uint32_t prefix;
-        if (!split_fields(t, fld, 3) || !sig_parse_cidr(fld[0], &family, &lo, &hi, &prefix) ||
-            !sig_parse_int(fld[1], 0, IPREP_MAX_CATEGORIES - 1, &cat) || rep->names[cat] == NULL ||
-            !sig_parse_int(fld[2], 0, IPREP_MAX_SCORE, &score)) {
-            if (bad++ == 0)
-                first_bad = lineno;
-            continue;
-        }
-        if (sig_ip_builder_add(&builders[cat], family, lo, hi, (uint8_t)score) != 0) {
-            ret = -1;
-            break;
-        }
-    }
-    free(line);
-    fclose(f);
-    if (ret != 0) {
-        snprintf(rep->error, sizeof(rep->error), "out of memory");
-        return -1;
-    }
-    warn_bad_lines(err, path, first_bad, bad, "reputation");
-    return 0;
+    return read_lines(rep, path, "reputation file", "reputation", reputation_line, builders, err);
 }
 
 struct file_list {
