@@ -326,10 +326,16 @@ int vg_run(const struct vg_run_opts *o)
         fprintf(stderr, "vigil: no usable rule set; stopping\n");
         goto out;
     }
+    if (rstats.rules_dormant > 0)
+        fprintf(stderr,
+                "vigil: %u rules wait for address groups set to none (the BIG-IP estate: "
+                "vars.address-groups in the configuration) and are not loaded\n",
+                rstats.rules_dormant);
     if (o->test_only) {
-        printf("rules: %u loaded, %u skipped, %u files failed; %u fast patterns, %u rules "
-               "without one; database %llu bytes, compiled in %.1f ms\n",
-               rstats.rules_loaded, rstats.rules_skipped, rstats.files_failed, rstats.patterns,
+        printf("rules: %u loaded, %u skipped, %u dormant, %u files failed; %u fast patterns, %u "
+               "rules without one; database %llu bytes, compiled in %.1f ms\n",
+               rstats.rules_loaded, rstats.rules_skipped, rstats.rules_dormant, rstats.files_failed,
+               rstats.patterns,
                rstats.no_pattern_rules, (unsigned long long)rstats.db_bytes, rstats.compile_ms);
         printf("stream rules: %u (database %llu bytes, window %u bytes); application-layer "
                "rules: %u (databases %llu bytes)\n",

@@ -276,8 +276,8 @@ void vg_summary_print(const struct vg_summary *s, FILE *out)
             (unsigned long long)t.flows.created, (unsigned long long)t.flows.ended_timeout,
             (unsigned long long)t.flows.ended_forced, (unsigned long long)t.flows.ended_shutdown,
             (unsigned long long)t.flows.tcp_midstream);
-    fprintf(out, "  rules      %u loaded, %u skipped\n", s->rules->rules_loaded,
-            s->rules->rules_skipped);
+    fprintf(out, "  rules      %u loaded, %u skipped, %u dormant\n", s->rules->rules_loaded,
+            s->rules->rules_skipped, s->rules->rules_dormant);
     fprintf(out, "  alerts     %llu\n", (unsigned long long)t.alerts);
     struct sid_print sp = {out, 1};
     vg_exporter_foreach_sid(s->exporter, print_sid, &sp);
@@ -424,9 +424,9 @@ int vg_summary_write_json(const struct vg_summary *s, const char *path)
         (unsigned long long)(s->reader != NULL && s->reader->preload ? s->reader->file_size : 0));
     fprintf(
         f,
-        "\"rules\":{\"loaded\":%u,\"skipped\":%u,\"flowbits_set_refused\":%llu,"
+        "\"rules\":{\"loaded\":%u,\"skipped\":%u,\"dormant\":%u,\"flowbits_set_refused\":%llu,"
         "\"threshold_table_full\":%llu},",
-        s->rules->rules_loaded, s->rules->rules_skipped, (unsigned long long)t.flowbits_refused,
+        s->rules->rules_loaded, s->rules->rules_skipped, s->rules->rules_dormant, (unsigned long long)t.flowbits_refused,
         (unsigned long long)(s->ruleset != NULL ? vg_ruleset_threshold_table_full(s->ruleset) : 0));
     fprintf(f,
             "\"flow\":{\"created\":%llu,\"timeout\":%llu,\"forced\":%llu,\"shutdown\":%llu,"

@@ -416,6 +416,7 @@ struct vg_ruleset *vg_ruleset_load(const struct vg_rule_load_opts *opts,
     }
     sig_flowbits_check_usage(&ld);
     rs->stats.rules_skipped = ld.skipped;
+    rs->stats.rules_dormant = ld.dormant;
     sig_skip_reasons_take(rs, &ld);
     rs->stats.files_failed += ld.files_failed;
     if (ld.out_of_memory && opts->err != NULL)

@@ -509,6 +509,7 @@ struct sig_loader {
     struct sig_iprep *iprep;
 
     uint32_t skipped;
+    uint32_t dormant; /* rules waiting for an address group set to none */
     /* Skipped rules grouped by cause (rule_parse.c), for vigil -T. */
     struct vg_skip_reason *skip_reasons;
     uint32_t nskip_reasons;
@@ -551,6 +552,11 @@ struct sig_rule_ctx {
     uint32_t line;
     bool has_sid;
     uint32_t sid;
+    /* An address group of the rule was set to "none" (not configured):
+     * a rule whose source or destination is then empty waits for it and
+     * is counted as dormant, not as an error. */
+    bool saw_none;
+    bool dormant;
     char msg[SIG_ERR_MSG_LEN];
 };
 

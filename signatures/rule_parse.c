@@ -258,6 +258,14 @@ static const struct {
     {"SQL_SERVERS", "$HOME_NET"},
     {"DNS_SERVERS", "$HOME_NET"},
     {"TELNET_SERVERS", "$HOME_NET"},
+    /* The BIG-IP estate (the shipped rules and the behaviour detectors): none
+     * until the operator names it, so the rules scoped to it wait (dormant)
+     * instead of guessing. */
+    {"BIGIP_MGMT_NET", "none"},
+    {"BIGIP_SELF_IPS", "none"},
+    {"BIGIP_APPLIANCES", "[$BIGIP_MGMT_NET,$BIGIP_SELF_IPS]"},
+    {"BIGIP_ADMIN_NET", "none"},
+    {"BIGIP_EGRESS_ALLOWED", "none"},
 };
 
 static const struct {
@@ -275,6 +283,7 @@ static const struct {
     {"GENEVE_PORTS", "6081"},
     {"VXLAN_PORTS", "4789"},
     {"TEREDO_PORTS", "3544"},
+    {"BIGIP_MGMT_PORTS", "[22,443,8443]"},
 };
 
 /* The value of $name: the configuration first, then the built-in default. */
@@ -468,6 +477,12 @@ static int expr_element(struct expr *e, struct xset *out, bool *neg)
     }
     if (strcasecmp(tok, "any") == 0)
         return xset_universe(out, e->kind) != 0 ? expr_fail(e, "out of memory") : 0;
+    /* "none": an address group left empty until the operator sets it (the
+     * BIG-IP groups); "!none" is any. */
+    if (e->kind == EXPR_ADDR && strcasecmp(tok, "none") == 0) {
+        e->rc->saw_none = true;
+        return 0;
+    }
     return e->kind == EXPR_ADDR ? parse_address_literal(e, tok, out)
                                 : parse_port_literal(e, tok, out);
 }
@@ -546,6 +561,7 @@ static int parse_address_expr(struct sig_rule_ctx *rc, const char *text, const c
         goto out;
     }
     if (s.fam[0].n == 0 && s.fam[1].n == 0) {
+        rc->dormant = rc->saw_none;
         sig_fail(rc, "bad %s '%s': matches no address", what, text);
         goto out;
     }
@@ -2042,7 +2058,9 @@ int sig_parse_rule(struct sig_loader *ld, const char *file, uint32_t line, const
     ret = 0;
 out:
     free(copy);
-    if (ret != 0) {
+    if (ret != 0 && rc.dormant) {
+        ld->dormant++;
+    } else if (ret != 0) {
         ld->skipped++;
         count_skip_reason(ld, rc.msg);
         report(&rc);

@@ -63,6 +63,8 @@ struct vg_rule_load_opts {
 struct vg_ruleset_stats {
     uint32_t rules_loaded;
     uint32_t rules_skipped; /* a rule with an error or unsupported keyword */
+    uint32_t rules_dormant; /* a rule whose source or destination is an address group
+                             * set to "none" (not configured yet): not loaded, not an error */
     uint32_t files_failed;  /* a file that could not be opened */
     uint32_t patterns;      /* fast patterns in the Hyperscan database */
     uint32_t no_pattern_rules;
