@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Writes the IP fragment reassembly captures of pcaps/defrag/ and expected.json.
 
-Each capture carries the CVE-2020-5902 file-read request that the shipped rule sid
-8400001 catches,
+Each capture carries the CVE-2020-5902 file-read request that the payload rule sid
+8400001 of tests/pcap/rules/bigip-payload.rules catches,
 
     GET /tmui/login.jsp/..;/tmui/locallb/workspace/fileRead.jsp?fileName=/etc/passwd
 
@@ -35,8 +35,8 @@ sys.path.insert(0, os.path.join(ROOT, "pcaps", "tools"))
 import pcapgen as pg  # noqa: E402
 import rulecheck  # noqa: E402
 
-RULES = os.path.join(ROOT, "signatures", "rules", "bigip-exploit.rules")
-RULES_REL = "signatures/rules/bigip-exploit.rules"
+RULES = os.path.join(ROOT, "tests", "pcap", "rules", "bigip-payload.rules")
+RULES_REL = "tests/pcap/rules/bigip-payload.rules"
 
 # the demo's network (pcaps/demo/make_demo.py)
 BIGIP_MGMT = "10.1.1.245"

@@ -29,7 +29,7 @@ import pcapgen as pg  # noqa: E402
 import rulecheck  # noqa: E402
 
 TEST_RULES = "tests/pcap/rules/test-basic.rules"
-SHIPPED_RULES = "signatures/rules/bigip-exploit.rules"
+SHIPPED_RULES = "tests/pcap/rules/bigip-payload.rules"
 
 BIGIP = "10.1.1.245"
 ATTACKER = "203.0.113.66"

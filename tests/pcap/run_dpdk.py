@@ -50,24 +50,24 @@ STOP_TIMEOUT = 30
 EAL_COMMON = ["--no-huge", "--no-pci", "--no-shconf", "--no-telemetry", "-m", "256"]
 
 DEMO = "pcaps/demo/demo.pcap"
-SHIPPED = "signatures/rules/bigip-exploit.rules"
+PAYLOAD_RULES = "tests/pcap/rules/bigip-payload.rules"
 BASIC = "tests/pcap/rules/test-basic.rules"
 # Ethernet captures, with the rules they are run with.
 CAPTURES = [
-    (DEMO, SHIPPED),
+    (DEMO, PAYLOAD_RULES),
     ("pcaps/tests/vlan-qinq.pcap", BASIC),
     ("pcaps/tests/ipv6-ext.pcap", BASIC),
     ("pcaps/tests/badcsum.pcap", BASIC),
     ("pcaps/tests/synack-first.pcap", BASIC),
     ("pcaps/tests/demo.pcapng", BASIC),
-    ("pcaps/suricata-verify/bug-1045/input.pcap", SHIPPED),
-    ("pcaps/suricata-verify/engine-state__detect-engine-state-01/input.pcap", SHIPPED),
-    ("pcaps/suricata-verify/vxlan-decoder-02/input.pcap", SHIPPED),
-    ("pcaps/suricata-verify/tcp-split-handshake-01-4whs/input.pcap", SHIPPED),
-    ("pcaps/tunnels/vxlan.pcap", SHIPPED),
-    ("pcaps/tunnels/erspan2.pcap", SHIPPED),
-    ("pcaps/defrag/frag-ipv4-outoforder.pcap", SHIPPED),
-    ("pcaps/defrag/frag-ipv6.pcap", SHIPPED),
+    ("pcaps/suricata-verify/bug-1045/input.pcap", PAYLOAD_RULES),
+    ("pcaps/suricata-verify/engine-state__detect-engine-state-01/input.pcap", PAYLOAD_RULES),
+    ("pcaps/suricata-verify/vxlan-decoder-02/input.pcap", PAYLOAD_RULES),
+    ("pcaps/suricata-verify/tcp-split-handshake-01-4whs/input.pcap", PAYLOAD_RULES),
+    ("pcaps/tunnels/vxlan.pcap", PAYLOAD_RULES),
+    ("pcaps/tunnels/erspan2.pcap", PAYLOAD_RULES),
+    ("pcaps/defrag/frag-ipv4-outoforder.pcap", PAYLOAD_RULES),
+    ("pcaps/defrag/frag-ipv6.pcap", PAYLOAD_RULES),
     ("pcaps/stream/out-of-order.pcap", BASIC),
     ("pcaps/stream/split-1byte.pcap", BASIC),
 ]
@@ -344,7 +344,7 @@ def test_wall_clock_same_alerts_and_flow_counters_2_workers(ctx):
 
 def test_wall_clock_timestamps_are_now(ctx):
     t0 = time.time()
-    _, r = ctx.replay(DEMO, SHIPPED, 1, "wall")
+    _, r = ctx.replay(DEMO, PAYLOAD_RULES, 1, "wall")
     t1 = time.time()
     for e in r.of("alert") + r.of("flow"):
         ts = calendar.timegm(time.strptime(e["timestamp"][:19], "%Y-%m-%dT%H:%M:%S"))
@@ -357,10 +357,10 @@ def test_wall_clock_timestamps_are_now(ctx):
 def _tap(ctx, workers):
     work = ctx.newdir("tap")
     out = os.path.join(work, "tap.pcap")
-    f = ctx.file_run(DEMO, SHIPPED, workers)
+    f = ctx.file_run(DEMO, PAYLOAD_RULES, workers)
     r = ctx.dpdk_run(["--vdev=net_pcap0,rx_pcap=" + ctx.path(DEMO),
                       "--vdev=net_pcap1,tx_pcap=" + out],
-                     ["-S", ctx.path(SHIPPED), "--workers", str(workers),
+                     ["-S", ctx.path(PAYLOAD_RULES), "--workers", str(workers),
                       "--set", "dpdk.ports.0.interface=net_pcap0",
                       "--set", "dpdk.ports.0.tap-to=net_pcap1"],
                      f.summary["packets"], name="tap", lcores=1 + workers + (workers > 1))
@@ -389,7 +389,7 @@ def test_tap_forward_every_packet_unchanged_2_workers(ctx):
 
 
 def test_stats_events(ctx):
-    f, r = ctx.replay(DEMO, SHIPPED, 1, "capture", name="stats")
+    f, r = ctx.replay(DEMO, PAYLOAD_RULES, 1, "capture", name="stats")
     stats = r.of("stats")
     check(len(stats) >= 2, "%d stats events, expected periodic ones and a final one" % len(stats))
     last = stats[-1]["stats"]
@@ -413,7 +413,7 @@ def test_stats_events(ctx):
 
 
 def test_summary_json(ctx):
-    f, r = ctx.replay(DEMO, SHIPPED, 2, "capture", name="summary")
+    f, r = ctx.replay(DEMO, PAYLOAD_RULES, 2, "capture", name="summary")
     s = r.summary
     check(s is not None, "no --summary-json file")
     for k in ("packets", "flows", "alerts", "workers"):
@@ -428,7 +428,7 @@ def test_summary_json(ctx):
 
 
 def test_sigterm_stops_cleanly(ctx):
-    f, r = ctx.replay(DEMO, SHIPPED, 1, "capture", name="sigterm", stop=signal.SIGTERM)
+    f, r = ctx.replay(DEMO, PAYLOAD_RULES, 1, "capture", name="sigterm", stop=signal.SIGTERM)
     compare_exact("SIGTERM", f, r)
     check(all(e["flow"]["reason"] == "shutdown" for e in r.of("flow")),
           "flows not ended at shutdown")

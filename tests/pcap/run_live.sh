@@ -25,7 +25,7 @@ vigil=${1:?usage: run_live.sh VIGIL SOURCE_ROOT}
 root=${2:?usage: run_live.sh VIGIL SOURCE_ROOT}
 demo=$root/pcaps/demo/demo.pcap
 expected=$root/pcaps/demo/expected.json
-rules=$root/signatures/rules/bigip-exploit.rules
+rules=$root/tests/pcap/rules/bigip-payload.rules
 
 if [[ $(id -u) != 0 ]]; then
     echo "SKIP live: needs root to create a network namespace and veth pairs"

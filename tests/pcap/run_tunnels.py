@@ -5,7 +5,7 @@
 
 (The binary may also come from the VIGIL environment variable.) For each capture in
 pcaps/tunnels/expected.json (written by pcaps/tunnels/make_tunnel_pcaps.py) it runs
-`vigil -r CAPTURE -S signatures/rules/bigip-exploit.rules -l DIR --summary-json FILE`
+`vigil -r CAPTURE -S tests/pcap/rules/bigip-payload.rules -l DIR --summary-json FILE`
 and checks: exit status 0; exactly the expected alerts per sid (8400001 once); the
 alert's inner addresses, ports, protocol and packet number; its "tunnel" object, field
 for field; its VLAN ids; one flow record with the inner endpoints, the same tunnel
@@ -23,7 +23,7 @@ import sys
 import tempfile
 
 RUN_TIMEOUT = 120
-RULES = "signatures/rules/bigip-exploit.rules"
+RULES = "tests/pcap/rules/bigip-payload.rules"
 
 
 class Fail(Exception):
