@@ -2,7 +2,7 @@
  * packet's addresses through ip.src / ip.dst.
  *
  *     dataset:<isset|isnotset>,<name>[,type <string|md5|sha256|ipv4|ip>]
- *             [,load <file>][,memcap <size>][,hashsize <n>]
+ *             [,load <file>][,format <base64|plain>][,memcap <size>][,hashsize <n>]
  *
  * A set is loaded once per name, when the first rule (or the datasets:
  * section of the configuration) defines it, and shared by every rule and
@@ -11,11 +11,18 @@
  *
  * List files as Suricata's: a string set holds one base64-encoded string
  * per line, md5/sha256 sets one hex digest per line, ipv4/ip sets one
- * address per line. Extension: ipv4/ip sets also take CIDR blocks
- * (a.b.c.d/N, v6/N). Blank lines and lines starting with '#' are skipped;
- * a bad line is skipped and counted, with one warning per file naming the
- * first. Relative paths resolve against the directory of the rule file
- * (for a set of the configuration: default-rule-path when set).
+ * address per line. Extensions: ipv4/ip sets also take CIDR blocks
+ * (a.b.c.d/N, v6/N); 'format plain' makes a string set take each line as
+ * written (the domain lists threat-intelligence feeds hand out), where
+ * Suricata's format, the default, is 'base64'. Blank lines, lines starting
+ * with '#' and a trailing comment (whitespace then '#') are skipped; a bad
+ * line is skipped and counted, with one warning per file naming the first.
+ * Relative paths resolve against the directory of the rule file (for a set
+ * of the configuration: default-rule-path when set).
+ *
+ * The configuration's datasets.<name>.load and .format win over what a rule
+ * says, so an operator replaces a shipped list (customer IOC files) without
+ * editing the rules; the set's type stays the rule's.
  *
  * Lookups take the whole buffer (string sets are case-sensitive) and cost
  * one hash and, usually, one probe: open addressing over a power-of-two
@@ -41,7 +48,8 @@ struct sig_dataset {
     char *path;           /* the list file, as resolved */
     const char *def_file; /* where the set was first defined (rule file, or the configuration) */
     uint32_t def_line;
-    uint8_t type; /* enum sig_dataset_type */
+    uint8_t type;   /* enum sig_dataset_type */
+    uint8_t format; /* enum dataset_format */
 
     /* Exact entries: slot = (hash >> 32) << 32 | (entry + 1); 0 is empty.
      * Entry i's key is keys[off[i], off[i + 1]). */
@@ -59,6 +67,17 @@ struct sig_dataset {
 static const char *const type_names[] = {
     [SIG_DATASET_STRING] = "string", [SIG_DATASET_MD5] = "md5", [SIG_DATASET_SHA256] = "sha256",
     [SIG_DATASET_IPV4] = "ipv4",     [SIG_DATASET_IP] = "ip",
+};
+
+/* How a string set's lines are written; the other types ignore it. */
+enum dataset_format {
+    DATASET_FORMAT_BASE64 = 0, /* Suricata's */
+    DATASET_FORMAT_PLAIN,
+};
+
+static const char *const format_names[] = {
+    [DATASET_FORMAT_BASE64] = "base64",
+    [DATASET_FORMAT_PLAIN] = "plain",
 };
 
 static bool type_is_addr(uint8_t t)
@@ -493,6 +512,8 @@ static int add_line(struct sig_dataset *s, char *line, struct sig_ip_builder *bl
     uint8_t raw[32];
     switch (s->type) {
     case SIG_DATASET_STRING: {
+        if (s->format == DATASET_FORMAT_PLAIN)
+            return append_key(s, line, (uint32_t)n, cap_off, cap_keys) == 0 ? 1 : -1;
         const int64_t len = b64_decode(line, n);
         if (len <= 0)
             return 0;
@@ -570,6 +591,13 @@ static int load_list(struct sig_rule_ctx *rc, struct sig_dataset *s, uint32_t ha
         char *t = sig_trim(line);
         if (*t == '\0' || *t == '#')
             continue;
+        for (char *c = t + 1; *c != '\0'; c++) {
+            if (*c == '#' && isspace((unsigned char)c[-1])) {
+                *c = '\0';
+                t = sig_trim(t);
+                break;
+            }
+        }
         const int added = add_line(s, t, &blocks, &cap_off, &cap_keys);
         if (added < 0) {
             ret = -1;
@@ -619,10 +647,21 @@ struct dataset_def {
     const char *name;
     int type; /* enum sig_dataset_type, -1 when not given */
     const char *load;
+    bool load_in_rule; /* load is the rule's: relative to the rule file */
+    int format;        /* enum dataset_format, -1 when not given */
     bool has_memcap;
     uint64_t memcap;
     uint32_t hashsize; /* 0: not given */
 };
+
+static int parse_format(const char *v)
+{
+    for (size_t i = 0; i < VG_ARRAY_SIZE(format_names); i++) {
+        if (strcasecmp(v, format_names[i]) == 0)
+            return (int)i;
+    }
+    return -1;
+}
 
 static int parse_type(const char *v)
 {
@@ -675,8 +714,9 @@ static int parse_hashsize(struct sig_rule_ctx *rc, const char *v, struct dataset
     return 0;
 }
 
-/* The configuration's datasets.<name>.* and datasets.defaults.*, under what
- * the rule gave. */
+/* The configuration's datasets.<name>.* and datasets.defaults.*: load and
+ * format over what the rule gave (the operator's list replaces the shipped
+ * one), the others under it. */
 static int config_def(struct sig_rule_ctx *rc, struct dataset_def *d)
 {
     const struct vg_config *cfg = rc->ld->cfg;
@@ -691,9 +731,16 @@ static int config_def(struct sig_rule_ctx *rc, struct dataset_def *d)
             return sig_fail(rc, "dataset: unknown type '%s' in %s (string, md5, sha256, ipv4, ip)",
                             v, key);
     }
+    snprintf(key, sizeof(key), "datasets.%s.format", d->name);
+    v = vg_config_get(cfg, key);
+    if (v != NULL) {
+        d->format = parse_format(v);
+        if (d->format < 0)
+            return sig_fail(rc, "dataset: unknown format '%s' in %s (base64, plain)", v, key);
+    }
     snprintf(key, sizeof(key), "datasets.%s.load", d->name);
     v = vg_config_get(cfg, key);
-    if (v != NULL && d->load == NULL) {
+    if (v != NULL) {
         const char *dir = vg_config_get(cfg, "default-rule-path");
         if (v[0] != '/' && dir != NULL && *dir != '\0') {
             static char joined[4096];
@@ -701,6 +748,7 @@ static int config_def(struct sig_rule_ctx *rc, struct dataset_def *d)
             v = joined;
         }
         d->load = v;
+        d->load_in_rule = false;
     }
     const char *scopes[] = {d->name, "defaults"};
     for (size_t i = 0; i < VG_ARRAY_SIZE(scopes); i++) {
@@ -731,13 +779,12 @@ static char *resolve_path(const char *rule_file, const char *path)
 
 /* The set of this name: the one already loaded (it must agree with what
  * the rule says), else loaded now. */
-static struct sig_dataset *get_set(struct sig_rule_ctx *rc, struct dataset_def *d,
-                                   bool load_from_rule)
+static struct sig_dataset *get_set(struct sig_rule_ctx *rc, struct dataset_def *d)
 {
     struct sig_loader *ld = rc->ld;
     char *path = NULL;
     if (d->load != NULL) {
-        path = load_from_rule ? resolve_path(rc->file, d->load) : strdup(d->load);
+        path = d->load_in_rule ? resolve_path(rc->file, d->load) : strdup(d->load);
         if (path == NULL) {
             sig_fail(rc, "out of memory");
             return NULL;
@@ -752,6 +799,9 @@ static struct sig_dataset *get_set(struct sig_rule_ctx *rc, struct dataset_def *
         else if (path != NULL && strcmp(path, s->path) != 0)
             sig_fail(rc, "dataset '%s' loads '%s' here but '%s' at %s:%u", d->name, path, s->path,
                      s->def_file, s->def_line);
+        else if (d->format >= 0 && d->format != s->format)
+            sig_fail(rc, "dataset '%s' is format %s here but format %s at %s:%u", d->name,
+                     format_names[d->format], format_names[s->format], s->def_file, s->def_line);
         else {
             free(path);
             return s;
@@ -783,6 +833,7 @@ static struct sig_dataset *get_set(struct sig_rule_ctx *rc, struct dataset_def *
     }
     s->path = path;
     s->type = (uint8_t)d->type;
+    s->format = d->format < 0 ? DATASET_FORMAT_BASE64 : (uint8_t)d->format;
     s->def_file = rc->file;
     s->def_line = rc->line;
     if (load_list(rc, s, d->hashsize) != 0) {
@@ -870,7 +921,7 @@ int sig_kw_dataset(struct sig_rule_ctx *rc, struct sig_rule_build *b, const stru
         return sig_fail(rc, "dataset: bad name '%s' (letters, digits, '_', '-', '.'; at most %d)",
                         parts[1], DATASET_NAME_MAX);
 
-    struct dataset_def d = {.name = parts[1], .type = -1};
+    struct dataset_def d = {.name = parts[1], .type = -1, .format = -1};
     for (int i = 2; i < nparts; i++) {
         char *key = parts[i];
         char *val = key;
@@ -891,6 +942,11 @@ int sig_kw_dataset(struct sig_rule_ctx *rc, struct sig_rule_build *b, const stru
                                 val);
         } else if (strcasecmp(key, "load") == 0) {
             d.load = val;
+            d.load_in_rule = true;
+        } else if (strcasecmp(key, "format") == 0) {
+            d.format = parse_format(val);
+            if (d.format < 0)
+                return sig_fail(rc, "dataset: unknown format '%s' (base64, plain)", val);
         } else if (strcasecmp(key, "memcap") == 0) {
             if (parse_memcap(rc, val, &d) != 0)
                 return -1;
@@ -898,10 +954,10 @@ int sig_kw_dataset(struct sig_rule_ctx *rc, struct sig_rule_build *b, const stru
             if (parse_hashsize(rc, val, &d) != 0)
                 return -1;
         } else {
-            return sig_fail(rc, "dataset: unknown option '%s' (type, load, memcap, hashsize)", key);
+            return sig_fail(
+                rc, "dataset: unknown option '%s' (type, load, format, memcap, hashsize)", key);
         }
     }
-    const bool load_from_rule = d.load != NULL;
     if (config_def(rc, &d) != 0)
         return -1;
 
@@ -912,7 +968,7 @@ int sig_kw_dataset(struct sig_rule_ctx *rc, struct sig_rule_build *b, const stru
                         "dataset '%s' needs a sticky buffer before it (dns.query, tls.sni, "
                         "http.host, ip.src, ...)",
                         d.name);
-    struct sig_dataset *set = get_set(rc, &d, load_from_rule);
+    struct sig_dataset *set = get_set(rc, &d);
     if (set == NULL)
         return -1;
     if (on_addr && !type_is_addr(set->type))

@@ -257,6 +257,105 @@ Test(dataset, defined_in_the_configuration)
     vg_config_free(cfg);
 }
 
+static char *load_error(struct sig_load *l, const char *rule, const struct vg_config *cfg);
+
+/* A plain string list as threat-intelligence feeds hand it out: comment
+ * lines, blank lines and trailing comments skipped, each entry as written. */
+Test(dataset, plain_strings_and_comments)
+{
+    sig_write_file("plain.lst", "# C2 domains (feed of 2025-10-15)\n"
+                                "\n"
+                                "evil.example.com\n"
+                                "  c2.bad.net   # seen 2025-09-24\n"
+                                "tab.example.net\t# tab before the comment\n"
+                                "not#comment.example\n");
+    sig_write_file("b64.lst", "# base64, as Suricata writes it\n"
+                              "ZXZpbC5leGFtcGxlLmNvbQ== # evil.example.com\n");
+    struct sig_engine e;
+    engine_start(&e, "alert dns any any -> any any (dns.query; "
+                     "dataset:isset,plain,type string,load plain.lst,format plain; sid:1;)\n"
+                     "alert dns any any -> any any (dns.query; "
+                     "dataset:isset,b64,type string,load b64.lst,format base64; sid:2;)\n");
+    cr_assert_str_empty(e.l.err, "%s", e.l.err);
+    cr_assert_str_eq(dns_sids(&e, "evil.example.com"), "1,2");
+    cr_assert_str_eq(dns_sids(&e, "c2.bad.net"), "1");
+    cr_assert_str_eq(dns_sids(&e, "tab.example.net"), "1");
+    /* a '#' inside an entry is part of it */
+    cr_assert_str_eq(dns_sids(&e, "not#comment.example"), "1");
+    cr_assert_str_eq(dns_sids(&e, "not"), "");
+    cr_assert_str_eq(dns_sids(&e, "# C2 domains (feed of 2025-10-15)"), "");
+    cr_assert_str_eq(dns_sids(&e, "c2.bad.net   # seen 2025-09-24"), "");
+    cr_assert_str_eq(dns_sids(&e, ""), "");
+    sig_engine_stop(&e);
+}
+
+/* A list with comments only (a feed with nothing in it yet) loads, matches
+ * nothing, and is no error; so does an address list. */
+Test(dataset, list_of_comments_only)
+{
+    sig_write_file("empty.lst", "# no entries yet: add your own, one per line\n\n");
+    struct sig_load l;
+    char *err = load_error(&l,
+                           "alert dns any any -> any any (dns.query; "
+                           "dataset:isset,none-yet,type string,load empty.lst,format plain; "
+                           "sid:1;)\n"
+                           "alert ip any any -> any any (ip.dst; "
+                           "dataset:isset,no-ips,type ip,load empty.lst; sid:2;)\n",
+                           NULL);
+    cr_assert_str_empty(err, "%s", err);
+    cr_assert_eq(l.st.rules_loaded, 2);
+    sig_load_done(&l);
+}
+
+/* datasets.<name>.load and .format in the configuration replace what the
+ * rules say: an operator's own list without editing the shipped rules. */
+Test(dataset, configuration_load_and_format_win_over_the_rule)
+{
+    sig_write_file("shipped.lst", "evil.example.com\n");
+    const char *customer = sig_write_file("customer.txt", "# customer feed\nc2.bad.net\n");
+    const char *b64 = sig_write_file("customer.b64", "YzIuYmFkLm5ldA==\n");
+    const char *rules = "alert dns any any -> any any (dns.query; "
+                        "dataset:isset,c2,type string,load shipped.lst,format plain; sid:1;)\n"
+                        "alert tls any any -> any any (tls.sni; "
+                        "dataset:isset,c2,type string,load shipped.lst,format plain; sid:2;)\n";
+    char err[256], kv[600];
+
+    struct vg_config *cfg = vg_config_new();
+    snprintf(kv, sizeof(kv), "datasets.c2.load=%s", customer);
+    cr_assert_eq(vg_config_set(cfg, kv, err, sizeof(err)), 0, "%s", err);
+    struct sig_engine e;
+    engine_start_cfg(&e, rules, cfg);
+    cr_assert_str_eq(dns_sids(&e, "c2.bad.net"), "1");
+    cr_assert_str_eq(tls_sids(&e, VG_BUF_TLS_SNI, "c2.bad.net"), "2");
+    cr_assert_str_eq(dns_sids(&e, "evil.example.com"), "");
+    sig_engine_stop(&e);
+    vg_config_free(cfg);
+
+    /* a list in Suricata's format, said so in the configuration */
+    cfg = vg_config_new();
+    snprintf(kv, sizeof(kv), "datasets.c2.load=%s", b64);
+    cr_assert_eq(vg_config_set(cfg, kv, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(vg_config_set(cfg, "datasets.c2.format=base64", err, sizeof(err)), 0, "%s", err);
+    engine_start_cfg(&e, rules, cfg);
+    cr_assert_str_eq(dns_sids(&e, "c2.bad.net"), "1");
+    sig_engine_stop(&e);
+    vg_config_free(cfg);
+
+    /* a format the loader does not know */
+    cfg = vg_config_new();
+    cr_assert_eq(vg_config_set(cfg, "datasets.c2.format=csv", err, sizeof(err)), 0, "%s", err);
+    struct sig_load l;
+    char *msg = load_error(&l,
+                           "alert dns any any -> any any (dns.query; "
+                           "dataset:isset,c2,type string,load shipped.lst; sid:3;)\n",
+                           cfg);
+    cr_assert_str_eq(msg, sig_msg(l.path, 1,
+                                  "dataset: unknown format 'csv' in datasets.c2.format "
+                                  "(base64, plain) (sid 3)"));
+    sig_load_done(&l);
+    vg_config_free(cfg);
+}
+
 Test(dataset, hundred_thousand_entries)
 {
     char *path;
@@ -406,7 +505,11 @@ Test(dataset, rule_errors)
                  "dataset: unknown type 'sha1' (string, md5, sha256, ipv4, ip) (sid 1)");
     expect_error("alert dns any any -> any any (dns.query; dataset:isset,x,type md5,color red; "
                  "sid:1;)",
-                 "dataset: unknown option 'color' (type, load, memcap, hashsize) (sid 1)");
+                 "dataset: unknown option 'color' (type, load, format, memcap, hashsize) "
+                 "(sid 1)");
+    expect_error("alert dns any any -> any any (dns.query; dataset:isset,x,type string,load "
+                 "domains.lst,format hex; sid:1;)",
+                 "dataset: unknown format 'hex' (base64, plain) (sid 1)");
     expect_error("alert dns any any -> any any (dns.query; dataset:isset,x,type string,save "
                  "x.lst; sid:1;)",
                  "dataset: 'save' writes the set at run time; sets are read-only here (sid 1)");
@@ -461,13 +564,16 @@ Test(dataset, type_and_file_mismatch_between_rules)
                            "alert tls any any -> any any (ja3.hash; "
                            "dataset:isset,bl,type md5; sid:2;)\n"
                            "alert tls any any -> any any (tls.sni; "
-                           "dataset:isset,bl,load other.lst; sid:3;)\n",
+                           "dataset:isset,bl,load other.lst; sid:3;)\n"
+                           "alert tls any any -> any any (tls.sni; "
+                           "dataset:isset,bl,format plain; sid:4;)\n",
                            NULL);
     char want[2048];
     snprintf(want, sizeof(want),
              "%s:2: dataset 'bl' is type md5 here but type string at %s:1 (sid 2)\n"
-             "%s:3: dataset 'bl' loads '%s/other.lst' here but '%s/domains.lst' at %s:1 (sid 3)\n",
-             l.path, l.path, l.path, sig_tmpdir, sig_tmpdir, l.path);
+             "%s:3: dataset 'bl' loads '%s/other.lst' here but '%s/domains.lst' at %s:1 (sid 3)\n"
+             "%s:4: dataset 'bl' is format plain here but format base64 at %s:1 (sid 4)\n",
+             l.path, l.path, l.path, sig_tmpdir, sig_tmpdir, l.path, l.path, l.path);
     cr_assert_str_eq(err, want);
     cr_assert_eq(l.st.rules_loaded, 1);
     sig_load_done(&l);
