@@ -126,6 +126,7 @@ static const char *const event_names[VG_HTTP_EV_EVENT_COUNT] = {
     [VG_HTTP_EV_TRANSFER_ENCODING_IN_HTTP10] = "TRANSFER_ENCODING_IN_HTTP10",
     [VG_HTTP_EV_ABNORMAL_CONTENT_ENCODING] = "ABNORMAL_CONTENT_ENCODING",
     [VG_HTTP_EV_REQUEST_BODY_WITHOUT_LENGTH] = "REQUEST_BODY_WITHOUT_LENGTH",
+    [VG_HTTP_EV_BIGIP_COOKIE_PRIVATE_MEMBER] = "BIGIP_COOKIE_PRIVATE_MEMBER",
 };
 
 _Static_assert(VG_HTTP_EV_EVENT_COUNT <= 64, "a transaction keeps its anomalies in 64 bits");
@@ -1728,6 +1729,32 @@ static void finish_request(struct px *x)
         request_done(x);
 }
 
+/* True when a Set-Cookie of the response carries a BIG-IP persistence cookie
+ * whose pool member address is private: the appliance tells the client an
+ * internal address (threat model 3.3). */
+static bool sets_private_bigip_cookie(const struct vg_http_msgbuf *m)
+{
+    for (uint32_t i = 0; i < m->nhdr; i++) {
+        const struct vg_http_hdr_entry *h = &m->hdr[i];
+        if (!eq_ci(entry_name(m, h), h->name_len, "set-cookie"))
+            continue;
+        const uint8_t *p = m->derived + h->out_off;
+        const uint8_t *sc = memchr(p, ';', h->out_len);
+        uint32_t n = sc != NULL ? (uint32_t)(sc - p) : h->out_len;
+        const uint8_t *eq = memchr(p, '=', n);
+        if (eq == NULL)
+            continue;
+        const uint8_t *name = p, *v = eq + 1;
+        uint32_t nl = (uint32_t)(eq - p), vl = n - (uint32_t)(v - p);
+        trim(&name, &nl);
+        trim(&v, &vl);
+        struct vg_bigip_cookie c;
+        if (nl != 0 && vg_bigip_cookie_decode(name, nl, v, vl, &c) == 0 && c.private_member)
+            return true;
+    }
+    return false;
+}
+
 static void finish_response(struct px *x)
 {
     struct vg_http_state *s = x->s;
@@ -1763,6 +1790,8 @@ static void finish_response(struct px *x)
     }
     d->anomalies = 0;
     build_derived(x, 1);
+    if (t != NULL && sets_private_bigip_cookie(m))
+        raise_ev(x, 1, VG_HTTP_EV_BIGIP_COOKIE_PRIVATE_MEMBER);
     uint16_t tf = t != NULL ? t->flags : 0;
     if (st == 101 || ((tf & TXF_CONNECT) && st >= 200 && st < 300)) {
         if (st == 101 && t != NULL && ((tf & TXF_WS_ASKED) || d->upgrade_ws))

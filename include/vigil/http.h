@@ -85,6 +85,7 @@ enum vg_http_event {
     VG_HTTP_EV_TRANSFER_ENCODING_IN_HTTP10,   /* chunked framing in an HTTP/1.0 message */
     VG_HTTP_EV_ABNORMAL_CONTENT_ENCODING,     /* several or unknown codings: body kept encoded */
     VG_HTTP_EV_REQUEST_BODY_WITHOUT_LENGTH,   /* Transfer-Encoding without chunked in a request */
+    VG_HTTP_EV_BIGIP_COOKIE_PRIVATE_MEMBER,   /* Set-Cookie: BIG-IP cookie, private member */
     VG_HTTP_EV_EVENT_COUNT
 };
 

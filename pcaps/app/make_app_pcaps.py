@@ -174,7 +174,8 @@ def bigip_cookies():
     return cap, {
         "alerts": {"9100006": 1},
         "record_counts": {"http": 1},
-        "anomalies": [],
+        # pool_a's member 10.1.1.100 is private: the parser flags the response
+        "anomalies": ["BIGIP_COOKIE_PRIVATE_MEMBER"],
         "records": [{"event_type": "http", "http__url": "/"}],
         "cookies": [
             {"pool_name": "pool_a", "member_ip": "10.1.1.100", "member_port": 80,

@@ -725,6 +725,53 @@ Test(http, cve_2020_5902_uri)
     free_state(s);
 }
 
+/* A response setting a BIG-IP persistence cookie whose pool member address
+ * is private raises BIGIP_COOKIE_PRIVATE_MEMBER, once per response; public
+ * and encrypted members, and the cookie a client sends back, do not. */
+Test(http, bigip_cookie_private_member)
+{
+    struct vg_http_state *s = new_state();
+    feed(s, 0, "GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+    feed(s, 1,
+         "HTTP/1.1 200 OK\r\n"
+         "Set-Cookie: TS01a2b3c4=0123; path=/\r\n"
+         "Set-Cookie: BIGipServerpool_web=1677787402.20480.0000; path=/; Httponly\r\n"
+         "Set-Cookie: BIGipServerpool_api=rd2o00000000000000000000ffff0a011e51o443\r\n"
+         "Content-Length: 0\r\n\r\n");
+    assert_events("BIGIP_COOKIE_PRIVATE_MEMBER");
+    cr_assert_eq(nrecs, 2);
+    assert_json_has(&recs[1], "\"anomalies\":[\"BIGIP_COOKIE_PRIVATE_MEMBER\"]");
+    assert_json_has(&recs[1], "\"member_ip\":\"10.1.1.100\"");
+    assert_json_has(&recs[1], "\"member_ip\":\"10.1.30.81\"");
+    reset_recs();
+
+    feed(s, 0,
+         "GET /a HTTP/1.1\r\nHost: h\r\n"
+         "Cookie: BIGipServerpool_web=1677787402.20480.0000\r\n\r\n");
+    feed(s, 1,
+         "HTTP/1.1 200 OK\r\n"
+         "Set-Cookie: BIGipServerpool_edge=rd5o00000000000000000000ffffc0000201o80\r\n"
+         "Set-Cookie: BIGipServerpool_web=!Kx3n7YbQm2p8Z0vR5tW1uA==; path=/\r\n"
+         "Set-Cookie: BIGipServerpool_v6=vi20010112000000000000000000000030.20480\r\n"
+         "Set-Cookie: sid=1677787402.20480.0001\r\n"
+         "Content-Length: 0\r\n\r\n");
+    assert_events("");
+    cr_assert_eq(nrecs, 2);
+    assert_json_lacks(&recs[1], "\"anomalies\"");
+    assert_json_has(&recs[1], "\"member_ip\":\"192.0.2.1\"");
+    reset_recs();
+
+    feed(s, 0, "GET /b HTTP/1.1\r\nHost: h\r\n\r\n");
+    feed(s, 1,
+         "HTTP/1.1 200 OK\r\n"
+         "Set-Cookie: persist=vifd000000000000000000000000000010.20480\r\n"
+         "Content-Length: 0\r\n\r\n");
+    assert_events("BIGIP_COOKIE_PRIVATE_MEMBER");
+    const struct vg_http_stats *st = vg_http_shared_stats(shared);
+    cr_assert_eq(st->anomalies, 2);
+    free_state(s);
+}
+
 Test(http, uri_anomalies)
 {
     struct vg_http_state *s = new_state();
