@@ -97,6 +97,21 @@ static const char *const config_defaults[][2] = {
     {"max-pending-packets", "4096"},
     {"event-ring.size", "65536"},
     {"capture.ring-size", "16mb"},
+    /* Behaviour detectors (signatures/behaviour.c); each runs when its rule
+     * in bigip-behaviour.rules is loaded and its groups are set. */
+    {"detectors.long-session.enabled", "yes"},
+    {"detectors.long-session.sources", "$BIGIP_APPLIANCES"},
+    {"detectors.long-session.destinations", "$EXTERNAL_NET"},
+    {"detectors.long-session.min-duration", "3600"},
+    {"detectors.long-session.max-bytes", "10kb"},
+    {"detectors.new-egress.enabled", "yes"},
+    {"detectors.new-egress.sources", "$BIGIP_MGMT_NET"},
+    {"detectors.new-egress.allowed", "$BIGIP_EGRESS_ALLOWED"},
+    {"detectors.new-egress.max-tracked", "65536"},
+    {"detectors.mgmt-access.enabled", "yes"},
+    {"detectors.mgmt-access.destinations", "$BIGIP_APPLIANCES"},
+    {"detectors.mgmt-access.ports", "$BIGIP_MGMT_PORTS"},
+    {"detectors.mgmt-access.allowed-sources", "$BIGIP_ADMIN_NET"},
 };
 
 struct vg_config *vg_config_new(void)

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "vigil/applayer.h"
+#include "vigil/behaviour.h"
 #include "vigil/config.h"
 #include "vigil/dataplane.h"
 #include "vigil/defrag.h"
@@ -61,6 +62,7 @@ struct vg_worker {
      * NULL when that direction is not matched as a stream. */
     struct vg_detect_stream **dstreams;
     struct vg_applayer *app;    /* NULL when app-layer.enabled is off */
+    struct vg_behaviour *behaviour; /* shared by all workers; NULL: no detector */
     struct vg_decode_stats dec; /* decoding done in this worker (rebuilt datagrams) */
     uint64_t clock_us;          /* packet time as this worker knows it */
     uint64_t next_expire_us;    /* next second boundary at which to expire flows */

@@ -262,6 +262,7 @@ int vg_run(const struct vg_run_opts *o)
     struct vg_event_ring **rings = NULL;
     struct vg_exporter *exporter = NULL;
     struct vg_stats_thread *stats = NULL;
+    struct vg_behaviour *behaviour = NULL;
     struct vg_reader reader;
     memset(&reader, 0, sizeof(reader));
 #ifdef VG_HAVE_DPDK
@@ -326,12 +327,28 @@ int vg_run(const struct vg_run_opts *o)
         fprintf(stderr, "vigil: no usable rule set; stopping\n");
         goto out;
     }
-    if (rstats.rules_dormant > 0)
+    /* Not an error: the estate is not configured yet, so say it once, unless -q. */
+    if (rstats.rules_dormant > 0 && (!o->quiet || o->test_only))
         fprintf(stderr,
-                "vigil: %u rules wait for address groups set to none (the BIG-IP estate: "
-                "vars.address-groups in the configuration) and are not loaded\n",
-                rstats.rules_dormant);
+                "vigil: %u rule%s wait%s for address groups set to none (the BIG-IP estate: "
+                "vars.address-groups in the configuration) and %s not loaded\n",
+                rstats.rules_dormant, rstats.rules_dormant == 1 ? "" : "s",
+                rstats.rules_dormant == 1 ? "s" : "", rstats.rules_dormant == 1 ? "is" : "are");
+    /* The behaviour detectors' settings are checked like every other key. */
+    behaviour = vg_behaviour_new(cfg, rs, err, sizeof(err));
+    if (behaviour == NULL) {
+        fprintf(stderr, "vigil: config: %s\n", err);
+        goto out;
+    }
     if (o->test_only) {
+        for (unsigned d = 0; d < VG_DETECTOR_COUNT; d++) {
+            const char *why = vg_behaviour_inactive_reason(behaviour, (enum vg_detector)d);
+            const struct vg_rule_meta *m = vg_behaviour_rule(behaviour, (enum vg_detector)d);
+            if (why == NULL)
+                printf("detector %s: on (sid %u)\n", vg_detector_name((enum vg_detector)d), m->sid);
+            else
+                printf("detector %s: off, %s\n", vg_detector_name((enum vg_detector)d), why);
+        }
         printf("rules: %u loaded, %u skipped, %u dormant, %u files failed; %u fast patterns, %u "
                "rules without one; database %llu bytes, compiled in %.1f ms\n",
                rstats.rules_loaded, rstats.rules_skipped, rstats.rules_dormant, rstats.files_failed,
@@ -454,6 +471,7 @@ int vg_run(const struct vg_run_opts *o)
         if (vg_worker_init(&workers[i], i, nworkers, &wcfg, rs, !is_live) != 0)
             goto oom;
         rings[i] = workers[i].events;
+        workers[i].behaviour = behaviour;
     }
     reader.workers = workers;
     unsigned nrings = nworkers;
@@ -610,6 +628,7 @@ int vg_run(const struct vg_run_opts *o)
         .exporter = exporter,
         .rules = &rstats,
         .ruleset = rs,
+        .behaviour = behaviour,
         .capture = is_live ? &cap : NULL,
         .dec = mode == MODE_DPDK ? &dec : NULL,
         .ports = ports,
@@ -648,6 +667,7 @@ out:
 #ifdef VG_HAVE_DPDK
     vg_dpdk_close(dpdk);
 #endif
+    vg_behaviour_free(behaviour);
     vg_ruleset_free(rs);
     rule_list_free(&rules);
     vg_config_free(cfg);

@@ -291,6 +291,29 @@ void vg_summary_print(const struct vg_summary *s, FILE *out)
                 "  thresholds %llu alerts raised untracked (tracking table full: "
                 "detect.thresholds.max-entries)\n",
                 (unsigned long long)threshold_full);
+    if (s->behaviour != NULL) {
+        struct vg_behaviour_stats bs;
+        vg_behaviour_stats(s->behaviour, &bs);
+        bool any = bs.new_egress_table_full > 0;
+        for (unsigned d = 0; d < VG_DETECTOR_COUNT; d++)
+            any |= vg_behaviour_inactive_reason(s->behaviour, (enum vg_detector)d) == NULL;
+        if (any) {
+            fprintf(out, "  detectors ");
+            for (unsigned d = 0; d < VG_DETECTOR_COUNT; d++) {
+                const bool on =
+                    vg_behaviour_inactive_reason(s->behaviour, (enum vg_detector)d) == NULL;
+                fprintf(out, "%s %s %s", d ? "," : "", vg_detector_name((enum vg_detector)d),
+                        on ? "" : "off");
+                if (on)
+                    fprintf(out, "%llu alerts", (unsigned long long)bs.alerts[d]);
+            }
+            fprintf(out,
+                    "; new-egress %llu pairs, %llu untracked (table full: "
+                    "detectors.new-egress.max-tracked)\n",
+                    (unsigned long long)bs.new_egress_pairs,
+                    (unsigned long long)bs.new_egress_table_full);
+        }
+    }
     fprintf(out, "  anomalies  %llu", (unsigned long long)t.anomalies);
     const char *sep = ": ";
     for (int e = 0; e < VG_DEC_EVENT_COUNT; e++) {
@@ -428,6 +451,15 @@ int vg_summary_write_json(const struct vg_summary *s, const char *path)
         "\"threshold_table_full\":%llu},",
         s->rules->rules_loaded, s->rules->rules_skipped, s->rules->rules_dormant, (unsigned long long)t.flowbits_refused,
         (unsigned long long)(s->ruleset != NULL ? vg_ruleset_threshold_table_full(s->ruleset) : 0));
+    struct vg_behaviour_stats bs;
+    vg_behaviour_stats(s->behaviour, &bs);
+    fprintf(f,
+            "\"detectors\":{\"long_session\":{\"alerts\":%llu},\"new_egress\":{\"alerts\":%llu,"
+            "\"pairs\":%llu,\"table_full\":%llu},\"mgmt_access\":{\"alerts\":%llu}},",
+            (unsigned long long)bs.alerts[VG_DETECTOR_LONG_SESSION],
+            (unsigned long long)bs.alerts[VG_DETECTOR_NEW_EGRESS],
+            (unsigned long long)bs.new_egress_pairs, (unsigned long long)bs.new_egress_table_full,
+            (unsigned long long)bs.alerts[VG_DETECTOR_MGMT_ACCESS]);
     fprintf(f,
             "\"flow\":{\"created\":%llu,\"timeout\":%llu,\"forced\":%llu,\"shutdown\":%llu,"
             "\"midstream\":%llu},",

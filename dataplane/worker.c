@@ -75,6 +75,8 @@ void vg_event_tuple_from_packet(struct vg_event_tuple *t, const struct vg_packet
 static void worker_stream_end(struct vg_worker *w, struct vg_flow *f, const struct vg_packet *view);
 static void worker_app_end(struct vg_worker *w, struct vg_flow *f, uint32_t slot,
                            const struct vg_packet *p, enum vg_flow_dir p_dir);
+static void worker_behaviour_end(struct vg_worker *w, struct vg_flow *f,
+                                 const struct vg_packet *view);
 
 /* No packet ends a flow: a packet-shaped view of its client-to-server side,
  * built from the flow, stands in for one (records, last stream bytes). */
@@ -120,6 +122,10 @@ void vg_worker_flow_end(void *user, const struct vg_flow *f, enum vg_flow_end_re
          * bytes may raise alerts that mark the flow as alerted. */
         worker_stream_end(w, (struct vg_flow *)f, &view);
     }
+    /* A long session decided by the flow's last counted packet alerts
+     * before the record that says the flow alerted. */
+    if (w->behaviour != NULL)
+        worker_behaviour_end(w, (struct vg_flow *)f, &view);
     struct vg_event ev;
     memset(&ev, 0, sizeof(ev));
     if (w->app != NULL) {
@@ -197,6 +203,33 @@ static void worker_alert(void *user, const struct vg_rule_meta *rule)
 }
 
 static uint32_t flow_detect_flags(struct vg_flow *f, enum vg_flow_dir dir);
+
+/* The behaviour detectors that decided on this packet (bits 1u << enum
+ * vg_detector) alert like rules: same event path, their rule's meta, the
+ * rule's threshold and suppressions. */
+static void worker_detector_alerts(struct vg_worker *w, struct alert_ctx *a, uint32_t fire)
+{
+    for (unsigned d = 0; fire != 0 && d < VG_DETECTOR_COUNT; d++) {
+        if (!(fire & (1u << d)))
+            continue;
+        fire &= ~(1u << d);
+        const struct vg_rule_meta *rule = vg_behaviour_rule(w->behaviour, (enum vg_detector)d);
+        if (rule == NULL || w->detect == NULL ||
+            !vg_detect_detector_allows(w->detect, (enum vg_detector)d, a->p))
+            continue;
+        worker_alert(a, rule);
+        vg_behaviour_count_alert(w->behaviour, (enum vg_detector)d);
+    }
+}
+
+static void worker_behaviour_end(struct vg_worker *w, struct vg_flow *f,
+                                 const struct vg_packet *view)
+{
+    if (vg_behaviour_flow_update(w->behaviour, f)) {
+        struct alert_ctx a = {.w = w, .p = view, .flow = f, .dir = VG_DIR_TOSERVER};
+        worker_detector_alerts(w, &a, 1u << VG_DETECTOR_LONG_SESSION);
+    }
+}
 
 /* An anomaly's record, and the rules waiting for it (event keywords). dir:
  * the packet's direction in its flow. */
@@ -531,7 +564,8 @@ void vg_worker_packet(struct vg_worker *w, struct vg_packet *p)
             vg_detect_set_flow(w->detect, a.flow != NULL ? &a.flow->vars : NULL,
                                a.flow != NULL ? a.flow->flow_id : 0);
         if (a.flow != NULL) {
-            if (a.flow->pkts[0] + a.flow->pkts[1] == 1) {
+            const bool first = a.flow->pkts[0] + a.flow->pkts[1] == 1;
+            if (first) {
                 a.flow->icmp_type = p->icmp_type;
                 a.flow->icmp_code = p->icmp_code;
                 if (w->app != NULL)
@@ -555,6 +589,13 @@ void vg_worker_packet(struct vg_worker *w, struct vg_packet *p)
                 }
             }
             flags |= VG_DF_APP(a.flow->app_proto);
+            if (w->behaviour != NULL) {
+                uint32_t fire = first ? vg_behaviour_flow_start(w->behaviour, a.flow) : 0;
+                if (vg_behaviour_flow_update(w->behaviour, a.flow))
+                    fire |= 1u << VG_DETECTOR_LONG_SESSION;
+                if (VG_UNLIKELY(fire != 0))
+                    worker_detector_alerts(w, &a, fire);
+            }
         }
     }
     if (w->detect != NULL) {

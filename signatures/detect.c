@@ -99,7 +99,8 @@ struct group_key {
  * the groups only pre-filter, every test still runs on the candidate. */
 static bool rule_in_group(const struct sig_rule *r, const struct group_key *k)
 {
-    if (r->app_stage != 0 || r->inspect == SIG_INSPECT_STREAM || r->event != NULL)
+    if (r->app_stage != 0 || r->inspect == SIG_INSPECT_STREAM || r->event != NULL ||
+        r->detector != 0)
         return false;
     bool fits = r->proto == SIG_PROTO_IP || (r->proto == SIG_PROTO_TCP && k->cls == SIG_PKT_TCP) ||
                 (r->proto == SIG_PROTO_UDP && k->cls == SIG_PKT_UDP) ||
@@ -176,9 +177,12 @@ static int build_packet_groups(struct vg_ruleset *rs, FILE *err)
     rs->stats.no_pattern_rules = 0;
     for (uint32_t i = 0; i < rs->nrules; i++) {
         rs->stats.patterns += packet_pattern(&rs->rules[i]);
-        rs->stats.no_pattern_rules += rs->rules[i].fast < 0 && rs->rules[i].event == NULL;
-        rs->stats.packet_rules += rs->rules[i].app_stage == 0 && rs->rules[i].event == NULL &&
-                                  rs->rules[i].inspect != SIG_INSPECT_STREAM;
+        const struct sig_rule *r = &rs->rules[i];
+        /* event and detector rules are not packet rules */
+        const bool other_path = r->event != NULL || r->detector != 0;
+        rs->stats.no_pattern_rules += r->fast < 0 && !other_path;
+        rs->stats.packet_rules +=
+            r->app_stage == 0 && !other_path && r->inspect != SIG_INSPECT_STREAM;
     }
     rs->stats.db_bytes = 0;
     const uint32_t nwords = (rs->nrules + 63) / 64 + 1; /* never 0 */
@@ -455,6 +459,8 @@ struct vg_ruleset *vg_ruleset_load(const struct vg_rule_load_opts *opts,
         app_buffer_stats(rs);
     if (ok && sig_event_prepare(rs, opts->err) != 0)
         ok = false;
+    if (ok)
+        sig_detector_prepare(rs);
     if (ok && sig_threshold_prepare(rs, opts->cfg, opts->threshold_file, opts->err) != 0)
         ok = false;
     rs->stats.compile_ms = elapsed_ms(&t0);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "vigil/behaviour.h"
 #include "vigil/config.h"
 #include "vigil/detect.h"
 
@@ -383,6 +384,9 @@ struct sig_rule {
     const struct sig_flowbits *flowbits;   /* NULL: none (flowbits.c) */
     const struct sig_threshold *threshold; /* NULL: none (threshold.c) */
     const struct sig_event_test *event;    /* NULL: none (kw_event.c) */
+    /* A behaviour detector's rule (kw_detector.c): enum vg_detector + 1; 0 for
+     * every other rule. Never inspected by packet, stream or app matching. */
+    uint8_t detector;
 
     /* Header-level tests of the packet's addresses: datasets on ip.src /
      * ip.dst and iprep (iprep.c); run after the endpoints match. */
@@ -667,6 +671,23 @@ int sig_kw_iprep(struct sig_rule_ctx *rc, struct sig_rule_build *b, const struct
 int sig_kw_event(struct sig_rule_ctx *rc, struct sig_rule_build *b, const struct sig_option *o);
 /* Once every option is parsed: what an event rule may not combine with. */
 int sig_event_finish(struct sig_rule_ctx *rc, const struct sig_rule_build *b);
+/* detector */
+int sig_kw_detector(struct sig_rule_ctx *rc, struct sig_rule_build *b, const struct sig_option *o);
+/* Once every option is parsed: a detector rule takes no match keyword and
+ * an any-to-any header. */
+int sig_detector_finish(struct sig_rule_ctx *rc, const struct sig_rule_build *b);
+/* After the rules are sorted: finds each detector's rule. */
+void sig_detector_prepare(struct vg_ruleset *rs);
+
+/* An address or port expression outside a rule (the behaviour detectors'
+ * configuration), evaluated as rule headers are, with cfg's vars; the sets
+ * live in arena a. An address expression left empty by a group set to
+ * "none" returns 0 with *waits set and an empty set. Returns -1 with the
+ * reason in err. */
+int sig_eval_address_expr(const struct vg_config *cfg, struct sig_arena *a, const char *text,
+                          struct sig_addr_set *out, bool *waits, char *err, size_t errlen);
+int sig_eval_port_expr(const struct vg_config *cfg, struct sig_arena *a, const char *text,
+                       struct sig_port_set *out, char *err, size_t errlen);
 
 /* A pcre element (pcre.c). The compiled regex is PCRE2's memory, not the
  * arena's: every one is on the rule set's list and freed with it. */
@@ -897,6 +918,9 @@ struct vg_ruleset {
      * indices of its rules in rule order. NULL when no rule has an event. */
     uint32_t *event_first;
     uint32_t *event_rules;
+    /* Per detector (enum vg_detector), the index + 1 of its rule; 0: not
+     * loaded (kw_detector.c). */
+    uint32_t detector_rule[VG_DETECTOR_COUNT];
     /* Skipped rules by cause, most frequent first (strings in the arena). */
     struct vg_skip_reason *skip_reasons;
     uint32_t nskip_reasons;

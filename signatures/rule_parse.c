@@ -627,6 +627,35 @@ out:
     return ret;
 }
 
+int sig_eval_address_expr(const struct vg_config *cfg, struct sig_arena *a, const char *text,
+                          struct sig_addr_set *out, bool *waits, char *err, size_t errlen)
+{
+    struct sig_loader ld = {.cfg = cfg, .arena = a};
+    struct sig_rule_ctx rc = {.ld = &ld};
+    memset(out, 0, sizeof(*out));
+    *waits = false;
+    if (parse_address_expr(&rc, text, "address expression", out) == 0)
+        return 0;
+    if (rc.dormant) {
+        *waits = true;
+        return 0;
+    }
+    snprintf(err, errlen, "%s", rc.msg);
+    return -1;
+}
+
+int sig_eval_port_expr(const struct vg_config *cfg, struct sig_arena *a, const char *text,
+                       struct sig_port_set *out, char *err, size_t errlen)
+{
+    struct sig_loader ld = {.cfg = cfg, .arena = a};
+    struct sig_rule_ctx rc = {.ld = &ld};
+    memset(out, 0, sizeof(*out));
+    if (parse_port_expr(&rc, text, "port expression", out) == 0)
+        return 0;
+    snprintf(err, errlen, "%s", rc.msg);
+    return -1;
+}
+
 /* ---- Header --------------------------------------------------------------- */
 
 /* Application-layer protocols vigil parses: a rule naming one matches the
@@ -1556,7 +1585,7 @@ static int parse_option(struct sig_rule_ctx *rc, struct sig_rule_build *b,
     static int (*const keyword_parsers[])(struct sig_rule_ctx *, struct sig_rule_build *,
                                           const struct sig_option *) = {
         sig_kw_pcre,    sig_kw_bytes, sig_kw_flowbits, sig_kw_threshold,
-        sig_kw_dataset, sig_kw_iprep, sig_kw_event,
+        sig_kw_dataset, sig_kw_iprep, sig_kw_event,    sig_kw_detector,
     };
     for (size_t i = 0; i < VG_ARRAY_SIZE(keyword_parsers); i++) {
         int ret = keyword_parsers[i](rc, b, o);
@@ -1918,7 +1947,7 @@ static int parse_rule_text(struct sig_rule_ctx *rc, char *text, struct sig_rule 
         sig_fail(rc, "rule has no sid");
         goto out;
     }
-    if (sig_event_finish(rc, b) != 0) {
+    if (sig_event_finish(rc, b) != 0 || sig_detector_finish(rc, b) != 0) {
         free(b);
         goto out;
     }

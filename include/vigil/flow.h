@@ -117,6 +117,7 @@ struct vg_flow {
     uint8_t icmp_type; /* of the first packet, for the record's Community ID */
     uint8_t icmp_code;
     uint8_t app_proto; /* enum vg_app_proto, as the worker's app layer knows it */
+    uint8_t behaviour; /* VG_BEHAVIOUR_* bits of the behaviour detectors (vigil/behaviour.h) */
     struct vg_flow_vars vars;
     /* The tunnel the first packet came in (see struct vg_packet), its outer
      * addresses and ports turned to read client to server. */
