@@ -225,7 +225,7 @@ static void worker_detector_alerts(struct vg_worker *w, struct alert_ctx *a, uin
 static void worker_behaviour_end(struct vg_worker *w, struct vg_flow *f,
                                  const struct vg_packet *view)
 {
-    if (vg_behaviour_flow_update(w->behaviour, f)) {
+    if (vg_behaviour_flow_update(w->behaviour, f) && !f->vars.passed) {
         struct alert_ctx a = {.w = w, .p = view, .flow = f, .dir = VG_DIR_TOSERVER};
         worker_detector_alerts(w, &a, 1u << VG_DETECTOR_LONG_SESSION);
     }
@@ -554,6 +554,7 @@ void vg_worker_packet(struct vg_worker *w, struct vg_packet *p)
 
     struct alert_ctx a = {.w = w, .p = p, .flow = NULL, .dir = VG_DIR_TOSERVER};
     uint32_t flags = 0;
+    uint32_t fire = 0; /* behaviour detectors that decided on this packet (flow set) */
     if (VG_UNLIKELY(p->flags & VG_PKT_FRAGMENT)) {
         /* Defragmentation off: a fragment has no trustworthy ports, so it is
          * inspected as an IP packet outside any flow. */
@@ -590,11 +591,9 @@ void vg_worker_packet(struct vg_worker *w, struct vg_packet *p)
             }
             flags |= VG_DF_APP(a.flow->app_proto);
             if (w->behaviour != NULL) {
-                uint32_t fire = first ? vg_behaviour_flow_start(w->behaviour, a.flow) : 0;
+                fire = first ? vg_behaviour_flow_start(w->behaviour, a.flow) : 0;
                 if (vg_behaviour_flow_update(w->behaviour, a.flow))
                     fire |= 1u << VG_DETECTOR_LONG_SESSION;
-                if (VG_UNLIKELY(fire != 0))
-                    worker_detector_alerts(w, &a, fire);
             }
         }
     }
@@ -606,6 +605,10 @@ void vg_worker_packet(struct vg_worker *w, struct vg_packet *p)
                             flags, worker_alert, &a);
         vg_detect_packet(w->detect, p, flags, worker_alert, &a);
     }
+    /* After the rules: a pass rule for the flow (a trusted scanner) silences
+     * the detectors too. */
+    if (VG_UNLIKELY(fire != 0) && !a.flow->vars.passed)
+        worker_detector_alerts(w, &a, fire);
 }
 
 void vg_worker_tick(struct vg_worker *w, uint64_t now_us)

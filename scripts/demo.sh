@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Sets up vigil and runs it over the bundled demo capture with the shipped
-# rules, then shows the alerts it found and where the EVE file is.
+# rules and the demo's estate (pcaps/estate.yaml: where the BIG-IP appliances,
+# admin network and egress allow-list are), then shows the alerts it found and
+# where the EVE file is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,7 +11,7 @@ logdir=${VIGIL_DEMO_LOGDIR:-out/demo}
 rm -rf "$logdir"
 mkdir -p "$logdir"
 set +e
-build/vigil -r pcaps/demo/demo.pcap -l "$logdir"
+build/vigil -r pcaps/demo/demo.pcap -c pcaps/estate.yaml -l "$logdir"
 status=$?
 set -e
 echo

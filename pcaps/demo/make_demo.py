@@ -2,23 +2,30 @@
 """Writes pcaps/demo/demo.pcap and pcaps/demo/expected.json.
 
 The demo capture: ordinary traffic around a BIG-IP (web sessions, DNS, TLS to a
-virtual server, an admin using the management interface) with exploitation
-attempts against the BIG-IP management address mixed in. README.md beside this file
-describes it packet group by packet group.
+virtual server, an admin using the management interface) with the threats the shipped
+rules are for mixed in: exploitation of the management plane (CVE-2020-5902,
+CVE-2022-1388, CVE-2021-22986, CVE-2023-46747), post-exploitation through iControl REST,
+an internet scanner reaching the management interface, a persistence cookie leaking a
+pool member's private address, and a BRICKSTORM-like implant calling home (DoH, a
+workers.dev front, the WebSocket C2 path to a published C2 address). README.md beside
+this file describes it packet group by packet group.
 
-The alerts written to expected.json are declared here next to each request, then
-checked against what signatures/rules/bigip-exploit.rules gives on the written bytes
-(pcaps/tools/rulecheck.py, a reference matcher for vigil's payload-only rule subset);
-the script stops with an error when the two disagree, or when a flow's counters in
-the capture differ from what the generator recorded.
+The alerts are declared here per session, next to the traffic that raises them, then
+checked against what vigil reports for the written bytes with the shipped rules and
+pcaps/estate.yaml (the estate the demo runs with): the script stops with an error when
+the two disagree, or when a flow's counters differ from what the generator recorded.
 
-Deterministic: run it twice, get the same bytes.   python3 pcaps/demo/make_demo.py
+Deterministic: run it twice, get the same bytes.
+    python3 pcaps/demo/make_demo.py [--vigil build/vigil]
 """
 
+import argparse
 import json
 import os
 import struct
+import subprocess
 import sys
+import tempfile
 
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -26,9 +33,11 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "pcaps", "tools"))
 
 import pcapgen as pg  # noqa: E402
-import rulecheck  # noqa: E402
 
-RULES = os.path.join(ROOT, "signatures", "rules", "bigip-exploit.rules")
+sys.path.insert(0, os.path.join(ROOT, "pcaps", "threat"))
+import estate  # noqa: E402
+
+ESTATE = os.path.join(ROOT, "pcaps", "estate.yaml")
 
 # ---------------------------------------------------------------------------
 # the network
@@ -47,6 +56,7 @@ ATTACKER1 = "203.0.113.66"
 ATTACKER2 = "198.51.100.77"
 ATTACKER3 = "192.0.2.45"
 ATTACKER6 = "2001:db8:bad::66"
+SCANNER = "198.51.100.9"            # an internet-wide scanner
 
 ROUTER_MAC = "02:00:5e:00:00:01"    # everything from outside arrives through the router
 MACS = {
@@ -73,7 +83,7 @@ class Demo:
     def __init__(self):
         self.cap = pg.Capture(pg.LINKTYPE_ETHERNET)
         self.flows = []      # (group, flow)
-        self.expected = []   # (sid, pcap_cnt, flow name)
+        self.expected = []   # (sid, flow name)
         self.cur_group = None
 
     def group(self, name, gap_ms=700):
@@ -104,9 +114,14 @@ class Demo:
         """Sends one request in one segment and records the alerts it must raise."""
         nums = session.send(request, ack=False, **kw)
         assert len(nums) == 1, "attack request %s does not fit one segment" % session.name
-        for sid in sids:
-            self.expected.append((sid, nums[0], session.name))
+        self.expect(session.name, sids)
         return nums[0]
+
+    def expect(self, name, sids):
+        """Alerts the session raises besides those of its requests: replies, flowbit
+        chains, exposure and behaviour detectors."""
+        for sid in sids:
+            self.expected.append((sid, name))
 
 
 # ---------------------------------------------------------------------------
@@ -527,6 +542,144 @@ def attacks_icontrol(d):
     s.close(from_client=True)
 
 
+BIGIP_SELF_INT = estate.BIGIP_SELF_INT     # self IP on the internal VLAN
+GO_UA = "Go-http-client/1.1"
+WS_KEY = "dGhlIHNhbXBsZSBub25jZQ=="
+
+
+def attacks_postexploit(d):
+    """After A7's SSRF token: an account for the attacker and a shell command."""
+    mgmt = MGMT_HOST
+    d.group("P1 iControl REST post-exploitation with the stolen token")
+    s = d.tcp("P1-rest-user-create", (ATTACKER3, 43003), (BIGIP_MGMT, 8443), rtt_us=60000)
+    s.handshake()
+    d.attack(s, pg.http_request("POST", "/mgmt/tm/auth/user", mgmt, [
+        ("User-Agent", UA_REQUESTS), ("Content-Type", "application/json"),
+        ("X-F5-Auth-Token", TOKEN[::-1]), ("Connection", "keep-alive")],
+        b'{"name":"f5backup","password":"Vigil-Demo-2025!","partitionAccess":'
+        b'[{"name":"all-partitions","role":"admin"}],"shell":"bash"}'), [])
+    s.send(mgmt_resp(200, "OK", b'{"kind":"tm:auth:user:userstate","name":"f5backup",'
+                                b'"fullPath":"f5backup","shell":"bash"}'),
+           from_client=False, think_us=9000)
+    d.attack(s, pg.http_request("POST", "/mgmt/tm/util/bash", mgmt, [
+        ("User-Agent", UA_REQUESTS), ("Content-Type", "application/json"),
+        ("X-F5-Auth-Token", TOKEN[::-1]), ("Connection", "keep-alive")],
+        b'{"command":"run","utilCmdArgs":"-c \'eval $(echo aWQ7dW5hbWUgLWE= | base64 -d)\'"}'),
+        [])
+    s.send(mgmt_resp(200, "OK", b'{"kind":"tm:util:bash:runstate","command":"run",'
+                                b'"commandResult":"uid=0(root) gid=0(root)\\nLinux bigip1\\n"}'),
+           from_client=False, think_us=30000)
+    s.close(from_client=True)
+
+
+def exposure_scan(d):
+    d.group("E1 internet scanner probes the management interface")
+    s = d.tcp("E1-scanner-authn-login", (SCANNER, 47001), (BIGIP_MGMT, 8443), rtt_us=80000)
+    s.handshake()
+    d.attack(s, pg.http_request("GET", "/mgmt/shared/authn/login", MGMT_HOST, [
+        ("User-Agent", "Mozilla/5.0 (compatible; scanner/1.0)"), ("Accept", "*/*"),
+        ("Connection", "close")]), [])
+    s.send(mgmt_resp(401, "F5 Authorization Required",
+                     b'{"code":401,"message":"Authorization failed: no user authentication header '
+                     b'or token detected. Uri:http://localhost:8100/mgmt/shared/authn/login '
+                     b'Referrer:198.51.100.9 Sender:198.51.100.9","referer":"198.51.100.9",'
+                     b'"restOperationId":5102271,"kind":":resterrorresponse"}',
+                     extra=[("Connection", "close")]), from_client=False, think_us=6000)
+    s.close(from_client=False)
+
+
+def brickstorm(d):
+    """The implant on the appliance calls home: DoH lookups, a workers.dev front, and
+    the GRIMBOLT WebSocket C2 from the internal self IP."""
+    d.group("C1 DoH from the management address")
+    f = d.udp("C1-dns-doh-bootstrap", (BIGIP_MGMT, 53110), (DNS_SERVER, 53))
+    f.send(pg.dns_query(0x3c01, "dns.google", "A"), gap_us=15000)
+    f.send(pg.dns_response(0x3c01, "dns.google", "A", [("dns.google", "A", 300, "8.8.8.8")]),
+           from_client=False, gap_us=900)
+    s = d.tcp("C1-doh-dns-google", (BIGIP_MGMT, 53111), ("8.8.8.8", 443), rtt_us=12000)
+    s.handshake()
+    s.send(pg.tls_client_hello("dns.google", alpn=("h2", "http/1.1"), label="c1/ch"), ack=False)
+    s.send(pg.tls_server_hello(0x1301, label="c1/sh") + pg.tls_change_cipher_spec() +
+           pg.tls_application_data(2600, "c1/hs-enc"), from_client=False, think_us=1500)
+    s.send(pg.tls_change_cipher_spec() + pg.tls_application_data(53, "c1/fin") +
+           pg.tls_application_data(120, "c1/query"), ack=False)
+    s.send(pg.tls_application_data(180, "c1/answer"), from_client=False, think_us=2000)
+    s.close(from_client=True)
+
+    d.group("C2 C2 behind a Cloudflare Workers name", gap_ms=500)
+    s = d.tcp("C2-tls-workers-dev", (BIGIP_MGMT, 53112), ("104.21.48.17", 443), rtt_us=15000)
+    s.handshake()
+    s.send(pg.tls_client_hello("update-cdn.vigil-demo.workers.dev", alpn=("http/1.1",),
+                               label="c2/ch"), ack=False)
+    s.send(pg.tls_server_hello(0x1301, label="c2/sh") + pg.tls_change_cipher_spec() +
+           pg.tls_application_data(2400, "c2/hs-enc"), from_client=False, think_us=1500)
+    s.send(pg.tls_application_data(90, "c2/beacon"), ack=False)
+    s.send(pg.tls_application_data(60, "c2/task"), from_client=False, think_us=2500)
+    s.close(from_client=True)
+
+    d.group("C3 WebSocket C2 to a published address (cleartext)", gap_ms=500)
+    c2 = estate.C2_ADDRESSES[3]
+    s = d.tcp("C3-websocket-apisession", (BIGIP_SELF_INT, 53113), (c2, 80), rtt_us=30000)
+    s.handshake()
+    d.attack(s, pg.http_request("GET", "/rest/apisession", c2, [
+        ("User-Agent", GO_UA), ("Connection", "Upgrade"), ("Upgrade", "websocket"),
+        ("Sec-WebSocket-Key", WS_KEY), ("Sec-WebSocket-Version", "13")]), [])
+    s.send(pg.http_response(101, "Switching Protocols",
+                            [("Upgrade", "websocket"), ("Connection", "Upgrade"),
+                             ("Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")],
+                            content_length=False), from_client=False, think_us=3000)
+    s.send(b"\x82\x9e" + pg.det_bytes("c3/mask", 4) + pg.det_bytes("c3/frame", 30), ack=False)
+    s.send(b"\x82\x10" + pg.det_bytes("c3/reply", 16), from_client=False, think_us=2000)
+    s.close(from_client=True)
+
+
+# What each session raises besides the sids its attack() calls name (those are the
+# exploit rules on the request itself): reply rules (flowbit-gated), management-plane
+# exposure (external sources, estate-scoped), the behaviour detectors, BRICKSTORM
+# egress. Comments say why; signatures/CATALOGUE.md says what each sid is.
+EXTRA_ALERTS = {
+    # 8490003 mgmt-access: an external host on a management port (8443) of an appliance;
+    # 8400206: the management port answered (SYN+ACK) an external host, once per host;
+    # 8400200: TMUI reached from outside, once per source; 8400007: fileRead.jsp reached
+    # through the traversal; 8400009: /etc/passwd lines in the reply
+    "A1-cve-2020-5902-fileread": [8490003, 8400206, 8400200, 8400007, 8400009],
+    "A2-cve-2020-5902-tmshcmd": [8490003],
+    # port 80 is not a management port: no 8490003 / 8400206; the second request's %3b
+    # also matches 8400002
+    "A3-cve-2020-5902-encoded": [8400200, 8400007, 8400007, 8400002],
+    # 8400000: the HSQL servlet answered the /hsqldb request
+    "A4-cve-2020-5902-hsqldb": [8490003, 8400206, 8400200, 8400000],
+    # 8400201: iControl REST from outside; 8400130: an X-F5-Auth-Token from outside the
+    # admin networks; 8400100: util/bash from outside; 8400012 / 8400102: the runstate reply
+    "A5-cve-2022-1388": [8490003, 8400206, 8400201, 8400130, 8400100, 8400012, 8400102],
+    # 8400203: the REST auth error sent back to the external client
+    "A6-cve-2022-1388-ipv6": [8490003, 8400206, 8400201, 8400130, 8400100, 8400203],
+    # 8400022: the token reply to the SSRF login
+    "A7-cve-2021-22986": [8490003, 8400201, 8400022],
+    # 8400032: the smuggled form creates a user; 8400034: the parser's invalid
+    # Transfer-Encoding event on a request to an appliance
+    "A8-cve-2023-46747-vlan": [8490003, 8400032, 8400034],
+    # the administrator's own util/bash call: an informational audit record
+    "B9-icontrol-rest": [8400101],
+    # the persistence cookie names a private pool member (10.1.1.100:80) to an internet client
+    "B11-http-vip": [8400300],
+    # 8400110: an account created through REST from outside; 8400103: a base64-wrapped command
+    "P1-rest-user-create": [8490003, 8400130, 8400110, 8400100, 8400103, 8400102],
+    "E1-scanner-authn-login": [8490003, 8400206, 8400201, 8400203],
+    # 8401002: the appliance resolves a DoH server name
+    "C1-dns-doh-bootstrap": [8401002],
+    # 8401000: SNI of a DoH server; 8401001: TCP/443 to a DoH resolver address;
+    # 8490002: a management address reaching a destination not on the egress allow-list
+    "C1-doh-dns-google": [8401000, 8401001, 8490002],
+    # 8401110: TLS to a *.workers.dev name from an appliance
+    "C2-tls-workers-dev": [8401110, 8490002],
+    # 8401200: an appliance (self IP) talks to a published C2 address; 8401300: the
+    # WebSocket upgrade to /rest/apisession; hunting: 8401900 Go default user agent,
+    # 8401901 WebSocket upgrade from an appliance to outside
+    "C3-websocket-apisession": [8401200, 8401300, 8401900, 8401901],
+}
+
+
 def build():
     """Ordinary traffic and attacks alternate, as they would on a real link."""
     d = Demo()
@@ -538,31 +691,77 @@ def build():
     benign_mgmt(d)
     attacks_icontrol(d)
     benign_bigip_vip(d)
+    attacks_postexploit(d)
+    exposure_scan(d)
+    brickstorm(d)
+    for name, sids in EXTRA_ALERTS.items():
+        d.expect(name, sids)
     return d
 
 
-def check(d, path):
-    """Cross-checks declared alerts and flow counters against the written capture."""
-    rules, errors = rulecheck.load_rules([RULES])
-    if errors:
-        raise SystemExit("rule errors:\n" + "\n".join(errors))
-    got, flows = rulecheck.run(path, rules)
-    got_set = sorted((a["sid"], a["data_pcap_cnt"]) for a in got)
-    want_set = sorted((sid, n) for sid, n, _ in d.expected)
-    if got_set != want_set:
-        raise SystemExit("declared alerts differ from the rules:\n  declared %s\n  rules    %s"
-                         % (want_set, got_set))
-    if len(flows) != len(d.flows):
-        raise SystemExit("flow count: generator %d, capture %d" % (len(d.flows), len(flows)))
-    for (_, f), rf in zip(d.flows, flows):
+def run_vigil(vigil, path):
+    """vigil over the capture with the shipped rules and the estate: its EVE events."""
+    with tempfile.TemporaryDirectory(prefix="vigil-demo-") as tmp:
+        argv = [vigil, "-q", "-r", path, "-c", ESTATE, "-l", tmp]
+        p = subprocess.run(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           env=dict(os.environ, TZ="UTC"))
+        if p.returncode != 0:
+            raise SystemExit("vigil exit %d: %s" % (p.returncode, p.stderr.decode()[-600:]))
+        with open(os.path.join(tmp, "eve.json")) as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+
+def session_of(d, ev):
+    """The generator's flow an EVE record belongs to (by addresses and ports)."""
+    a = (ev["src_ip"], ev.get("src_port"), ev["dest_ip"], ev.get("dest_port"))
+    for _, f in d.flows:
         i = f.info()
-        mine = (i["src_ip"], i["dest_ip"], i["pkts_toserver"], i["pkts_toclient"],
-                i["bytes_toserver"], i["bytes_toclient"])
-        theirs = (str(rf.client[0]), str(rf.server[0]), rf.pkts[0], rf.pkts[1], rf.bytes[0],
-                  rf.bytes[1])
+        mine = (i["src_ip"], i.get("src_port"), i["dest_ip"], i.get("dest_port"))
+        if a == mine or a == (mine[2], mine[3], mine[0], mine[1]):
+            return f.name
+    raise SystemExit("no generated flow for %r" % (a,))
+
+
+def check(d, path, vigil):
+    """Cross-checks the alerts declared per session, and every flow's counters, against
+    what vigil reports for the written capture."""
+    events = run_vigil(vigil, path)
+    alerts = []
+    got = {}
+    for ev in events:
+        if ev.get("event_type") != "alert":
+            continue
+        name = session_of(d, ev)
+        sid = ev["alert"]["signature_id"]
+        got.setdefault(name, {})
+        got[name][sid] = got[name].get(sid, 0) + 1
+        alerts.append({"sid": sid, "pcap_cnt": ev["pcap_cnt"], "proto": ev["proto"],
+                       "src_ip": ev["src_ip"], "src_port": ev.get("src_port"),
+                       "dest_ip": ev["dest_ip"], "dest_port": ev.get("dest_port"),
+                       "vlan": ev.get("vlan", []), "session": name})
+    want = {}
+    for sid, name in d.expected:
+        want.setdefault(name, {})
+        want[name][sid] = want[name].get(sid, 0) + 1
+    if got != want:
+        lines = []
+        for name in sorted(set(got) | set(want)):
+            if got.get(name) != want.get(name):
+                lines.append("  %s: declared %s, vigil %s" % (name, want.get(name),
+                                                               got.get(name)))
+        raise SystemExit("declared alerts differ from vigil's:\n" + "\n".join(lines))
+    flows = {session_of(d, ev): ev for ev in events if ev.get("event_type") == "flow"}
+    if len(flows) != len(d.flows):
+        raise SystemExit("flow count: generator %d, vigil %d" % (len(d.flows), len(flows)))
+    for _, f in d.flows:
+        i = f.info()
+        fl = flows[f.name]["flow"]
+        mine = (i["pkts_toserver"], i["pkts_toclient"], i["bytes_toserver"], i["bytes_toclient"])
+        theirs = (fl["pkts_toserver"], fl["pkts_toclient"], fl["bytes_toserver"],
+                  fl["bytes_toclient"])
         if mine != theirs:
-            raise SystemExit("flow %s: generator %s, capture %s" % (f.name, mine, theirs))
-    return got
+            raise SystemExit("flow %s: generator %s, vigil %s" % (f.name, mine, theirs))
+    return alerts
 
 
 PROTO_NUM = {"TCP": 6, "UDP": 17, "ICMP": 1, "IPv6-ICMP": 58}
@@ -573,22 +772,14 @@ def expected_json(d, alerts):
     counts = {}
     for a in alerts:
         counts[str(a["sid"])] = counts.get(str(a["sid"]), 0) + 1
-    by_name = {}
-    for sid, n, name in d.expected:
-        by_name.setdefault(n, name)
-    alert_list = []
-    for a in sorted(alerts, key=lambda a: (a["pcap_cnt"], a["sid"])):
-        rec = dict(a)
-        rec["proto"] = PROTO_NAME[a["proto"]]
-        rec["session"] = by_name[rec.pop("data_pcap_cnt")]
-        alert_list.append(rec)
+    alert_list = sorted(alerts, key=lambda a: (a["pcap_cnt"], a["sid"]))
     sessions = []
-    alerted = {n for _, _, n in d.expected}
+    alerted = {n for _, n in d.expected}
     for group, f in d.flows:
         i = f.info()
         i["group"] = group
         i["alerted"] = f.name in alerted
-        i["alert_sids"] = sorted({sid for sid, _, n in d.expected if n == f.name})
+        i["alert_sids"] = sorted({sid for sid, n in d.expected if n == f.name})
         sessions.append(i)
     by_proto = {}
     for _, f in d.flows:
@@ -597,7 +788,8 @@ def expected_json(d, alerts):
         "description": "vigil demo capture: benign traffic around a BIG-IP plus exploitation "
                        "attempts against its management address; see README.md",
         "pcap": "demo.pcap",
-        "rules": ["signatures/rules/bigip-exploit.rules"],
+        "rules": "signatures/rules/*.rules (the shipped rule set)",
+        "config": "pcaps/estate.yaml",
         "linktype": 1,
         "packets": len(d.cap.packets),
         "bytes": d.cap.total_bytes(),
@@ -613,10 +805,14 @@ def expected_json(d, alerts):
 
 
 def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--vigil", default=os.path.join(ROOT, "build", "vigil"),
+                    help="the vigil binary that checks the declared alerts (default: build/vigil)")
+    args = ap.parse_args()
     d = build()
     pcap = os.path.join(HERE, "demo.pcap")
     d.cap.write_pcap(pcap)
-    alerts = check(d, pcap)
+    alerts = check(d, pcap, args.vigil)
     exp = expected_json(d, alerts)
     with open(os.path.join(HERE, "expected.json"), "w") as f:
         json.dump(exp, f, indent=1, sort_keys=True)

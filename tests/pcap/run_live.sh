@@ -25,7 +25,8 @@ vigil=${1:?usage: run_live.sh VIGIL SOURCE_ROOT}
 root=${2:?usage: run_live.sh VIGIL SOURCE_ROOT}
 demo=$root/pcaps/demo/demo.pcap
 expected=$root/pcaps/demo/expected.json
-rules=$root/tests/pcap/rules/bigip-payload.rules
+# the demo's expectations hold for the shipped rules with the demo estate
+estate=$root/pcaps/estate.yaml
 
 if [[ $(id -u) != 0 ]]; then
     echo "SKIP live: needs root to create a network namespace and veth pairs"
@@ -105,19 +106,31 @@ PY
 
 # check_alerts LOGDIR FILTER: the alerts in LOGDIR/eve.json are those of the demo's
 # expected.json alert_list that FILTER (a Python expression on an entry `a`) keeps.
+# A rule with a threshold lets one of several flows through; with several workers which
+# one depends on timing (as in Suricata), so only its addresses are compared.
 check_alerts() {
-    python3 - "$1/eve.json" "$expected" "$2" <<'PY'
-import json, sys
-eve, expected, filt = sys.argv[1:4]
+    python3 - "$1/eve.json" "$expected" "$2" "$root" <<'PY'
+import glob, json, re, sys
+eve, expected, filt, root = sys.argv[1:5]
+thresholded = set()
+for path in glob.glob(root + "/signatures/rules/*.rules"):
+    for line in open(path):
+        m = re.search(r"\bsid\s*:\s*(\d+)", line)
+        if m and not line.lstrip().startswith("#") and re.search(r"\bthreshold\s*:", line):
+            thresholded.add(int(m.group(1)))
+def key(sid, src, sport, dst, dport, vlan):
+    if sid in thresholded:
+        return (sid, src, 0, dst, 0, vlan)
+    return (sid, src, sport, dst, dport, vlan)
 exp = json.load(open(expected))
-want = sorted((a["sid"], a["src_ip"], a["src_port"], a["dest_ip"], a["dest_port"],
-               a["vlan"] or None) for a in exp["alert_list"] if eval(filt, {"a": a}))
+want = sorted(key(a["sid"], a["src_ip"], a["src_port"], a["dest_ip"], a["dest_port"],
+                  a["vlan"] or None) for a in exp["alert_list"] if eval(filt, {"a": a}))
 got = []
 for line in open(eve, "rb"):
     e = json.loads(line)
     if e.get("event_type") == "alert":
-        got.append((e["alert"]["signature_id"], e["src_ip"], e["src_port"], e["dest_ip"],
-                    e["dest_port"], e.get("vlan")))
+        got.append(key(e["alert"]["signature_id"], e["src_ip"], e["src_port"], e["dest_ip"],
+                       e["dest_port"], e.get("vlan")))
 got.sort()
 if got != want:
     print("alerts differ:\n  got      %s\n  expected %s" % (got, want))
@@ -134,7 +147,7 @@ run_case() {
     local far_before=0 far_after
     far_before=$(in_ns cat /sys/class/net/vl-far/statistics/rx_packets)
     # ip netns exec execs vigil, so $! is vigil's pid (a shell function would add a subshell)
-    ip netns exec "$ns" "$vigil" "$@" -S "$rules" -l "$log" --set stats.interval=1 \
+    ip netns exec "$ns" "$vigil" "$@" -c "$estate" -l "$log" --set stats.interval=1 \
         >"$tmp/$name.out" 2>"$tmp/$name.err" &
     pid=$!
     local i

@@ -114,7 +114,9 @@ def main():
         both_dir = os.path.join(tmp, "shipped+generated")
         for d, files in ((base_dir, shipped), (both_dir, shipped + [generated])):
             os.makedirs(d)
-            cmd = [args.vigil, "-r", demo, "-l", d, "-q"]
+            # the demo's expectations hold with its estate (pcaps/estate.yaml)
+            cmd = [args.vigil, "-r", demo, "-l", d, "-q", "-c",
+                   os.path.join(root, "pcaps", "estate.yaml")]
             for path in files:
                 cmd += ["-S", path]
             rc, out, err = run(cmd)
