@@ -29,3 +29,39 @@ DOH_RESOLVERS = ["1.1.1.1", "1.0.0.1", "8.8.8.8", "8.8.4.4", "9.9.9.9", "9.9.9.1
                  "149.112.112.11", "45.90.28.160"]
 
 BIGIP_MGMT_PORTS = (22, 443, 8443)
+
+APPLIANCES = {BIGIP_MGMT, BIGIP_MGMT2, BIGIP_MGMT6, BIGIP_SELF_EXT, BIGIP_SELF_INT}
+ADMIN_NET = "10.1.5.0/24"          # BIGIP_ADMIN_NET
+
+# Behaviour detector 8490003 (signatures/rules/bigip-behaviour.rules) raises one alert per
+# connection to a management port of an appliance from outside the admin networks.
+MGMT_ACCESS_SID = "8490003"
+
+
+def reaches_mgmt_port(client, server_ip, server_port):
+    """Whether a connection from client to server_ip:server_port raises 8490003."""
+    import ipaddress
+    return (server_ip in APPLIANCES and server_port in BIGIP_MGMT_PORTS and
+            ipaddress.ip_address(client) not in ipaddress.ip_network(ADMIN_NET))
+
+
+def write_family(out, family, cases, readme_head):
+    """Writes a family's captures, expected.json (tests/pcap/run_threat.py's schema) and
+    README.md. cases: objects with name, kind, covers, alerts, description, wire, cap."""
+    import json
+    import os
+    entries, rows = [], []
+    for c in cases:
+        pcap = c.name + ".pcap"
+        c.cap.write_pcap(os.path.join(out, pcap))
+        entries.append({"name": c.name, "pcap": pcap, "kind": c.kind, "covers": c.covers,
+                        "alerts": c.alerts, "description": c.description})
+        alerts = ", ".join("%s x%d" % (k, v) for k, v in sorted(c.alerts.items())) or "none"
+        rows.append("| %s | %s | %s | %s |" % (c.name, c.kind, c.wire.replace("|", "\\|"),
+                                               alerts))
+    with open(os.path.join(out, "expected.json"), "w") as f:
+        json.dump({"family": family, "cases": entries}, f, indent=1, sort_keys=True)
+        f.write("\n")
+    with open(os.path.join(out, "README.md"), "w") as f:
+        f.write(readme_head + "\n".join(rows) + "\n\nWhat each case shows:\n\n" +
+                "".join("- `%s`: %s\n" % (c.name, c.description) for c in cases))

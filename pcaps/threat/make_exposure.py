@@ -15,7 +15,6 @@ Deterministic: run it twice, get the same bytes.   python3 pcaps/threat/make_exp
 
 import base64
 import ipaddress
-import json
 import os
 import struct
 import sys
@@ -33,18 +32,8 @@ from estate import (ADMIN, ATTACKER, ATTACKER2, BIGIP_MGMT, BIGIP_SELF_EXT, BIGI
 
 OUT = os.path.join(HERE, "exposure")
 
-# Behaviour detector 8490003 (signatures/rules/bigip-behaviour.rules) raises one alert per
-# connection to a management port of an appliance from outside the admin networks, on its
-# first packet; the cases below expect it wherever they open such a connection.
-MGMT_ACCESS_SID = "8490003"
-APPLIANCES = {estate.BIGIP_MGMT, estate.BIGIP_MGMT2, estate.BIGIP_MGMT6, estate.BIGIP_SELF_EXT,
-              estate.BIGIP_SELF_INT}
-ADMIN_NET = ipaddress.ip_network("10.1.5.0/24")  # BIGIP_ADMIN_NET of pcaps/estate.yaml
-
-
-def reaches_mgmt_port(client, server_ip, server_port):
-    return (server_ip in APPLIANCES and server_port in estate.BIGIP_MGMT_PORTS and
-            ipaddress.ip_address(client) not in ADMIN_NET)
+MGMT_ACCESS_SID = estate.MGMT_ACCESS_SID
+reaches_mgmt_port = estate.reaches_mgmt_port
 EXT_CLIENT2 = "198.51.100.140"    # a second ordinary internet client
 UA_SCAN = "Mozilla/5.0 (compatible; scanner/2.1)"
 UA_BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"
@@ -412,22 +401,7 @@ connection, on its first packet; the expected alerts list it.
 
 def main():
     os.makedirs(OUT, exist_ok=True)
-    cases = []
-    rows = []
-    for c in CASES:
-        pcap = c.name + ".pcap"
-        c.cap.write_pcap(os.path.join(OUT, pcap))
-        cases.append({"name": c.name, "pcap": pcap, "kind": c.kind, "covers": c.covers,
-                      "alerts": c.alerts, "description": c.description})
-        alerts = ", ".join("%s x%d" % (k, v) for k, v in sorted(c.alerts.items())) or "none"
-        rows.append("| %s | %s | %s | %s |" % (c.name, c.kind, c.wire.replace("|", "\\|"),
-                                               alerts))
-    with open(os.path.join(OUT, "expected.json"), "w") as f:
-        json.dump({"family": "exposure", "cases": cases}, f, indent=1, sort_keys=True)
-        f.write("\n")
-    with open(os.path.join(OUT, "README.md"), "w") as f:
-        f.write(README_HEAD + "\n".join(rows) + "\n\nWhat each case shows:\n\n" +
-                "".join("- `%s`: %s\n" % (c.name, c.description) for c in CASES))
+    estate.write_family(OUT, "exposure", CASES, README_HEAD)
 
 
 if __name__ == "__main__":
