@@ -21,6 +21,8 @@
 #   BENCH_GEN_RULES   generated rules run over the mix in "rules" mode (default 5000)
 #   BENCH_LOAD_RULES  generated rule counts loaded with -T in "rules" mode (default "5000 20000")
 #   BENCH_GEN_ARGS    more gen_rules.py arguments (e.g. --with-new-keywords)
+#   BENCH_CONFIG      configuration for every run (default pcaps/estate.yaml: the shipped
+#                     rules scoped to the BIG-IP estate are loaded, not dormant)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -37,6 +39,7 @@ fi
 build=$(cd "$build" && pwd)
 
 vigil=$build/vigil
+config=${BENCH_CONFIG:-$root/pcaps/estate.yaml}
 gen_mix=$build/tests/bench/gen_mix
 bytes=${BENCH_BYTES:-300000000}
 seed=${BENCH_SEED:-1}
@@ -96,7 +99,7 @@ run_config() {
     local name=$1 workers=$2
     shift 2
     local logdir=$data/logs/$name
-    local cmd=("$vigil" -r "$pcap" "$@" -l "$logdir" --workers "$workers" --preload)
+    local cmd=("$vigil" -r "$pcap" -c "$config" "$@" -l "$logdir" --workers "$workers" --preload)
     local files=() r out
     echo "== $name: $runs run(s)"
     for ((r = 1; r <= runs; r++)); do
@@ -259,8 +262,8 @@ if [[ $mode == rules ]]; then
     for entry in "${load_sets[@]}"; do
         name=${entry%%:*}
         file=${entry#*:}
-        args=()
-        [[ -n $file ]] && args=(-S "$file")
+        args=(-c "$config")
+        [[ -n $file ]] && args+=(-S "$file")
         out=$results/load-$name.txt
         rc=0
         /usr/bin/time -v -o "$out.time" "$vigil" -T "${args[@]}" >"$out" 2>"$out.stderr" || rc=$?

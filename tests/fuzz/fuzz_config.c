@@ -1,10 +1,12 @@
-/* Fuzz harness: the YAML configuration reader and --set parsing. */
+/* Fuzz harness: the YAML configuration reader, --set parsing, and the
+ * behaviour detectors' keys (address-group expressions, sizes, durations). */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "vigil/behaviour.h"
 #include "vigil/config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -27,6 +29,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bool b;
     vg_config_get_size(c, "flow.memcap", 0, &v, err, sizeof(err));
     vg_config_get_bool(c, "outputs.eve-log.community-id", true, &b, err, sizeof(err));
+    /* The pair table is sized by max-tracked (up to 2^30 entries): keep the
+     * allocation small, every other key as the input gives it. */
+    char small[] = "detectors.new-egress.max-tracked=1024";
+    vg_config_set(c, small, err, sizeof(err));
+    vg_behaviour_free(vg_behaviour_new(c, NULL, err, sizeof(err)));
     /* The input as a --set assignment too. */
     char assignment[512];
     size_t n = size < sizeof(assignment) - 1 ? size : sizeof(assignment) - 1;
