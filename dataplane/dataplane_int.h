@@ -69,6 +69,10 @@ struct vg_worker {
     struct vg_worker_stats st;
     pthread_t thread;
     atomic_bool finished;
+    /* Quiescent-state counter: the thread running the worker advances it
+     * once per loop iteration, between packets and bursts, never inside a
+     * lookup; vg_workers_wait_quiescent watches it. */
+    _Atomic uint64_t epoch;
     /* Copies of st, dec and the flow table's counters for the stats thread,
      * refreshed once a second by vg_worker_publish. */
     struct vg_worker_stats pub_st;
@@ -107,6 +111,26 @@ void vg_event_tuple_from_packet(struct vg_event_tuple *t, const struct vg_packet
 /* The worker thread body: consumes its ring until a VG_REC_END record. */
 void *vg_worker_main(void *arg);
 
+/* Called by the thread running the worker at the top of each loop
+ * iteration, idle or not: it holds no dataset contents here. */
+static inline void vg_worker_quiescent(struct vg_worker *w)
+{
+    atomic_store_explicit(&w->epoch, atomic_load_explicit(&w->epoch, memory_order_relaxed) + 1,
+                          memory_order_release);
+}
+
+/* The workers a dataset reload waits for. */
+struct vg_worker_group {
+    struct vg_worker *workers;
+    unsigned n;
+};
+
+/* wait_readers of vg_ruleset_reload_lists (arg: a struct vg_worker_group):
+ * returns once every worker has passed a quiescent state after the call
+ * began, or has finished. Sleeps in short steps; after 5 s warns on stderr
+ * and waits on. Not for the packet path. */
+void vg_workers_wait_quiescent(void *arg);
+
 /* Copies the worker's counters into pub_st, pub_flows and pub_dec, where another thread
  * may read them (vg_counters_read). Called by the thread that runs the
  * worker, once a second; after that thread ends, by anyone. */
@@ -120,8 +144,12 @@ static inline bool vg_stop_requested(void)
 {
     return atomic_load_explicit(&vg_stop_flag, memory_order_relaxed);
 }
-/* Installs the SIGINT / SIGTERM handlers that set vg_stop_flag. */
-void vg_signals_install(void);
+/* Set by SIGHUP in live mode: the dataset lists are read again. */
+extern atomic_bool vg_reload_flag;
+/* Installs the SIGINT / SIGTERM handlers that set vg_stop_flag, and for
+ * SIGHUP: live, the handler that sets vg_reload_flag; offline, ignore it
+ * (a capture file has no reload). */
+void vg_signals_install(bool live);
 
 /* Counter blocks (structs of uint64_t) copied between threads one 64-bit
  * word at a time with relaxed atomics: each counter is read whole, without

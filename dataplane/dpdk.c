@@ -285,6 +285,7 @@ static int direct_main(void *arg)
     clock_init(&clk);
 
     while (!atomic_load_explicit(&d->stop, memory_order_relaxed)) {
+        vg_worker_quiescent(w);
         uint64_t tsc = rte_rdtsc();
         if (VG_UNLIKELY(tsc >= clk.next_tsc)) {
             clock_anchor(&clk, tsc);
@@ -336,6 +337,7 @@ static int direct_main(void *arg)
     vg_worker_finish(w, end_us);
     poller_publish(pl);
     vg_worker_publish(w);
+    atomic_store(&w->finished, true);
     return 0;
 }
 
@@ -462,6 +464,7 @@ static int ring_worker_main(void *arg)
     uint64_t end_us = 0;
 
     while (!end) {
+        vg_worker_quiescent(w);
         uint64_t tsc = rte_rdtsc();
         if (VG_UNLIKELY(tsc >= clk.next_tsc)) {
             clock_anchor(&clk, tsc);
@@ -506,6 +509,7 @@ static int ring_worker_main(void *arg)
     vg_worker_finish(w, end_us);
     vg_worker_publish(w);
     __atomic_store_n(&dw->pub_last_us, dw->last_us, __ATOMIC_RELAXED);
+    atomic_store(&w->finished, true);
     return 0;
 }
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 atomic_bool vg_stop_flag;
+atomic_bool vg_reload_flag;
 
 static void on_stop_signal(int sig)
 {
@@ -22,7 +23,13 @@ static void on_stop_signal(int sig)
     atomic_store_explicit(&vg_stop_flag, true, memory_order_relaxed);
 }
 
-void vg_signals_install(void)
+static void on_reload_signal(int sig)
+{
+    (void)sig;
+    atomic_store_explicit(&vg_reload_flag, true, memory_order_relaxed);
+}
+
+void vg_signals_install(bool live)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
@@ -31,6 +38,52 @@ void vg_signals_install(void)
     /* No SA_RESTART: a blocking call returns, so its loop sees the flag. */
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* SIGHUP must not cut a read short: the reload thread polls its flag. */
+    sa.sa_handler = live ? on_reload_signal : SIG_IGN;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGHUP, &sa, NULL);
+}
+
+/* ---- dataset reload on SIGHUP ---- */
+
+static void *reload_main(void *arg)
+{
+    struct vg_reload_thread *t = arg;
+    const struct timespec step = {0, 100 * 1000 * 1000};
+    while (!atomic_load_explicit(&t->stop, memory_order_acquire)) {
+        nanosleep(&step, NULL);
+        if (!atomic_exchange_explicit(&vg_reload_flag, false, memory_order_relaxed))
+            continue;
+        struct vg_reload_stats st;
+        vg_ruleset_reload_lists(t->rs, stderr, vg_workers_wait_quiescent, &t->group, &st);
+        fprintf(stderr, "vigil: reloaded IOC lists: %u datasets (%llu entries), %u failed\n",
+                st.datasets_reloaded, (unsigned long long)st.entries, st.datasets_failed);
+    }
+    return NULL;
+}
+
+int vg_reload_thread_start(struct vg_reload_thread *t, struct vg_ruleset *rs,
+                           struct vg_worker *workers, unsigned nworkers)
+{
+    memset(t, 0, sizeof(*t));
+    t->rs = rs;
+    t->group = (struct vg_worker_group){.workers = workers, .n = nworkers};
+    atomic_init(&t->stop, false);
+    int rc = pthread_create(&t->thread, NULL, reload_main, t);
+    if (rc != 0)
+        return rc;
+    pthread_setname_np(t->thread, "vg-reload");
+    t->running = true;
+    return 0;
+}
+
+void vg_reload_thread_stop(struct vg_reload_thread *t)
+{
+    if (!t->running)
+        return;
+    atomic_store_explicit(&t->stop, true, memory_order_release);
+    pthread_join(t->thread, NULL);
+    t->running = false;
 }
 
 void vg_counters_publish(void *dst, const void *src, size_t bytes)

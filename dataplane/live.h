@@ -32,4 +32,21 @@ void vg_stats_thread_stop(struct vg_stats_thread *s);
 void vg_stats_thread_final(struct vg_stats_thread *s);
 void vg_stats_thread_free(struct vg_stats_thread *s);
 
+/* Live mode: a thread that waits for SIGHUP (vg_reload_flag, polled every
+ * 100 ms) and reloads the rule set's dataset lists while the workers keep
+ * matching, then prints one line on stderr. Rules and iprep lists are not
+ * reloaded. */
+struct vg_reload_thread {
+    struct vg_ruleset *rs;
+    struct vg_worker_group group;
+    pthread_t thread;
+    bool running;
+    atomic_bool stop;
+};
+/* Returns 0 or an errno value. */
+int vg_reload_thread_start(struct vg_reload_thread *t, struct vg_ruleset *rs,
+                           struct vg_worker *workers, unsigned nworkers);
+/* Waits for a reload in progress to end; safe when never started. */
+void vg_reload_thread_stop(struct vg_reload_thread *t);
+
 #endif

@@ -263,6 +263,7 @@ int vg_run(const struct vg_run_opts *o)
     struct vg_exporter *exporter = NULL;
     struct vg_stats_thread *stats = NULL;
     struct vg_behaviour *behaviour = NULL;
+    struct vg_reload_thread reload = {0};
     struct vg_reader reader;
     memset(&reader, 0, sizeof(reader));
 #ifdef VG_HAVE_DPDK
@@ -352,8 +353,8 @@ int vg_run(const struct vg_run_opts *o)
         printf("rules: %u loaded, %u skipped, %u dormant, %u files failed; %u fast patterns, %u "
                "rules without one; database %llu bytes, compiled in %.1f ms\n",
                rstats.rules_loaded, rstats.rules_skipped, rstats.rules_dormant, rstats.files_failed,
-               rstats.patterns,
-               rstats.no_pattern_rules, (unsigned long long)rstats.db_bytes, rstats.compile_ms);
+               rstats.patterns, rstats.no_pattern_rules, (unsigned long long)rstats.db_bytes,
+               rstats.compile_ms);
         printf("stream rules: %u (database %llu bytes, window %u bytes); application-layer "
                "rules: %u (databases %llu bytes)\n",
                rstats.stream_rules, (unsigned long long)rstats.stream_db_bytes,
@@ -525,7 +526,7 @@ int vg_run(const struct vg_run_opts *o)
             goto out;
         }
     }
-    vg_signals_install();
+    vg_signals_install(is_live);
 
     if (mode == MODE_DPDK) {
 #ifdef VG_HAVE_DPDK
@@ -561,8 +562,12 @@ int vg_run(const struct vg_run_opts *o)
     }
     if (stats != NULL && vg_stats_thread_start(stats) != 0)
         fprintf(stderr, "vigil: warning: cannot start the stats thread; stats only at exit\n");
+    if (is_live && vg_reload_thread_start(&reload, rs, workers, nworkers) != 0)
+        fprintf(stderr, "vigil: warning: cannot start the reload thread; SIGHUP does nothing\n");
     if (is_live && !o->quiet)
-        fprintf(stderr, "vigil: capturing from %s with %u worker%s; SIGINT or SIGTERM stops\n",
+        fprintf(stderr,
+                "vigil: capturing from %s with %u worker%s; SIGINT or SIGTERM stops, SIGHUP "
+                "reloads the IOC lists\n",
                 source, nworkers, nworkers == 1 ? "" : "s");
 
     uint64_t t0 = monotonic_ns();
@@ -571,10 +576,12 @@ int vg_run(const struct vg_run_opts *o)
 #ifdef VG_HAVE_DPDK
         while (!vg_stop_requested())
             sleep_ms(100);
+        vg_reload_thread_stop(&reload);
         vg_dpdk_stop(dpdk);
 #endif
     } else {
         read_status = vg_reader_run(&reader);
+        vg_reload_thread_stop(&reload);
         for (unsigned i = 0; i < nworkers; i++)
             pthread_join(workers[i].thread, NULL);
         started = 0;
@@ -646,6 +653,7 @@ oom:
     fprintf(stderr, "vigil: out of memory while allocating per-worker state (lower flow.memcap "
                     "or capture.ring-size)\n");
 out:
+    vg_reload_thread_stop(&reload);
 #ifdef VG_HAVE_DPDK
     if (dpdk_running)
         vg_dpdk_stop(dpdk);

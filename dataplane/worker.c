@@ -5,10 +5,13 @@
 
 #include "vigil/meta.h"
 
+#include <linux/membarrier.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #define SECOND_US 1000000ull
 
@@ -792,6 +795,7 @@ void *vg_worker_main(void *arg)
     struct vg_worker *w = arg;
     unsigned spins = 0;
     for (;;) {
+        vg_worker_quiescent(w);
         uint32_t len, kind;
         void *rec = (void *)vg_pktring_peek(w->ring, &len, &kind);
         if (rec == NULL) {
@@ -819,6 +823,53 @@ void *vg_worker_main(void *arg)
     }
     atomic_store(&w->finished, true);
     return NULL;
+}
+
+/* Quiescent-state detection. A worker's epoch store is a release store
+ * without a fence, so a store buffer may delay it past the worker's next
+ * load of a set's contents. membarrier(PRIVATE_EXPEDITED) runs a full
+ * barrier on every thread of the process: after it, each worker's current
+ * epoch is visible and any lookup it starts later sees the new contents,
+ * so one advance past the snapshot suffices. Without membarrier (an old
+ * kernel, a seccomp filter) a fence here and two advances stand in. */
+static bool membarrier_all_threads(void)
+{
+#ifdef __NR_membarrier
+    static atomic_int registered; /* 0 unknown, 1 yes, -1 refused */
+    int reg = atomic_load(&registered);
+    if (reg == 0) {
+        reg =
+            syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0 ? 1 : -1;
+        atomic_store(&registered, reg);
+    }
+    return reg > 0 && syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
+#else
+    return false;
+#endif
+}
+
+void vg_workers_wait_quiescent(void *arg)
+{
+    const struct vg_worker_group *g = arg;
+    const uint64_t need = membarrier_all_threads() ? 1 : 2;
+    atomic_thread_fence(memory_order_seq_cst);
+    const struct timespec step = {0, 1000 * 1000};
+    unsigned waited_ms = 0;
+    /* A snapshot taken after the swap is enough, so workers are taken one
+     * after the other: an idle worker advances on every spin. */
+    for (unsigned i = 0; i < g->n; i++) {
+        struct vg_worker *w = &g->workers[i];
+        const uint64_t seen = atomic_load_explicit(&w->epoch, memory_order_acquire);
+        while (!atomic_load_explicit(&w->finished, memory_order_acquire) &&
+               atomic_load_explicit(&w->epoch, memory_order_acquire) - seen < need) {
+            nanosleep(&step, NULL);
+            if (++waited_ms == 5000)
+                fprintf(stderr,
+                        "vigil: warning: dataset reload: worker %u has not moved for 5 s; "
+                        "still waiting before freeing the old lists\n",
+                        w->id);
+        }
+    }
 }
 
 void vg_worker_publish(struct vg_worker *w)

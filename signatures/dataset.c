@@ -28,10 +28,17 @@
  * one hash and, usually, one probe: open addressing over a power-of-two
  * table at most half full, each slot holding the entry's index and 32 bits
  * of its hash, so other keys are rarely compared. md5 and sha256 sets take
- * the raw digest (after a transform) or its hex text (ja3.hash). */
+ * the raw digest (after a transform) or its hex text (ja3.hash).
+ *
+ * Reload (vg_ruleset_reload_lists): a set's contents sit behind an atomic
+ * pointer. A reload builds new contents off to the side, publishes them
+ * with one release store, waits until no worker can still hold the old
+ * pointer (the caller's wait_readers) and frees the old contents. Lookups
+ * pay one acquire load and take no lock. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -40,17 +47,9 @@
 
 #define DATASET_NAME_MAX     63
 #define DATASET_HASHSIZE_MAX (1u << 26)
-#define DATASET_LINE_SHOWN   64
 
-struct sig_dataset {
-    struct sig_dataset *next;
-    char *name;
-    char *path;           /* the list file, as resolved */
-    const char *def_file; /* where the set was first defined (rule file, or the configuration) */
-    uint32_t def_line;
-    uint8_t type;   /* enum sig_dataset_type */
-    uint8_t format; /* enum dataset_format */
-
+/* What a set holds: built whole from a list file, then read-only. */
+struct dataset_contents {
     /* Exact entries: slot = (hash >> 32) << 32 | (entry + 1); 0 is empty.
      * Entry i's key is keys[off[i], off[i + 1]). */
     uint64_t *slots;
@@ -61,7 +60,22 @@ struct sig_dataset {
     uint32_t n;     /* distinct entries */
     /* CIDR blocks of an address set. */
     struct sig_ip_table blocks;
+    uint32_t nblocks; /* blocks as listed, before nested ones are merged */
     uint64_t bytes;
+};
+
+struct sig_dataset {
+    struct sig_dataset *next;
+    char *name;
+    char *path;           /* the list file, as resolved */
+    const char *def_file; /* where the set was first defined (rule file, or the configuration) */
+    uint32_t def_line;
+    uint8_t type;      /* enum sig_dataset_type */
+    uint8_t format;    /* enum dataset_format */
+    uint32_t hashsize; /* as given (0: sized by the list), kept for reload */
+    uint64_t memcap;   /* 0: none */
+    /* Replaced whole by a reload; workers load it once per lookup. */
+    _Atomic(struct dataset_contents *) cur;
 };
 
 static const char *const type_names[] = {
@@ -113,8 +127,8 @@ static inline uint64_t key_hash(const uint8_t *p, uint32_t n)
 }
 
 /* The slot holding the key, or the empty slot where it would go. */
-static inline uint64_t *find_slot(const struct sig_dataset *s, const uint8_t *key, uint32_t len,
-                                  uint64_t h)
+static inline uint64_t *find_slot(const struct dataset_contents *s, const uint8_t *key,
+                                  uint32_t len, uint64_t h)
 {
     const uint64_t tag = h >> 32;
     uint32_t i = (uint32_t)h & s->mask;
@@ -133,7 +147,7 @@ static inline uint64_t *find_slot(const struct sig_dataset *s, const uint8_t *ke
     }
 }
 
-static inline bool has_key(const struct sig_dataset *s, const uint8_t *key, uint32_t len)
+static inline bool has_key(const struct dataset_contents *s, const uint8_t *key, uint32_t len)
 {
     return s->slots != NULL && *find_slot(s, key, len, key_hash(key, len)) != 0;
 }
@@ -150,8 +164,16 @@ static bool hex_decode(const uint8_t *hex, uint32_t n, uint8_t *out)
     return true;
 }
 
+/* The contents in force. The cast only drops const for the atomic load
+ * (older compilers refuse a load through a const _Atomic). */
+static inline const struct dataset_contents *contents_of(const struct sig_dataset *set)
+{
+    return atomic_load_explicit(&((struct sig_dataset *)set)->cur, memory_order_acquire);
+}
+
 bool sig_dataset_contains(const struct sig_dataset *set, const uint8_t *data, uint32_t len)
 {
+    const struct dataset_contents *c = contents_of(set);
     uint32_t digest = 0;
     if (set->type == SIG_DATASET_MD5)
         digest = 16;
@@ -161,11 +183,11 @@ bool sig_dataset_contains(const struct sig_dataset *set, const uint8_t *data, ui
         return false;
     if (digest != 0 && len == 2 * digest) {
         uint8_t raw[32];
-        return hex_decode(data, len, raw) && has_key(set, raw, digest);
+        return hex_decode(data, len, raw) && has_key(c, raw, digest);
     }
     if (digest != 0 && len != digest)
         return false;
-    return has_key(set, data, len);
+    return has_key(c, data, len);
 }
 
 bool sig_dataset_contains_addr(const struct sig_dataset *set, uint8_t family,
@@ -175,10 +197,10 @@ bool sig_dataset_contains_addr(const struct sig_dataset *set, uint8_t family,
         return false;
     if (family != 4 && family != 6)
         return false;
-    if (has_key(set, a->b, family == 4 ? 4 : 16))
+    const struct dataset_contents *c = contents_of(set);
+    if (has_key(c, a->b, family == 4 ? 4 : 16))
         return true;
-    return (set->blocks.n4 | set->blocks.n6) != 0 &&
-           sig_ip_table_find(&set->blocks, family, a) >= 0;
+    return (c->blocks.n4 | c->blocks.n6) != 0 && sig_ip_table_find(&c->blocks, family, a) >= 0;
 }
 
 /* ---- Address tables ------------------------------------------------------------- */
@@ -474,7 +496,7 @@ static int64_t b64_decode(char *s, size_t n)
     return (int64_t)o;
 }
 
-static int append_key(struct sig_dataset *s, const void *key, uint32_t len, uint32_t *cap_off,
+static int append_key(struct dataset_contents *s, const void *key, uint32_t len, uint32_t *cap_off,
                       size_t *cap_keys)
 {
     if (s->nkeys + 2 > *cap_off) {
@@ -505,14 +527,14 @@ static int append_key(struct sig_dataset *s, const void *key, uint32_t len, uint
 }
 
 /* One line of the list: 1 when added, 0 when bad, -1 out of memory. */
-static int add_line(struct sig_dataset *s, char *line, struct sig_ip_builder *blocks,
-                    uint32_t *cap_off, size_t *cap_keys)
+static int add_line(const struct sig_dataset *set, struct dataset_contents *s, char *line,
+                    struct sig_ip_builder *blocks, uint32_t *cap_off, size_t *cap_keys)
 {
     const size_t n = strlen(line);
     uint8_t raw[32];
-    switch (s->type) {
+    switch (set->type) {
     case SIG_DATASET_STRING: {
-        if (s->format == DATASET_FORMAT_PLAIN)
+        if (set->format == DATASET_FORMAT_PLAIN)
             return append_key(s, line, (uint32_t)n, cap_off, cap_keys) == 0 ? 1 : -1;
         const int64_t len = b64_decode(line, n);
         if (len <= 0)
@@ -521,7 +543,7 @@ static int add_line(struct sig_dataset *s, char *line, struct sig_ip_builder *bl
     }
     case SIG_DATASET_MD5:
     case SIG_DATASET_SHA256: {
-        const uint32_t digest = s->type == SIG_DATASET_MD5 ? 16 : 32;
+        const uint32_t digest = set->type == SIG_DATASET_MD5 ? 16 : 32;
         if (n != 2 * digest || !hex_decode((const uint8_t *)line, (uint32_t)n, raw))
             return 0;
         return append_key(s, raw, digest, cap_off, cap_keys) == 0 ? 1 : -1;
@@ -531,7 +553,7 @@ static int add_line(struct sig_dataset *s, char *line, struct sig_ip_builder *bl
         sig_u128 lo, hi;
         uint32_t prefix;
         if (!sig_parse_cidr(line, &family, &lo, &hi, &prefix) ||
-            (family == 6 && s->type == SIG_DATASET_IPV4))
+            (family == 6 && set->type == SIG_DATASET_IPV4))
             return 0;
         const uint32_t bits = family == 4 ? 32 : 128;
         if (prefix < bits)
@@ -544,7 +566,7 @@ static int add_line(struct sig_dataset *s, char *line, struct sig_ip_builder *bl
     }
 }
 
-static int build_table(struct sig_dataset *s, uint32_t hashsize)
+static int build_table(struct dataset_contents *s, uint32_t hashsize)
 {
     uint64_t want = (uint64_t)s->nkeys * 2;
     if (want < hashsize)
@@ -571,52 +593,96 @@ static int build_table(struct sig_dataset *s, uint32_t hashsize)
     return 0;
 }
 
-/* Reads the list. Returns 0, or -1 with the error set. */
-static int load_list(struct sig_rule_ctx *rc, struct sig_dataset *s, uint32_t hashsize)
+static void contents_free(struct dataset_contents *c)
 {
+    if (c == NULL)
+        return;
+    free(c->slots);
+    free(c->off);
+    free(c->keys);
+    sig_ip_table_free(&c->blocks);
+    free(c);
+}
+
+/* Why a list could not be read: a message, or the lines that are bad. */
+struct list_status {
+    char msg[256];      /* set when the file cannot be read or memory runs out */
+    uint32_t bad;       /* lines that are not an entry of the set's type */
+    uint32_t first_bad; /* line number of the first */
+};
+
+/* Reads the set's list file into new contents. Returns them, or NULL with
+ * st->msg set. Bad lines are skipped and counted in st. */
+static struct dataset_contents *read_list(const struct sig_dataset *s, struct list_status *st)
+{
+    memset(st, 0, sizeof(*st));
     FILE *f = fopen(s->path, "r");
-    if (f == NULL)
-        return sig_fail(rc, "dataset '%s': cannot read '%s': %s", s->name, s->path,
-                        strerror(errno));
+    if (f == NULL) {
+        snprintf(st->msg, sizeof(st->msg), "dataset '%s': cannot read '%s': %s", s->name, s->path,
+                 strerror(errno));
+        return NULL;
+    }
+    struct dataset_contents *c = calloc(1, sizeof(*c));
     char *line = NULL;
     size_t cap = 0;
-    ssize_t got;
-    uint32_t lineno = 0, bad = 0, first_bad = 0;
+    uint32_t lineno = 0;
     uint32_t cap_off = 0;
     size_t cap_keys = 0;
     struct sig_ip_builder blocks = {0};
-    int ret = 0;
-    while ((got = getline(&line, &cap, f)) >= 0) {
+    int ret = c != NULL ? 0 : -1;
+    while (ret == 0 && getline(&line, &cap, f) >= 0) {
         lineno++;
         char *t = sig_trim(line);
         if (*t == '\0' || *t == '#')
             continue;
-        for (char *c = t + 1; *c != '\0'; c++) {
-            if (*c == '#' && isspace((unsigned char)c[-1])) {
-                *c = '\0';
+        for (char *p = t + 1; *p != '\0'; p++) {
+            if (*p == '#' && isspace((unsigned char)p[-1])) {
+                *p = '\0';
                 t = sig_trim(t);
                 break;
             }
         }
-        const int added = add_line(s, t, &blocks, &cap_off, &cap_keys);
-        if (added < 0) {
+        const int added = add_line(s, c, t, &blocks, &cap_off, &cap_keys);
+        if (added < 0)
             ret = -1;
-            break;
-        }
-        if (added == 0 && bad++ == 0)
-            first_bad = lineno;
+        else if (added == 0 && st->bad++ == 0)
+            st->first_bad = lineno;
     }
     free(line);
     fclose(f);
-    if (ret == 0 && (sig_ip_table_build(&blocks, &s->blocks) != 0 || build_table(s, hashsize) != 0))
-        ret = -1;
+    if (ret == 0) {
+        c->nblocks = blocks.n;
+        if (sig_ip_table_build(&blocks, &c->blocks) != 0 || build_table(c, s->hashsize) != 0)
+            ret = -1;
+    }
     sig_ip_builder_free(&blocks);
-    if (ret != 0)
-        return sig_fail(rc, "out of memory");
-    if (bad > 0 && rc->ld->err != NULL)
+    if (ret != 0) {
+        contents_free(c);
+        snprintf(st->msg, sizeof(st->msg), "out of memory");
+        return NULL;
+    }
+    return c;
+}
+
+/* Entries of the contents as listed: distinct exact entries and blocks. */
+static uint64_t contents_entries(const struct dataset_contents *c)
+{
+    return (uint64_t)c->n + c->nblocks;
+}
+
+/* Reads the list at start-up: bad lines are skipped with one warning.
+ * Returns 0, or -1 with the error set. */
+static int load_list(struct sig_rule_ctx *rc, struct sig_dataset *s)
+{
+    struct list_status st;
+    struct dataset_contents *c = read_list(s, &st);
+    if (c == NULL)
+        return sig_fail(rc, "%s", st.msg);
+    atomic_init(&s->cur, c);
+    if (st.bad > 0 && rc->ld->err != NULL)
         fprintf(rc->ld->err,
                 "%s:%u: warning: dataset '%s': bad %s entry; bad lines skipped in this file: %u\n",
-                s->path, first_bad, s->name, type_names[s->type], bad);
+                s->path, st.first_bad, s->name, type_names[s->type], st.bad);
     return 0;
 }
 
@@ -624,10 +690,7 @@ static void dataset_free(struct sig_dataset *s)
 {
     free(s->name);
     free(s->path);
-    free(s->slots);
-    free(s->off);
-    free(s->keys);
-    sig_ip_table_free(&s->blocks);
+    contents_free(atomic_load_explicit(&s->cur, memory_order_relaxed));
     free(s);
 }
 
@@ -638,6 +701,65 @@ void sig_datasets_free(struct sig_dataset *list)
         dataset_free(list);
         list = next;
     }
+}
+
+/* A reload is stricter than start-up: a list with a bad line (a file
+ * caught half-written, a feed in the wrong format) is not applied at all,
+ * so the set never runs on part of a list. */
+int vg_ruleset_reload_lists(struct vg_ruleset *rs, FILE *err, void (*wait_readers)(void *arg),
+                            void *arg, struct vg_reload_stats *st)
+{
+    struct vg_reload_stats local;
+    if (st == NULL)
+        st = &local;
+    memset(st, 0, sizeof(*st));
+    uint32_t nsets = 0;
+    for (const struct sig_dataset *s = rs->datasets; s != NULL; s = s->next)
+        nsets++;
+    /* The contents replaced, freed once no worker can hold them. */
+    struct dataset_contents **old = calloc(nsets ? nsets : 1, sizeof(*old));
+    if (old == NULL) {
+        if (err != NULL)
+            fprintf(err, "datasets: out of memory; keeping the previous lists\n");
+        st->datasets_failed = nsets;
+        return nsets > 0 ? -1 : 0;
+    }
+    uint32_t nold = 0;
+    for (struct sig_dataset *s = rs->datasets; s != NULL; s = s->next) {
+        struct list_status ls;
+        struct dataset_contents *c = read_list(s, &ls);
+        if (c == NULL) {
+            if (err != NULL)
+                fprintf(err, "%s:%u: %s; keeping the previous list\n", s->def_file, s->def_line,
+                        ls.msg);
+        } else if (ls.bad > 0) {
+            if (err != NULL)
+                fprintf(err,
+                        "%s:%u: dataset '%s': bad %s entry; keeping the previous list (bad lines "
+                        "in this file: %u)\n",
+                        s->path, ls.first_bad, s->name, type_names[s->type], ls.bad);
+        } else if (s->memcap != 0 && c->bytes > s->memcap) {
+            if (err != NULL)
+                fprintf(err,
+                        "%s: dataset '%s': %llu entries take %llu bytes, over its memcap of %llu "
+                        "bytes; keeping the previous list\n",
+                        s->path, s->name, (unsigned long long)contents_entries(c),
+                        (unsigned long long)c->bytes, (unsigned long long)s->memcap);
+        } else {
+            old[nold++] = atomic_exchange_explicit(&s->cur, c, memory_order_acq_rel);
+            st->datasets_reloaded++;
+            st->entries += contents_entries(c);
+            continue;
+        }
+        contents_free(c);
+        st->datasets_failed++;
+    }
+    if (wait_readers != NULL)
+        wait_readers(arg);
+    for (uint32_t i = 0; i < nold; i++)
+        contents_free(old[i]);
+    free(old);
+    return st->datasets_failed > 0 ? -1 : 0;
 }
 
 /* ---- The keyword ---------------------------------------------------------------- */
@@ -836,13 +958,16 @@ static struct sig_dataset *get_set(struct sig_rule_ctx *rc, struct dataset_def *
     s->format = d->format < 0 ? DATASET_FORMAT_BASE64 : (uint8_t)d->format;
     s->def_file = rc->file;
     s->def_line = rc->line;
-    if (load_list(rc, s, d->hashsize) != 0) {
+    s->hashsize = d->hashsize;
+    s->memcap = d->has_memcap ? d->memcap : 0;
+    if (load_list(rc, s) != 0) {
         dataset_free(s);
         return NULL;
     }
-    if (d->has_memcap && s->bytes > d->memcap) {
+    const struct dataset_contents *c = atomic_load_explicit(&s->cur, memory_order_relaxed);
+    if (d->has_memcap && c->bytes > d->memcap) {
         sig_fail(rc, "dataset '%s': %u entries take %llu bytes, over its memcap of %llu bytes",
-                 s->name, s->n + s->blocks.n4 + s->blocks.n6, (unsigned long long)s->bytes,
+                 s->name, c->n + c->blocks.n4 + c->blocks.n6, (unsigned long long)c->bytes,
                  (unsigned long long)d->memcap);
         dataset_free(s);
         return NULL;

@@ -117,6 +117,25 @@ const struct vg_ruleset_stats *vg_ruleset_stats(const struct vg_ruleset *rs);
  * their key within its probe bound (the table fails open). */
 uint64_t vg_ruleset_threshold_table_full(const struct vg_ruleset *rs);
 
+/* What vg_ruleset_reload_lists did. */
+struct vg_reload_stats {
+    uint32_t datasets_reloaded; /* lists read again and now in force */
+    uint32_t datasets_failed;   /* lists that kept their previous contents */
+    uint64_t entries;           /* entries of the reloaded lists (exact entries and blocks) */
+};
+
+/* Reads every dataset's list file again (the path and format it was loaded
+ * with) while workers keep matching. Each list that reads cleanly replaces
+ * the set's contents at once; one that does not (missing file, a bad line,
+ * over its memcap) keeps its previous contents, with "file:line: message"
+ * on err (may be NULL). Then calls wait_readers(arg) once, which must return
+ * only when no worker can still be inside a lookup begun before the swap,
+ * and frees the replaced contents. IP reputation (iprep) lists are not
+ * reloaded. Not for the packet path: reads files and allocates. st may be
+ * NULL. Returns 0 when every list was reloaded, -1 when one failed. */
+int vg_ruleset_reload_lists(struct vg_ruleset *rs, FILE *err, void (*wait_readers)(void *arg),
+                            void *arg, struct vg_reload_stats *st);
+
 /* Per-worker state (stream states come with vg_detect_ctx_streams). NULL on
  * allocation failure. */
 struct vg_detect_ctx *vg_detect_ctx_new(const struct vg_ruleset *rs);

@@ -12,6 +12,13 @@
 #   pcap            vigil -i vl-cap (libpcap), stopped with SIGTERM: the same alerts.
 #   pcap-bpf        vigil -i vl-cap --bpf 'host 192.0.2.45': only the alerts of that
 #                   attacker's two sessions.
+#   pcap-reload     vigil -i vl-cap with datasets.brickstorm-c2-domains.load pointing at a list
+#                   holding only a comment: pcaps/threat/brickstorm/customer-c2-domain.pcap
+#                   (a lookup, TLS and HTTP to a customer C2 domain) raises no alert; the
+#                   domain is written into the list, SIGHUP, vigil says "reloaded IOC lists",
+#                   the capture is replayed again: exactly one alert each of 8401150, 8401151
+#                   and 8401152, and the stats count both replays' packets (capture never
+#                   stopped).
 # Each run waits for vigil to say it is capturing, replays, waits for a stats event counting
 # every packet, then stops vigil with a signal and expects exit status 0.
 #
@@ -213,6 +220,105 @@ fi
 run_case pcap TERM "True" no "$npackets" -- -i vl-cap
 run_case pcap-bpf INT "'192.0.2.45' in (a['src_ip'], a['dest_ip'])" no "$nhost" -- \
     -i vl-cap --bpf "host 192.0.2.45"
+
+# count_alerts LOGDIR: the alerts in LOGDIR/eve.json as {sid: count}, sorted.
+count_alerts() {
+    python3 - "$1/eve.json" <<'PY'
+import collections, json, sys
+c = collections.Counter()
+for line in open(sys.argv[1], "rb"):
+    e = json.loads(line)
+    if e.get("event_type") == "alert":
+        c[e["alert"]["signature_id"]] += 1
+print(dict(sorted(c.items())))
+PY
+}
+
+# The dataset reload: the same capture before and after the customer list gains its domain.
+run_reload_case() {
+    local name=pcap-reload log=$tmp/pcap-reload why= got i rc
+    local cap=$root/pcaps/threat/brickstorm/customer-c2-domain.pcap
+    local list=$tmp/c2.txt
+    local n
+    # the capture's packet count (classic little-endian pcap records)
+    n=$(python3 - "$cap" <<'PY'
+import struct, sys
+d = open(sys.argv[1], "rb").read()
+o, k = 24, 0
+while o < len(d):
+    o += 16 + struct.unpack_from("<I", d, o + 8)[0]
+    k += 1
+print(k)
+PY
+)
+    echo "# the customer list, not received yet" >"$list"
+    ip netns exec "$ns" "$vigil" -i vl-cap -c "$estate" -l "$log" --set stats.interval=1 \
+        --set "datasets.brickstorm-c2-domains.load=$list" \
+        --set datasets.brickstorm-c2-domains.format=plain \
+        >"$tmp/$name.out" 2>"$tmp/$name.err" &
+    pid=$!
+    for ((i = 0; i < 150; i++)); do
+        grep -q "capturing from" "$tmp/$name.err" 2>/dev/null && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.2
+    done
+    grep -q "capturing from" "$tmp/$name.err" ||
+        why="vigil did not start capturing: $(tail -n 5 "$tmp/$name.err" | tr '\n' ' ')"
+    if [[ -z $why ]]; then
+        in_ns tcpreplay -q -i vl-send --pps=100 "$cap" >"$tmp/$name.replay" 2>&1 ||
+            why="tcpreplay failed: $(tail -n 3 "$tmp/$name.replay" | tr '\n' ' ')"
+    fi
+    if [[ -z $why ]] && ! wait_for "$log/eve.json" "s['capture']['packets'] >= $n" 30; then
+        why="no stats event counted $n packets within 30 s"
+    fi
+    if [[ -z $why ]]; then
+        got=$(count_alerts "$log")
+        [[ $got == "{}" ]] || why="alerts before the reload: $got, expected none"
+    fi
+    if [[ -z $why ]]; then
+        grep -v '^#' "$root/pcaps/threat/brickstorm/customer-c2-domains.txt" >>"$list"
+        kill -HUP "$pid"
+        for ((i = 0; i < 150; i++)); do
+            grep -q "reloaded IOC lists" "$tmp/$name.err" && break
+            sleep 0.2
+        done
+        grep -q "vigil: reloaded IOC lists: .* 0 failed" "$tmp/$name.err" ||
+            why="no clean reload within 30 s of SIGHUP: $(tail -n 3 "$tmp/$name.err" | tr '\n' ' ')"
+    fi
+    if [[ -z $why ]]; then
+        in_ns tcpreplay -q -i vl-send --pps=100 "$cap" >"$tmp/$name.replay" 2>&1 ||
+            why="tcpreplay failed: $(tail -n 3 "$tmp/$name.replay" | tr '\n' ' ')"
+    fi
+    if [[ -z $why ]] && ! wait_for "$log/eve.json" "s['capture']['packets'] >= 2 * $n" 30; then
+        why="after the reload no stats event counted $((2 * n)) packets within 30 s"
+    fi
+    kill -TERM "$pid" 2>/dev/null
+    for ((i = 0; i < 150; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.2
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        why=${why:-"vigil did not stop within 30 s of SIGTERM"}
+        kill -KILL "$pid"
+    fi
+    wait "$pid"
+    rc=$?
+    pid=
+    [[ -z $why && $rc != 0 ]] && why="exit status $rc: $(tail -n 5 "$tmp/$name.err" | tr '\n' ' ')"
+    if [[ -z $why ]]; then
+        got=$(count_alerts "$log")
+        [[ $got == "{8401150: 1, 8401151: 1, 8401152: 1}" ]] ||
+            why="alerts after the reload: $got, expected one each of 8401150, 8401151, 8401152"
+    fi
+    if [[ -z $why ]]; then
+        echo "PASS $name"
+        passed=$((passed + 1))
+    else
+        echo "FAIL $name: $why"
+        failed=$((failed + 1))
+    fi
+}
+run_reload_case
 
 echo "$passed passed, $failed failed"
 ((failed == 0))

@@ -2,9 +2,14 @@
  * buffer (string on dns.query and tls.sni, md5 on ja3.hash, sha256, ipv4
  * and ip with CIDR on ip.src / ip.dst), isnotset, sets shared by rules and
  * defined in the configuration, iprep categories with each operator and
- * side, and the exact error and warning messages. */
+ * side, the exact error and warning messages, and reload of the lists
+ * (a rewritten list swapped in, a failing one kept, lookups running on
+ * another thread meanwhile). */
 #include <criterion/criterion.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -644,4 +649,168 @@ Test(dataset, iprep_bad_lines)
     cr_assert_eq(l.st.rules_loaded, 1);
     sig_load_done(&l);
     vg_config_free(cfg);
+}
+
+/* ---- Reload ---------------------------------------------------------------------------- */
+
+static unsigned reload_waits;
+
+static void count_wait(void *arg)
+{
+    (void)arg;
+    reload_waits++;
+}
+
+/* Reloads the engine's lists; returns what was written to err. */
+static char *reload(struct sig_engine *e, int want_rc, struct vg_reload_stats *st)
+{
+    static char *out;
+    free(out);
+    out = NULL;
+    size_t len = 0;
+    FILE *err = open_memstream(&out, &len);
+    cr_assert_not_null(err);
+    reload_waits = 0;
+    const int rc = vg_ruleset_reload_lists(e->l.rs, err, count_wait, NULL, st);
+    fclose(err);
+    cr_assert_eq(rc, want_rc, "%s", out);
+    cr_assert_eq(reload_waits, 1);
+    return out;
+}
+
+#define RELOAD_RULES                                                                               \
+    "alert dns any any -> any any (dns.query; "                                                    \
+    "dataset:isset,doms,type string,format plain,load doms.lst; sid:1;)\n"                         \
+    "alert ip any any -> any any (ip.src; dataset:isset,addrs,type ipv4,load addrs.lst; sid:2;)\n"
+
+Test(dataset, reload_swaps_a_rewritten_list)
+{
+    sig_write_file("doms.lst", "# no domains yet\n");
+    sig_write_file("addrs.lst", "192.0.2.1\n");
+    struct sig_engine e;
+    engine_start(&e, RELOAD_RULES);
+    cr_assert_str_eq(dns_sids(&e, "c2.bad.net"), "");
+
+    sig_write_file("doms.lst", "c2.bad.net\nevil.example.com\nc2.bad.net\n");
+    struct vg_reload_stats st;
+    cr_assert_str_empty(reload(&e, 0, &st));
+    cr_assert_eq(st.datasets_reloaded, 2);
+    cr_assert_eq(st.datasets_failed, 0);
+    cr_assert_eq(st.entries, 3); /* two distinct domains, one address */
+    cr_assert_str_eq(dns_sids(&e, "c2.bad.net"), "1");
+    cr_assert_str_eq(dns_sids(&e, "evil.example.com"), "1");
+    cr_assert_str_eq(pkt_sids(&e, "192.0.2.1", "192.0.2.2"), "2");
+
+    /* an emptied list empties the set */
+    sig_write_file("doms.lst", "\n");
+    cr_assert_str_empty(reload(&e, 0, &st));
+    cr_assert_eq(st.entries, 1);
+    cr_assert_str_eq(dns_sids(&e, "c2.bad.net"), "");
+    sig_engine_stop(&e);
+}
+
+Test(dataset, reload_keeps_a_list_that_fails)
+{
+    sig_write_file("doms.lst", "c2.bad.net\n");
+    const char *addrs = sig_write_file("addrs.lst", "192.0.2.1\n198.51.100.0/24\n");
+    char addrs_path[512];
+    snprintf(addrs_path, sizeof(addrs_path), "%s", addrs);
+    struct sig_engine e;
+    engine_start(&e, RELOAD_RULES);
+    char rules_path[512];
+    snprintf(rules_path, sizeof(rules_path), "%s", e.l.path);
+
+    /* A bad line: the whole new list is refused, the old one stays. */
+    sig_write_file("addrs.lst", "203.0.113.9\nnot-an-address\n");
+    sig_write_file("doms.lst", "evil.example.com\n");
+    struct vg_reload_stats st;
+    char *err = reload(&e, -1, &st);
+    cr_assert_str_eq(err, sig_msg(addrs_path, 2,
+                                  "dataset 'addrs': bad ipv4 entry; keeping the previous list "
+                                  "(bad lines in this file: 1)"));
+    cr_assert_eq(st.datasets_reloaded, 1);
+    cr_assert_eq(st.datasets_failed, 1);
+    cr_assert_eq(st.entries, 1);
+    cr_assert_str_eq(pkt_sids(&e, "192.0.2.1", "192.0.2.2"), "2");
+    cr_assert_str_eq(pkt_sids(&e, "198.51.100.77", "192.0.2.2"), "2");
+    cr_assert_str_eq(pkt_sids(&e, "203.0.113.9", "192.0.2.2"), "");
+    /* the other set took its new list */
+    cr_assert_str_eq(dns_sids(&e, "evil.example.com"), "1");
+    cr_assert_str_eq(dns_sids(&e, "c2.bad.net"), "");
+
+    /* A missing file: reported at the rule that defined the set. */
+    cr_assert_eq(remove(addrs_path), 0);
+    err = reload(&e, -1, &st);
+    char want[1024];
+    snprintf(want, sizeof(want),
+             "dataset 'addrs': cannot read '%s': No such file or directory; keeping the "
+             "previous list",
+             addrs_path);
+    cr_assert_str_eq(err, sig_msg(rules_path, 2, want));
+    cr_assert_eq(st.datasets_reloaded, 1);
+    cr_assert_eq(st.datasets_failed, 1);
+    cr_assert_str_eq(pkt_sids(&e, "192.0.2.1", "192.0.2.2"), "2");
+    cr_assert_str_eq(dns_sids(&e, "evil.example.com"), "1");
+    sig_engine_stop(&e);
+}
+
+/* A reader looking up without a pause while the lists are swapped 100
+ * times: under ASan a lookup in freed contents would abort. */
+struct lookup_reader {
+    const struct sig_dataset *set;
+    _Atomic uint64_t epoch;
+    atomic_bool stop;
+    uint64_t found, missed;
+};
+
+static void *lookup_loop(void *arg)
+{
+    struct lookup_reader *r = arg;
+    const uint8_t key[] = "c2.bad.net";
+    while (!atomic_load(&r->stop)) {
+        /* quiescent here: no contents held between lookups */
+        atomic_fetch_add(&r->epoch, 1);
+        if (sig_dataset_contains(r->set, key, sizeof(key) - 1))
+            r->found++;
+        else
+            r->missed++;
+    }
+    return NULL;
+}
+
+/* Waits until the reader has begun a lookup after the swap (two advances:
+ * the lookup running at the snapshot has ended). */
+static void wait_for_reader(void *arg)
+{
+    struct lookup_reader *r = arg;
+    const uint64_t seen = atomic_load(&r->epoch);
+    while (atomic_load(&r->epoch) - seen < 2)
+        sched_yield();
+}
+
+Test(dataset, reload_while_a_thread_looks_up)
+{
+    sig_write_file("doms.lst", "c2.bad.net\n");
+    sig_write_file("addrs.lst", "192.0.2.1\n");
+    struct sig_engine e;
+    engine_start(&e, RELOAD_RULES);
+    struct lookup_reader r = {
+        .set = ((const struct sig_dataset_test *)sig_ruleset_find(e.l.rs, 1, 1)->contents[0].ext)
+                   ->set};
+    atomic_init(&r.epoch, 0);
+    atomic_init(&r.stop, false);
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, lookup_loop, &r), 0);
+    for (int i = 0; i < 100; i++) {
+        sig_write_file("doms.lst", i % 2 ? "c2.bad.net\nother.example\n" : "other.example\n");
+        struct vg_reload_stats st;
+        cr_assert_eq(vg_ruleset_reload_lists(e.l.rs, NULL, wait_for_reader, &r, &st), 0);
+        cr_assert_eq(st.datasets_reloaded, 2);
+    }
+    atomic_store(&r.stop, true);
+    pthread_join(t, NULL);
+    cr_assert_gt(r.found + r.missed, 0);
+    /* the last list (i = 99) holds the domain */
+    cr_assert_str_eq(dns_sids(&e, "c2.bad.net"), "1");
+    sig_engine_stop(&e);
 }
