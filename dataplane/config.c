@@ -79,6 +79,14 @@ static const char *const config_defaults[][2] = {
     {"vars.port-groups.HTTP_PORTS", "80"},
     {"vars.port-groups.SHELLCODE_PORTS", "!80"},
     {"vars.port-groups.SSH_PORTS", "22"},
+    {"vars.port-groups.ORACLE_PORTS", "1521"},
+    {"vars.port-groups.DNP3_PORTS", "20000"},
+    {"vars.port-groups.MODBUS_PORTS", "502"},
+    {"vars.port-groups.FILE_DATA_PORTS", "[$HTTP_PORTS,110,143]"},
+    {"vars.port-groups.FTP_PORTS", "21"},
+    {"vars.port-groups.GENEVE_PORTS", "6081"},
+    {"vars.port-groups.VXLAN_PORTS", "4789"},
+    {"vars.port-groups.TEREDO_PORTS", "3544"},
     {"vars.port-groups.BIGIP_MGMT_PORTS", "[22,443,8443]"},
     {"flow.memcap", "128mb"},
     {"flow-timeouts.tcp.new", "60"},
@@ -113,6 +121,15 @@ static const char *const config_defaults[][2] = {
     {"detectors.mgmt-access.ports", "$BIGIP_MGMT_PORTS"},
     {"detectors.mgmt-access.allowed-sources", "$BIGIP_ADMIN_NET"},
 };
+
+const char *vg_config_default(const char *key)
+{
+    for (size_t i = 0; i < VG_ARRAY_SIZE(config_defaults); i++) {
+        if (strcmp(config_defaults[i][0], key) == 0)
+            return config_defaults[i][1];
+    }
+    return NULL;
+}
 
 struct vg_config *vg_config_new(void)
 {

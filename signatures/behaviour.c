@@ -27,13 +27,10 @@
 
 #include "rule_int.h"
 
-#define PROBE_LIMIT      16u
-#define MAX_TRACKED_MAX  (1u << 30)
-#define REASON_LEN       192
-#define SECOND_US        1000000ull
-#define DEFAULT_MIN_SECS 3600u
-#define DEFAULT_MAX_BYTE (10u * 1024u)
-#define DEFAULT_TRACKED  65536u
+#define PROBE_LIMIT     16u
+#define MAX_TRACKED_MAX (1u << 30)
+#define REASON_LEN      192
+#define SECOND_US       1000000ull
 
 /* ---- Address and port sets ---------------------------------------------------- */
 
@@ -79,40 +76,7 @@ void vg_addr_set_free(struct vg_addr_set *s)
 
 bool vg_addr_set_contains(const struct vg_addr_set *s, uint8_t family, const struct vg_ip_addr *a)
 {
-    const struct sig_addr_set *set = &s->set;
-    if (set->any)
-        return true;
-    if (family == 4) {
-        const uint32_t v =
-            (uint32_t)a->b[0] << 24 | (uint32_t)a->b[1] << 16 | (uint32_t)a->b[2] << 8 | a->b[3];
-        uint32_t lo = 0, hi = set->n4;
-        while (lo < hi) {
-            const uint32_t mid = (lo + hi) / 2;
-            if (v < set->v4[mid].lo)
-                hi = mid;
-            else if (v > set->v4[mid].hi)
-                lo = mid + 1;
-            else
-                return true;
-        }
-        return false;
-    }
-    if (family != 6)
-        return false;
-    sig_u128 v = 0;
-    for (int i = 0; i < 16; i++)
-        v = (v << 8) | a->b[i];
-    uint32_t lo = 0, hi = set->n6;
-    while (lo < hi) {
-        const uint32_t mid = (lo + hi) / 2;
-        if (v < set->v6[mid].lo)
-            hi = mid;
-        else if (v > set->v6[mid].hi)
-            lo = mid + 1;
-        else
-            return true;
-    }
-    return false;
+    return sig_addr_set_has(&s->set, family, a);
 }
 
 int vg_port_set_parse(const struct vg_config *cfg, const char *expr, struct vg_port_set **out,
@@ -142,20 +106,7 @@ void vg_port_set_free(struct vg_port_set *s)
 
 bool vg_port_set_contains(const struct vg_port_set *s, uint16_t port)
 {
-    const struct sig_port_set *set = &s->set;
-    if (set->any)
-        return true;
-    uint32_t lo = 0, hi = set->n;
-    while (lo < hi) {
-        const uint32_t mid = (lo + hi) / 2;
-        if (port < set->r[mid].lo)
-            hi = mid;
-        else if (port > set->r[mid].hi)
-            lo = mid + 1;
-        else
-            return true;
-    }
-    return false;
+    return sig_port_set_has(&s->set, port);
 }
 
 /* ---- The detectors' state --------------------------------------------------------- */
@@ -171,17 +122,17 @@ enum group_slot {
     GROUP_COUNT,
 };
 
+/* Their defaults are in the configuration's built-in table (dataplane/config.c). */
 static const struct {
     uint8_t detector;
     const char *key;
-    const char *def;
 } group_keys[GROUP_COUNT] = {
-    [LS_SOURCES] = {VG_DETECTOR_LONG_SESSION, "sources", "$BIGIP_APPLIANCES"},
-    [LS_DESTINATIONS] = {VG_DETECTOR_LONG_SESSION, "destinations", "$EXTERNAL_NET"},
-    [NE_SOURCES] = {VG_DETECTOR_NEW_EGRESS, "sources", "$BIGIP_MGMT_NET"},
-    [NE_ALLOWED] = {VG_DETECTOR_NEW_EGRESS, "allowed", "$BIGIP_EGRESS_ALLOWED"},
-    [MA_DESTINATIONS] = {VG_DETECTOR_MGMT_ACCESS, "destinations", "$BIGIP_APPLIANCES"},
-    [MA_ALLOWED] = {VG_DETECTOR_MGMT_ACCESS, "allowed-sources", "$BIGIP_ADMIN_NET"},
+    [LS_SOURCES] = {VG_DETECTOR_LONG_SESSION, "sources"},
+    [LS_DESTINATIONS] = {VG_DETECTOR_LONG_SESSION, "destinations"},
+    [NE_SOURCES] = {VG_DETECTOR_NEW_EGRESS, "sources"},
+    [NE_ALLOWED] = {VG_DETECTOR_NEW_EGRESS, "allowed"},
+    [MA_DESTINATIONS] = {VG_DETECTOR_MGMT_ACCESS, "destinations"},
+    [MA_ALLOWED] = {VG_DETECTOR_MGMT_ACCESS, "allowed-sources"},
 };
 
 /* Every key a detector section may hold, for the unknown-key check. */
@@ -259,10 +210,11 @@ static void check_detector_key(void *user, const char *key, const char *value)
     kc->failed = true;
 }
 
-static const char *value_or(const struct vg_config *cfg, const char *key, const char *def)
+/* An expression key: the configuration always holds one (its defaults). */
+static const char *expr_of(const struct vg_config *cfg, const char *key)
 {
-    const char *v = cfg != NULL ? vg_config_get(cfg, key) : NULL;
-    return v != NULL ? v : def;
+    const char *v = vg_config_get(cfg, key);
+    return v != NULL ? v : "";
 }
 
 static int read_settings(struct vg_behaviour *b, const struct vg_config *cfg, char *err,
@@ -271,23 +223,20 @@ static int read_settings(struct vg_behaviour *b, const struct vg_config *cfg, ch
     char key[128];
     char why[400];
     bool enabled[VG_DETECTOR_COUNT];
-    if (cfg != NULL) {
-        struct key_check kc = {.err = err, .errlen = errlen};
-        vg_config_foreach(cfg, "detectors.", check_detector_key, &kc);
-        if (kc.failed)
-            return -1;
-    }
+    struct key_check kc = {.err = err, .errlen = errlen};
+    vg_config_foreach(cfg, "detectors.", check_detector_key, &kc);
+    if (kc.failed)
+        return -1;
     for (unsigned d = 0; d < VG_DETECTOR_COUNT; d++) {
         detector_key(key, sizeof(key), d, "enabled");
-        enabled[d] = true;
-        if (cfg != NULL && vg_config_get_bool(cfg, key, true, &enabled[d], err, errlen) != 0)
+        if (vg_config_get_bool(cfg, key, true, &enabled[d], err, errlen) != 0)
             return -1;
     }
     /* Every value is checked, even of a disabled detector: -T reports a
      * bad value before the operator turns the detector on. */
     for (unsigned g = 0; g < GROUP_COUNT; g++) {
         detector_key(key, sizeof(key), group_keys[g].detector, group_keys[g].key);
-        const char *expr = value_or(cfg, key, group_keys[g].def);
+        const char *expr = expr_of(cfg, key);
         if (vg_addr_set_parse(cfg, expr, &b->groups[g], why, sizeof(why)) != 0) {
             snprintf(err, errlen, "%s: %s", key, why);
             return -1;
@@ -297,25 +246,24 @@ static int read_settings(struct vg_behaviour *b, const struct vg_config *cfg, ch
             snprintf(reason, REASON_LEN, "waits for %s (an address group set to none)", key);
     }
     detector_key(key, sizeof(key), VG_DETECTOR_MGMT_ACCESS, "ports");
-    if (vg_port_set_parse(cfg, value_or(cfg, key, "$BIGIP_MGMT_PORTS"), &b->mgmt_ports, why,
-                          sizeof(why)) != 0) {
+    if (vg_port_set_parse(cfg, expr_of(cfg, key), &b->mgmt_ports, why, sizeof(why)) != 0) {
         snprintf(err, errlen, "%s: %s", key, why);
         return -1;
     }
 
-    uint64_t secs = DEFAULT_MIN_SECS, bytes = DEFAULT_MAX_BYTE, tracked = DEFAULT_TRACKED;
+    uint64_t secs, bytes, tracked;
     detector_key(key, sizeof(key), VG_DETECTOR_LONG_SESSION, "min-duration");
-    if (cfg != NULL && vg_config_get_u64(cfg, key, secs, &secs, err, errlen) != 0)
+    if (vg_config_get_u64(cfg, key, 0, &secs, err, errlen) != 0)
         return -1;
     if (secs == 0 || secs > UINT32_MAX) {
         snprintf(err, errlen, "%s: must be between 1 and %u seconds", key, UINT32_MAX);
         return -1;
     }
     detector_key(key, sizeof(key), VG_DETECTOR_LONG_SESSION, "max-bytes");
-    if (cfg != NULL && vg_config_get_size(cfg, key, bytes, &bytes, err, errlen) != 0)
+    if (vg_config_get_size(cfg, key, 0, &bytes, err, errlen) != 0)
         return -1;
     detector_key(key, sizeof(key), VG_DETECTOR_NEW_EGRESS, "max-tracked");
-    if (cfg != NULL && vg_config_get_u64(cfg, key, tracked, &tracked, err, errlen) != 0)
+    if (vg_config_get_u64(cfg, key, 0, &tracked, err, errlen) != 0)
         return -1;
     if (tracked == 0 || tracked > MAX_TRACKED_MAX) {
         snprintf(err, errlen, "%s: must be between 1 and %u", key, MAX_TRACKED_MAX);
@@ -347,7 +295,16 @@ struct vg_behaviour *vg_behaviour_new(const struct vg_config *cfg, const struct 
     }
     for (unsigned d = 0; d < VG_DETECTOR_COUNT; d++)
         b->rule[d] = vg_ruleset_detector(rs, (enum vg_detector)d);
-    if (read_settings(b, cfg, err, errlen) != 0) {
+    /* Without a configuration, the built-in defaults. */
+    struct vg_config *defaults = NULL;
+    if (cfg == NULL && (cfg = defaults = vg_config_new()) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        vg_behaviour_free(b);
+        return NULL;
+    }
+    int rc = read_settings(b, cfg, err, errlen);
+    vg_config_free(defaults);
+    if (rc != 0) {
         vg_behaviour_free(b);
         return NULL;
     }

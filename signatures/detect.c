@@ -601,58 +601,6 @@ void sig_order_candidates(struct vg_detect_ctx *ctx)
     }
 }
 
-static inline bool port_in(const struct sig_port_set *s, uint16_t port)
-{
-    if (s->any)
-        return true;
-    uint32_t lo = 0, hi = s->n;
-    while (lo < hi) {
-        uint32_t mid = (lo + hi) / 2;
-        if (port < s->r[mid].lo)
-            hi = mid;
-        else if (port > s->r[mid].hi)
-            lo = mid + 1;
-        else
-            return true;
-    }
-    return false;
-}
-
-static inline bool addr_in(const struct sig_addr_set *s, uint8_t family, const struct vg_ip_addr *a)
-{
-    if (s->any)
-        return true;
-    if (family == 4) {
-        uint32_t v =
-            (uint32_t)a->b[0] << 24 | (uint32_t)a->b[1] << 16 | (uint32_t)a->b[2] << 8 | a->b[3];
-        uint32_t lo = 0, hi = s->n4;
-        while (lo < hi) {
-            uint32_t mid = (lo + hi) / 2;
-            if (v < s->v4[mid].lo)
-                hi = mid;
-            else if (v > s->v4[mid].hi)
-                lo = mid + 1;
-            else
-                return true;
-        }
-        return false;
-    }
-    sig_u128 v = 0;
-    for (int i = 0; i < 16; i++)
-        v = (v << 8) | a->b[i];
-    uint32_t lo = 0, hi = s->n6;
-    while (lo < hi) {
-        uint32_t mid = (lo + hi) / 2;
-        if (v < s->v6[mid].lo)
-            hi = mid;
-        else if (v > s->v6[mid].hi)
-            lo = mid + 1;
-        else
-            return true;
-    }
-    return false;
-}
-
 static inline bool packet_has_ports(const struct vg_packet *p)
 {
     return (p->flags & (VG_PKT_HAS_L4 | VG_PKT_FRAGMENT)) == VG_PKT_HAS_L4 &&
@@ -665,12 +613,13 @@ static bool endpoints_match(const struct sig_rule *r, const struct vg_packet *p)
      * ports. */
     if (!(r->sport.any && r->dport.any) && !packet_has_ports(p))
         return false;
-    if (addr_in(&r->src, p->family, &p->src) && addr_in(&r->dst, p->family, &p->dst) &&
-        port_in(&r->sport, p->sport) && port_in(&r->dport, p->dport))
+    if (sig_addr_set_has(&r->src, p->family, &p->src) &&
+        sig_addr_set_has(&r->dst, p->family, &p->dst) && sig_port_set_has(&r->sport, p->sport) &&
+        sig_port_set_has(&r->dport, p->dport))
         return true;
-    return r->bidir && addr_in(&r->src, p->family, &p->dst) &&
-           addr_in(&r->dst, p->family, &p->src) && port_in(&r->sport, p->dport) &&
-           port_in(&r->dport, p->sport);
+    return r->bidir && sig_addr_set_has(&r->src, p->family, &p->dst) &&
+           sig_addr_set_has(&r->dst, p->family, &p->src) && sig_port_set_has(&r->sport, p->dport) &&
+           sig_port_set_has(&r->dport, p->sport);
 }
 
 static inline bool tcp_flags_match(const struct sig_rule *r, uint8_t pflags)

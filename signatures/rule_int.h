@@ -89,6 +89,63 @@ struct sig_port_set {
     const struct sig_port_range *r;
 };
 
+/* Membership by binary search: the expression evaluator leaves the ranges
+ * sorted and disjoint. Used by rule headers and the behaviour detectors. */
+static inline bool sig_port_set_has(const struct sig_port_set *s, uint16_t port)
+{
+    if (s->any)
+        return true;
+    uint32_t lo = 0, hi = s->n;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (port < s->r[mid].lo)
+            hi = mid;
+        else if (port > s->r[mid].hi)
+            lo = mid + 1;
+        else
+            return true;
+    }
+    return false;
+}
+
+static inline bool sig_addr_set_has(const struct sig_addr_set *s, uint8_t family,
+                                    const struct vg_ip_addr *a)
+{
+    if (s->any)
+        return true;
+    if (family == 4) {
+        uint32_t v =
+            (uint32_t)a->b[0] << 24 | (uint32_t)a->b[1] << 16 | (uint32_t)a->b[2] << 8 | a->b[3];
+        uint32_t lo = 0, hi = s->n4;
+        while (lo < hi) {
+            uint32_t mid = (lo + hi) / 2;
+            if (v < s->v4[mid].lo)
+                hi = mid;
+            else if (v > s->v4[mid].hi)
+                lo = mid + 1;
+            else
+                return true;
+        }
+        return false;
+    }
+    if (family != 6)
+        return false;
+    sig_u128 v = 0;
+    for (int i = 0; i < 16; i++)
+        v = (v << 8) | a->b[i];
+    uint32_t lo = 0, hi = s->n6;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (v < s->v6[mid].lo)
+            hi = mid;
+        else if (v > s->v6[mid].hi)
+            lo = mid + 1;
+        else
+            return true;
+    }
+    return false;
+}
+
 /* ---- Rules ---------------------------------------------------------------- */
 
 enum sig_proto {

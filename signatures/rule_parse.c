@@ -247,69 +247,16 @@ static void expr_skip_ws(struct expr *e)
         e->i++;
 }
 
-static const struct {
-    const char *name;
-    const char *value;
-} default_address_vars[] = {
-    {"HOME_NET", "[192.168.0.0/16,10.0.0.0/8,172.16.0.0/12]"},
-    {"EXTERNAL_NET", "!$HOME_NET"},
-    {"HTTP_SERVERS", "$HOME_NET"},
-    {"SMTP_SERVERS", "$HOME_NET"},
-    {"SQL_SERVERS", "$HOME_NET"},
-    {"DNS_SERVERS", "$HOME_NET"},
-    {"TELNET_SERVERS", "$HOME_NET"},
-    /* The BIG-IP estate (the shipped rules and the behaviour detectors): none
-     * until the operator names it, so the rules scoped to it wait (dormant)
-     * instead of guessing. */
-    {"BIGIP_MGMT_NET", "none"},
-    {"BIGIP_SELF_IPS", "none"},
-    {"BIGIP_APPLIANCES", "[$BIGIP_MGMT_NET,$BIGIP_SELF_IPS]"},
-    {"BIGIP_ADMIN_NET", "none"},
-    {"BIGIP_EGRESS_ALLOWED", "none"},
-};
-
-static const struct {
-    const char *name;
-    const char *value;
-} default_port_vars[] = {
-    {"HTTP_PORTS", "80"},
-    {"SHELLCODE_PORTS", "!80"},
-    {"ORACLE_PORTS", "1521"},
-    {"SSH_PORTS", "22"},
-    {"DNP3_PORTS", "20000"},
-    {"MODBUS_PORTS", "502"},
-    {"FILE_DATA_PORTS", "[$HTTP_PORTS,110,143]"},
-    {"FTP_PORTS", "21"},
-    {"GENEVE_PORTS", "6081"},
-    {"VXLAN_PORTS", "4789"},
-    {"TEREDO_PORTS", "3544"},
-    {"BIGIP_MGMT_PORTS", "[22,443,8443]"},
-};
-
-/* The value of $name: the configuration first, then the built-in default. */
+/* The value of $name: the configuration's (which starts from the built-in
+ * defaults), or the built-in default when there is no configuration. */
 static const char *lookup_var(const struct expr *e, const char *name)
 {
+    char key[192];
+    snprintf(key, sizeof(key), "vars.%s.%s",
+             e->kind == EXPR_ADDR ? "address-groups" : "port-groups", name);
     const struct vg_config *cfg = e->rc->ld->cfg;
-    if (cfg != NULL) {
-        char key[192];
-        snprintf(key, sizeof(key), "vars.%s.%s",
-                 e->kind == EXPR_ADDR ? "address-groups" : "port-groups", name);
-        const char *v = vg_config_get(cfg, key);
-        if (v != NULL)
-            return v;
-    }
-    if (e->kind == EXPR_ADDR) {
-        for (size_t i = 0; i < VG_ARRAY_SIZE(default_address_vars); i++) {
-            if (strcmp(default_address_vars[i].name, name) == 0)
-                return default_address_vars[i].value;
-        }
-    } else {
-        for (size_t i = 0; i < VG_ARRAY_SIZE(default_port_vars); i++) {
-            if (strcmp(default_port_vars[i].name, name) == 0)
-                return default_port_vars[i].value;
-        }
-    }
-    return NULL;
+    const char *v = cfg != NULL ? vg_config_get(cfg, key) : NULL;
+    return v != NULL ? v : vg_config_default(key);
 }
 
 static sig_u128 v6_from_bytes(const uint8_t b[16])

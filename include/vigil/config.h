@@ -24,6 +24,8 @@ int vg_config_set(struct vg_config *c, const char *assignment, char *err, size_t
 
 /* The value of a key, or NULL. */
 const char *vg_config_get(const struct vg_config *c, const char *key);
+/* The built-in default of key (what vg_config_new starts with), or NULL. */
+const char *vg_config_default(const char *key);
 
 /* Typed getters: return 0 and fill *out (with def when the key is absent),
  * or -1 with a message naming the key when the value does not parse. */
