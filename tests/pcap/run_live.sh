@@ -117,14 +117,11 @@ PY
 # one depends on timing (as in Suricata), so only its addresses are compared.
 check_alerts() {
     python3 - "$1/eve.json" "$expected" "$2" "$root" <<'PY'
-import glob, json, re, sys
+import json, sys
 eve, expected, filt, root = sys.argv[1:5]
-thresholded = set()
-for path in glob.glob(root + "/signatures/rules/*.rules"):
-    for line in open(path):
-        m = re.search(r"\bsid\s*:\s*(\d+)", line)
-        if m and not line.lstrip().startswith("#") and re.search(r"\bthreshold\s*:", line):
-            thresholded.add(int(m.group(1)))
+sys.path.insert(0, root + "/tests/pcap")
+from run_e2e import thresholded_sids
+thresholded = thresholded_sids(root)
 def key(sid, src, sport, dst, dport, vlan):
     if sid in thresholded:
         return (sid, src, 0, dst, 0, vlan)

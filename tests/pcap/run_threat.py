@@ -27,7 +27,6 @@ import argparse
 import glob
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -88,18 +87,11 @@ def run_case(vigil, root, family_dir, case, tmp):
 
 
 def shipped_sids(root):
-    """sid -> rule file of every rule in signatures/rules/*.rules."""
-    sids = {}
-    for path in sorted(glob.glob(os.path.join(root, "signatures", "rules", "*.rules"))):
-        with open(path) as f:
-            for line in f:
-                line = line.strip()
-                if not line or line.startswith("#"):
-                    continue
-                m = re.search(r"[(;]\s*sid\s*:\s*(\d+)\s*;", line)
-                if m:
-                    sids[int(m.group(1))] = os.path.basename(path)
-    return sids
+    """sid -> rule file of every enabled rule in signatures/rules/*.rules."""
+    sys.path.insert(0, os.path.join(root, "signatures", "tools"))
+    import rulefile
+    rules, _ = rulefile.read_rules(root)
+    return {r["sid"]: r["file"] for r in rules if r["enabled"]}
 
 
 def main():
