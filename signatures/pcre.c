@@ -7,7 +7,9 @@
  * element's end with R); R makes the pcre relative to the previous element;
  * U I P Q H D M C S Y V W Z move it to an HTTP buffer as the old http_*
  * modifiers move a content; B is accepted and changes nothing; O lifts the
- * configured match limits (PCRE2's own defaults apply).
+ * configured match limits up to detect.pcre.override-match-limit (default
+ * PCRE2's own, as Suricata's O): a ceiling an operator can lower so that a
+ * third-party rule with O and a catastrophic regex cannot stall a worker.
  *
  * Named captures such as (?P<flow_ua>...) or (?P<pkt_x>...) are accepted,
  * but what they capture is not stored in flow or packet variables: the
@@ -72,19 +74,37 @@ static const struct pcre_buffer_flag *find_buffer_flag(char c)
     return NULL;
 }
 
-/* The configured match limits (config NULL: the defaults). */
+static uint32_t clamp_u32(uint64_t v)
+{
+    return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
+/* The match limits of p (config NULL: the defaults); with the O flag the
+ * override ceiling and PCRE2's own depth limit. */
 static int read_limits(struct sig_rule_ctx *rc, struct sig_pcre *p)
 {
     const struct vg_config *cfg = rc->ld->cfg;
+    uint32_t pcre_match = 10000000u, pcre_depth = 10000000u;
+    (void)pcre2_config(PCRE2_CONFIG_MATCHLIMIT, &pcre_match);
+    (void)pcre2_config(PCRE2_CONFIG_DEPTHLIMIT, &pcre_depth);
     uint64_t match = PCRE_MATCH_LIMIT_DEFAULT, depth = PCRE_DEPTH_LIMIT_DEFAULT;
+    uint64_t override = pcre_match;
     char why[256];
-    if (cfg != NULL && (vg_config_get_u64(cfg, "detect.pcre.match-limit", PCRE_MATCH_LIMIT_DEFAULT,
-                                          &match, why, sizeof(why)) != 0 ||
-                        vg_config_get_u64(cfg, "detect.pcre.match-limit-recursion",
-                                          PCRE_DEPTH_LIMIT_DEFAULT, &depth, why, sizeof(why)) != 0))
+    if (cfg != NULL &&
+        (vg_config_get_u64(cfg, "detect.pcre.match-limit", PCRE_MATCH_LIMIT_DEFAULT, &match, why,
+                           sizeof(why)) != 0 ||
+         vg_config_get_u64(cfg, "detect.pcre.match-limit-recursion", PCRE_DEPTH_LIMIT_DEFAULT,
+                           &depth, why, sizeof(why)) != 0 ||
+         vg_config_get_u64(cfg, "detect.pcre.override-match-limit", pcre_match, &override, why,
+                           sizeof(why)) != 0))
         return sig_fail(rc, "bad configuration: %s", why);
-    p->match_limit = match > UINT32_MAX ? UINT32_MAX : (uint32_t)match;
-    p->depth_limit = depth > UINT32_MAX ? UINT32_MAX : (uint32_t)depth;
+    if (p->no_limit) {
+        p->match_limit = clamp_u32(override);
+        p->depth_limit = pcre_depth;
+    } else {
+        p->match_limit = clamp_u32(match);
+        p->depth_limit = clamp_u32(depth);
+    }
     return 0;
 }
 
@@ -280,8 +300,6 @@ struct sig_pcre_scratch {
     pcre2_match_data *md;
     pcre2_match_context *mctx;
     pcre2_jit_stack *jit_stack;
-    uint32_t default_match_limit; /* PCRE2's own, for the O flag */
-    uint32_t default_depth_limit;
     uint64_t limit_hits;
 };
 
@@ -309,10 +327,6 @@ static struct sig_pcre_scratch *scratch_new(uint32_t pairs)
     }
     if (s->jit_stack != NULL)
         pcre2_jit_stack_assign(s->mctx, NULL, s->jit_stack);
-    if (pcre2_config(PCRE2_CONFIG_MATCHLIMIT, &s->default_match_limit) < 0)
-        s->default_match_limit = 10000000u;
-    if (pcre2_config(PCRE2_CONFIG_DEPTHLIMIT, &s->default_depth_limit) < 0)
-        s->default_depth_limit = s->default_match_limit;
     return s;
 }
 
@@ -372,8 +386,8 @@ int sig_pcre_eval(const struct sig_content *e, struct sig_inspection *in, int64_
             return 0;
         s = own;
     }
-    pcre2_set_match_limit(s->mctx, p->no_limit ? s->default_match_limit : p->match_limit);
-    pcre2_set_depth_limit(s->mctx, p->no_limit ? s->default_depth_limit : p->depth_limit);
+    pcre2_set_match_limit(s->mctx, p->match_limit);
+    pcre2_set_depth_limit(s->mctx, p->depth_limit);
     const uint8_t *subject = in->data + (start - in->base);
     const int rc = pcre2_match(p->code, (PCRE2_SPTR)subject, (PCRE2_SIZE)(in->end - start), 0,
                                PCRE2_NO_UTF_CHECK, s->md, s->mctx);

@@ -754,11 +754,11 @@ struct sig_pcre {
     const char *hs_expr;            /* Hyperscan prefilter expression; NULL: none */
     struct sig_pcre *next;          /* the rule set's list */
     uint32_t ovector_pairs;         /* captures + 1 */
-    uint32_t match_limit;           /* detect.pcre.match-limit */
+    uint32_t match_limit;           /* detect.pcre.match-limit (O: override-match-limit) */
     uint32_t depth_limit;           /* detect.pcre.match-limit-recursion */
     unsigned hs_flags;              /* HS_FLAG_* of the i, s and m flags */
     bool relative;                  /* R */
-    bool no_limit;                  /* O: PCRE2's default limits instead */
+    bool no_limit;                  /* O: the override ceiling instead */
     bool extended;                  /* x */
     bool hs_checked;                /* sig_pcre_prefilter ran */
 };

@@ -3,10 +3,12 @@
  * (sizes, gaps and resent bytes drawn from the input). */
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "vigil/config.h"
 #include "vigil/detect.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -60,6 +62,25 @@ static void fuzz_stream(struct vg_detect_ctx *ctx, const struct vg_packet *p, co
     }
 }
 
+/* The pcre O flag lifts a rule's match limit to the operator's ceiling,
+ * PCRE2's own 10 million steps by default: an input with thousands of
+ * fast-pattern occurrences before a catastrophic regex with O then costs
+ * seconds per run, by the rule's own request. The harness looks for memory
+ * and undefined-behaviour errors, so it lowers the ceiling as an operator
+ * would (detect.pcre.override-match-limit). */
+static const struct vg_config *harness_config(void)
+{
+    static struct vg_config *cfg;
+    if (cfg == NULL) {
+        char why[128];
+        cfg = vg_config_new();
+        if (cfg != NULL &&
+            vg_config_set(cfg, "detect.pcre.override-match-limit=100000", why, sizeof(why)) != 0)
+            abort();
+    }
+    return cfg;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     int fd = memfd_create("rules", 0);
@@ -73,7 +94,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
     const char *files[] = {path};
     FILE *devnull = fopen("/dev/null", "w");
-    struct vg_rule_load_opts o = {.files = files, .nfiles = 1, .err = devnull};
+    struct vg_rule_load_opts o = {
+        .files = files, .nfiles = 1, .cfg = harness_config(), .err = devnull};
     struct vg_ruleset_stats st;
     struct vg_ruleset *rs = vg_ruleset_load(&o, &st);
     if (rs != NULL) {

@@ -292,6 +292,50 @@ Test(pcre, configured_limits)
     cr_assert_eq(p->match_limit, 100u);
     cr_assert_eq(p->depth_limit, 50u);
     sig_load_done(&l);
+
+    /* O: PCRE2's own limits, unless the operator lowers the ceiling. */
+    uint32_t pcre_match = 0, pcre_depth = 0;
+    cr_assert_geq(pcre2_config(PCRE2_CONFIG_MATCHLIMIT, &pcre_match), 0);
+    cr_assert_geq(pcre2_config(PCRE2_CONFIG_DEPTHLIMIT, &pcre_depth), 0);
+    sig_load_text(&l, "alert tcp any any -> any any (pcre:\"/a/O\"; sid:1;)\n", cfg);
+    p = pcre_elem(rule_by_sid(&l, 1))->ext;
+    cr_assert_eq(p->match_limit, pcre_match);
+    cr_assert_eq(p->depth_limit, pcre_depth);
+    sig_load_done(&l);
+    cr_assert_eq(vg_config_set(cfg, "detect.pcre.override-match-limit=20000", why, sizeof(why)), 0);
+    sig_load_text(&l, "alert tcp any any -> any any (pcre:\"/a/O\"; sid:1;)\n", cfg);
+    p = pcre_elem(rule_by_sid(&l, 1))->ext;
+    cr_assert_eq(p->match_limit, 20000u);
+    sig_load_done(&l);
+    vg_config_free(cfg);
+}
+
+/* A rule's O cannot lift the limit above the operator's ceiling. */
+Test(pcre, override_ceiling_bounds_the_o_flag)
+{
+    struct vg_config *cfg = vg_config_new();
+    cr_assert_not_null(cfg);
+    char why[256];
+    cr_assert_eq(vg_config_set(cfg, "detect.pcre.override-match-limit=1000", why, sizeof(why)), 0);
+    struct sig_engine e;
+    sig_load_text(
+        &e.l, "alert tcp any any -> any any (content:\"aaa\"; pcre:\"/^(a+)+$/O\"; sid:3;)\n", cfg);
+    sig_engine_check(&e);
+    struct vg_packet p = tcp("aaaaaaaaaaaaaaaaaaab");
+    cr_assert_str_eq(packet_sids(&e, &p), "");
+    cr_assert_eq(vg_detect_ctx_pcre_limit_hits(e.ctx), 1);
+    p = tcp("aaaa");
+    cr_assert_str_eq(packet_sids(&e, &p), "3");
+    sig_engine_stop(&e);
+    vg_config_free(cfg);
+
+    cfg = vg_config_new();
+    cr_assert_not_null(cfg);
+    cr_assert_eq(vg_config_set(cfg, "detect.pcre.override-match-limit=-1", why, sizeof(why)), 0);
+    expect_error_cfg("alert tcp any any -> any any (pcre:\"/a/O\"; sid:1;)\n",
+                     "bad configuration: detect.pcre.override-match-limit: '-1' is not a "
+                     "non-negative integer (sid 1)",
+                     cfg);
     vg_config_free(cfg);
 }
 
