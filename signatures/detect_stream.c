@@ -20,13 +20,19 @@
  * the chunk being scanned, or in the ring joined to the head of the chunk.
  *
  * A candidate that needs bytes after E which have not come yet waits on the
- * stream (a few per stream, STREAM_PENDING_MAX) and is verified again with
- * every chunk until it matches or its last needed byte has come. Verifying
+ * stream (a few per stream, STREAM_PENDING_MAX) and is verified again as
+ * chunks come until it matches or its last needed byte has come. Verifying
  * early is sound because more bytes cannot undo a match of positive
  * contents; a negated content whose window is not complete yet keeps the
- * candidate waiting. A gap or the end of the direction decides the waiting
- * candidates on the bytes before it; so does a full list for its oldest
- * (counted), and closing drops them (counted, never alerting). */
+ * candidate waiting. A look that would read more than STREAM_REVISIT_FREE
+ * bytes is taken again only once the new bytes are at least
+ * 1/STREAM_REVISIT_RATIO of them, or the candidate's last needed byte has
+ * come: with small segments (an evasion, or an attacker's way to make every
+ * look re-run a costly pcre over a wide window) the work stays linear in the
+ * bytes received, at the price of an alert that may come a few segments
+ * after the one that completed the match (counted: revisits_deferred). A gap or the end of the
+ * direction decides the waiting candidates on the bytes before it; so does a full list for its
+ * oldest (counted), and closing drops them (counted, never alerting). */
 #include <hs.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,9 +53,16 @@
  * rules it passes), whatever their order in the bytes. Beyond this many in
  * one chunk, a match is judged at once (counted: order_overflow). */
 #define STREAM_FOUND_MAX 1024u
+/* A waiting candidate whose look reads more than STREAM_REVISIT_FREE bytes
+ * is looked at again once the bytes come since its last look are at least
+ * 1/STREAM_REVISIT_RATIO of them. */
+#define STREAM_REVISIT_FREE  512u
+#define STREAM_REVISIT_RATIO 8u
 
 struct sig_pending {
-    uint64_t end; /* stream offset where the fast pattern ends */
+    uint64_t end;    /* stream offset where the fast pattern ends */
+    uint64_t looked; /* the stream offset the bytes had reached at its last look */
+    uint64_t needed; /* the stream offset its last needed byte ends at */
     uint32_t rule;
 };
 
@@ -82,6 +95,8 @@ struct sig_stream_pool {
     uint64_t pending_overflow;
     uint64_t undecided_at_close;
     uint64_t order_overflow;
+    uint64_t revisits;
+    uint64_t revisits_deferred;
 };
 
 /* ---- Span analysis ---------------------------------------------------------------- */
@@ -475,6 +490,8 @@ void vg_detect_ctx_stream_stats(const struct vg_detect_ctx *ctx, struct vg_detec
     out->pending_overflow = pool->pending_overflow;
     out->undecided_at_close = pool->undecided_at_close;
     out->order_overflow = pool->order_overflow;
+    out->revisits = pool->revisits;
+    out->revisits_deferred = pool->revisits_deferred;
 }
 
 /* ---- Matching ------------------------------------------------------------------------ */
@@ -550,9 +567,10 @@ static void join_ring_and_chunk(struct stream_call *c)
 /* Decides a candidate of rule at match position end on the bytes so far;
  * final when no more bytes will come for it. fresh on its first look. */
 static enum verdict judge(struct stream_call *c, uint32_t rule, uint64_t end, bool final,
-                          bool fresh)
+                          bool fresh, uint64_t *needed)
 {
     const struct sig_rule *r = &c->ctx->rs->rules[rule];
+    *needed = end;
     if (c->p == NULL || !sig_rule_header_matches(r, c->p, c->flow_flags) ||
         !sig_rule_state_ok(c->ctx, r))
         return VERDICT_NO;
@@ -581,6 +599,7 @@ static enum verdict judge(struct stream_call *c, uint32_t rule, uint64_t end, bo
         c->ctx->streams->windows_too_short++;
     lo = max64(lo, keep_lo);
     hi = min64(hi, keep_hi);
+    *needed = (uint64_t)hi;
     if (hi <= avail)
         final = true;
     else
@@ -621,15 +640,37 @@ static void alert(struct stream_call *c, uint32_t rule)
     }
 }
 
-/* Looks again at every waiting candidate; final when no more bytes will
- * come for any of them. */
+/* Whether a waiting candidate is worth a look with the bytes up to the
+ * chunk's end: enough new bytes against what the look would read. */
+static bool worth_a_look(const struct stream_call *c, const struct sig_pending *pd)
+{
+    const struct sig_rule *r = &c->ctx->rs->rules[pd->rule];
+    uint64_t from = pd->end > r->stream_before ? pd->end - r->stream_before : 0;
+    if (from < c->s->seg_start)
+        from = c->s->seg_start;
+    const uint64_t reads = c->chunk_end - from;
+    const uint64_t fresh = c->chunk_end - pd->looked;
+    return reads <= STREAM_REVISIT_FREE || c->chunk_end >= pd->needed ||
+           fresh * STREAM_REVISIT_RATIO >= reads;
+}
+
+/* Looks again at the waiting candidates; final when no more bytes will
+ * come for any of them (then every one is decided). */
 static void revisit_pending(struct stream_call *c, bool final)
 {
     struct vg_detect_stream *s = c->s;
+    struct sig_stream_pool *pool = c->ctx->streams;
     uint32_t kept = 0;
     for (uint32_t i = 0; i < s->npending; i++) {
-        const struct sig_pending pd = s->pending[i];
-        enum verdict v = judge(c, pd.rule, pd.end, final, false);
+        struct sig_pending pd = s->pending[i];
+        if (!final && !worth_a_look(c, &pd)) {
+            pool->revisits_deferred++;
+            s->pending[kept++] = pd;
+            continue;
+        }
+        pool->revisits++;
+        pd.looked = c->chunk_end;
+        enum verdict v = judge(c, pd.rule, pd.end, final, false, &pd.needed);
         if (v == VERDICT_ALERT)
             alert(c, pd.rule);
         else if (v == VERDICT_WAIT)
@@ -638,7 +679,7 @@ static void revisit_pending(struct stream_call *c, bool final)
     s->npending = kept;
 }
 
-static void add_pending(struct stream_call *c, uint32_t rule, uint64_t end)
+static void add_pending(struct stream_call *c, uint32_t rule, uint64_t end, uint64_t needed)
 {
     struct vg_detect_stream *s = c->s;
     if (s->npending == STREAM_PENDING_MAX) {
@@ -647,21 +688,25 @@ static void add_pending(struct stream_call *c, uint32_t rule, uint64_t end)
         const struct sig_pending oldest = s->pending[0];
         memmove(s->pending, s->pending + 1, (s->npending - 1) * sizeof(s->pending[0]));
         s->npending--;
-        if (judge(c, oldest.rule, oldest.end, true, false) == VERDICT_ALERT)
+        uint64_t needed;
+        if (judge(c, oldest.rule, oldest.end, true, false, &needed) == VERDICT_ALERT)
             alert(c, oldest.rule);
     }
     s->pending[s->npending].rule = rule;
     s->pending[s->npending].end = end;
+    s->pending[s->npending].looked = c->chunk_end;
+    s->pending[s->npending].needed = needed;
     s->npending++;
 }
 
 static void judge_fresh(struct stream_call *c, uint32_t rule, uint64_t end)
 {
-    enum verdict v = judge(c, rule, end, false, true);
+    uint64_t needed;
+    enum verdict v = judge(c, rule, end, false, true, &needed);
     if (v == VERDICT_ALERT)
         alert(c, rule);
     else if (v == VERDICT_WAIT)
-        add_pending(c, rule, end);
+        add_pending(c, rule, end, needed);
 }
 
 static int on_stream_match(unsigned int id, unsigned long long from, unsigned long long to,

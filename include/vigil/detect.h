@@ -261,6 +261,8 @@ struct vg_detect_stream_stats {
     uint64_t pending_overflow;   /* candidates decided early: too many waited on one stream */
     uint64_t undecided_at_close; /* candidates still waiting for bytes when their stream closed */
     uint64_t order_overflow;     /* matches judged out of rule order: a chunk held too many */
+    uint64_t revisits;           /* looks again at waiting candidates */
+    uint64_t revisits_deferred;  /* looks put off: too few new bytes since the last one */
 };
 
 /* Counters of the context's stream states (all zero before

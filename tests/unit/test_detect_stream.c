@@ -589,6 +589,57 @@ Test(detect_stream, pending_overflow_decides_the_oldest)
     engine_stop(&e);
 }
 
+/* KEYWORD, 993 dots and "!", one byte per chunk after KEYWORD: the
+ * offset after the "!". */
+static uint64_t feed_keyword_and_mark_bytewise(struct engine *e, struct vg_detect_stream *s,
+                                               struct alerts *a)
+{
+    cr_assert_eq(feed(e, s, "KEYWORD", 0, a), 0);
+    uint64_t off = 7;
+    for (; off < 1000; off++)
+        feed(e, s, ".", off, a);
+    cr_assert_eq(feed(e, s, "!", off, a), 0); /* put off: 1 new byte against 1000 */
+    return off + 1;
+}
+
+/* One-byte segments do not make a wide candidate re-read its whole window
+ * with every byte: looks are put off until enough new bytes have come, and
+ * the match is still found, a few bytes after the one that completed it. */
+Test(detect_stream, small_segments_do_not_rescan_a_wide_window)
+{
+    struct engine e;
+    engine_start(&e, "alert tcp any any -> any any (content:\"KEYWORD\"; fast_pattern; "
+                     "content:\"!\"; distance:0; sid:1;)\n");
+    cr_assert_geq(vg_ruleset_stats(e.l.rs)->stream_window, 4000);
+    struct vg_detect_stream *s = open_stream(&e);
+    struct alerts a = {0};
+    uint64_t alerted_at = 0;
+    for (uint64_t off = feed_keyword_and_mark_bytewise(&e, s, &a); off < 4000; off++) {
+        if (feed(&e, s, ".", off, &a) == 1)
+            alerted_at = off;
+    }
+    cr_assert_eq(a.n, 1);
+    cr_assert_eq(a.count[1], 1);
+    /* The next look once an eighth of the 1000 bytes has come. */
+    cr_assert(alerted_at > 1000 && alerted_at <= 1000 + 1000 / 8 + 1, "alerted at %llu",
+              (unsigned long long)alerted_at);
+    const struct vg_detect_stream_stats st = stream_stats(&e);
+    /* Every byte up to 512 bytes read, then one look per eighth: far fewer
+     * than the 1000 looks one per byte would take. */
+    cr_assert_lt(st.revisits, 600, "%llu looks", (unsigned long long)st.revisits);
+    cr_assert_gt(st.revisits_deferred, 0);
+    vg_detect_stream_close(e.ctx, s);
+
+    /* The end of the direction decides a candidate whose look was put off. */
+    s = open_stream(&e);
+    memset(&a, 0, sizeof(a));
+    const uint64_t end = feed_keyword_and_mark_bytewise(&e, s, &a);
+    cr_assert_eq(feed_flags(&e, s, NULL, 0, end, VG_DS_END, &a), 1);
+    vg_detect_stream_close(e.ctx, s);
+    cr_assert_eq(stream_stats(&e).undecided_at_close, 0);
+    engine_stop(&e);
+}
+
 Test(detect_stream, window_too_short_is_counted)
 {
     struct engine e;
