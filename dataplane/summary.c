@@ -20,6 +20,8 @@ struct summary_totals {
     struct vg_stream_stats stream;
     uint64_t stream_inspect_full;
     uint64_t flowbits_refused;
+    uint64_t pcre_limit_hits;
+    struct vg_detect_stream_stats detect_stream;
     uint64_t anomalies;
     struct vg_applayer_stats app;
 };
@@ -46,6 +48,17 @@ static void summary_totals(const struct vg_summary *s, struct summary_totals *t)
             struct vg_detect_flowbit_stats fb;
             vg_detect_ctx_flowbit_stats(w->detect, &fb);
             t->flowbits_refused += fb.set_refused;
+            t->pcre_limit_hits += vg_detect_ctx_pcre_limit_hits(w->detect);
+            struct vg_detect_stream_stats ds;
+            vg_detect_ctx_stream_stats(w->detect, &ds);
+            struct vg_detect_stream_stats *sum = &t->detect_stream;
+            sum->pool_exhausted += ds.pool_exhausted;
+            sum->windows_too_short += ds.windows_too_short;
+            sum->pending_overflow += ds.pending_overflow;
+            sum->undecided_at_close += ds.undecided_at_close;
+            sum->order_overflow += ds.order_overflow;
+            sum->revisits += ds.revisits;
+            sum->revisits_deferred += ds.revisits_deferred;
         }
         if (w->app != NULL) {
             /* every counter of the block is a uint64_t: add them word by word */
@@ -123,6 +136,37 @@ static void json_stream(FILE *f, const struct summary_totals *t)
             (unsigned long long)s->memcap_drops, (unsigned long long)s->memcap_drop_bytes,
             (unsigned long long)s->pool_drops, (unsigned long long)s->memuse_max,
             (unsigned long long)t->stream_inspect_full);
+}
+
+/* Detection's own bounds: pcre limits and stream matching's caps. Printed
+ * only when one was reached. */
+static void print_detect(FILE *out, const struct summary_totals *t)
+{
+    const struct vg_detect_stream_stats *d = &t->detect_stream;
+    if (t->pcre_limit_hits == 0 && d->windows_too_short == 0 && d->pending_overflow == 0 &&
+        d->undecided_at_close == 0 && d->order_overflow == 0 && d->revisits_deferred == 0)
+        return;
+    fprintf(out,
+            "  detection  %llu pcre gave up at their match limit (no match); stream matching: "
+            "%llu candidates needed bytes beyond the window, %llu decided early (too many "
+            "waiting), %llu undecided when their stream closed, %llu judged out of rule order, "
+            "%llu looks put off (small segments)\n",
+            (unsigned long long)t->pcre_limit_hits, (unsigned long long)d->windows_too_short,
+            (unsigned long long)d->pending_overflow, (unsigned long long)d->undecided_at_close,
+            (unsigned long long)d->order_overflow, (unsigned long long)d->revisits_deferred);
+}
+
+static void json_detect(FILE *f, const struct summary_totals *t)
+{
+    const struct vg_detect_stream_stats *d = &t->detect_stream;
+    fprintf(f,
+            "\"detect\":{\"pcre_limit_hits\":%llu,\"stream\":{\"windows_too_short\":%llu,"
+            "\"pending_overflow\":%llu,\"undecided_at_close\":%llu,\"order_overflow\":%llu,"
+            "\"revisits\":%llu,\"revisits_deferred\":%llu}},",
+            (unsigned long long)t->pcre_limit_hits, (unsigned long long)d->windows_too_short,
+            (unsigned long long)d->pending_overflow, (unsigned long long)d->undecided_at_close,
+            (unsigned long long)d->order_overflow, (unsigned long long)d->revisits,
+            (unsigned long long)d->revisits_deferred);
 }
 
 /* Application layer: per protocol flows taken, transactions, anomalies and
@@ -284,6 +328,7 @@ void vg_summary_print(const struct vg_summary *s, FILE *out)
     if (t.flowbits_refused > 0)
         fprintf(out, "  flowbits   %llu sets refused (the flow held %d flowbits)\n",
                 (unsigned long long)t.flowbits_refused, VG_FLOWBITS_PER_FLOW);
+    print_detect(out, &t);
     const uint64_t threshold_full =
         s->ruleset != NULL ? vg_ruleset_threshold_table_full(s->ruleset) : 0;
     if (threshold_full > 0)
@@ -449,8 +494,10 @@ int vg_summary_write_json(const struct vg_summary *s, const char *path)
         f,
         "\"rules\":{\"loaded\":%u,\"skipped\":%u,\"dormant\":%u,\"flowbits_set_refused\":%llu,"
         "\"threshold_table_full\":%llu},",
-        s->rules->rules_loaded, s->rules->rules_skipped, s->rules->rules_dormant, (unsigned long long)t.flowbits_refused,
+        s->rules->rules_loaded, s->rules->rules_skipped, s->rules->rules_dormant,
+        (unsigned long long)t.flowbits_refused,
         (unsigned long long)(s->ruleset != NULL ? vg_ruleset_threshold_table_full(s->ruleset) : 0));
+    json_detect(f, &t);
     struct vg_behaviour_stats bs;
     vg_behaviour_stats(s->behaviour, &bs);
     fprintf(f,

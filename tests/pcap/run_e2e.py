@@ -537,6 +537,12 @@ def test_summary_json(ctx):
                   "flowbits_set_refused": 0, "threshold_table_full": 0}
     check(s.get("rules") == want_rules, "summary rules %r, expected %r" % (
         s.get("rules"), want_rules))
+    # The demo reaches none of detection's bounds.
+    want_detect = {"pcre_limit_hits": 0, "stream": {
+        "windows_too_short": 0, "pending_overflow": 0, "undecided_at_close": 0,
+        "order_overflow": 0, "revisits": 0, "revisits_deferred": 0}}
+    check(s.get("detect") == want_detect, "summary detect %r, expected %r" % (
+        s.get("detect"), want_detect))
 
 
 def test_pass_rule_flow(ctx):
