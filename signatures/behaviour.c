@@ -54,7 +54,8 @@ int vg_addr_set_parse(const struct vg_config *cfg, const char *expr, struct vg_a
         return -1;
     }
     bool waits = false;
-    if (sig_eval_address_expr(cfg, &s->arena, expr, &s->set, &waits, err, errlen) != 0) {
+    if (sig_eval_address_expr(cfg, &s->arena, expr, "address expression", &s->set, &waits, err,
+                              errlen) != 0) {
         vg_addr_set_free(s);
         return -1;
     }

@@ -493,9 +493,8 @@ enum sig_suppress_track {
 /* A suppress line of the threshold file: the packet's address must be in
  * addrs (any when the list had only negations) and not in except. */
 struct sig_suppress {
-    uint8_t track; /* enum sig_suppress_track */
-    struct sig_addr_set addrs;
-    struct sig_addr_set except;
+    uint8_t track;             /* enum sig_suppress_track */
+    struct sig_addr_set addrs; /* as a rule header's: sorted, negations applied */
 };
 
 /* Largest count a threshold may have: the tracking table packs it in 22 bits. */
@@ -737,12 +736,13 @@ int sig_detector_finish(struct sig_rule_ctx *rc, const struct sig_rule_build *b)
 void sig_detector_prepare(struct vg_ruleset *rs);
 
 /* An address or port expression outside a rule (the behaviour detectors'
- * configuration), evaluated as rule headers are, with cfg's vars; the sets
- * live in arena a. An address expression left empty by a group set to
- * "none" returns 0 with *waits set and an empty set. Returns -1 with the
- * reason in err. */
+ * configuration, threshold.config's ip), evaluated as rule headers are,
+ * with cfg's vars; the sets live in arena a. An address expression left
+ * empty by a group set to "none" returns 0 with *waits set and an empty
+ * set. Returns -1 with the reason in err ("bad <what> '<text>': ..."). */
 int sig_eval_address_expr(const struct vg_config *cfg, struct sig_arena *a, const char *text,
-                          struct sig_addr_set *out, bool *waits, char *err, size_t errlen);
+                          const char *what, struct sig_addr_set *out, bool *waits, char *err,
+                          size_t errlen);
 int sig_eval_port_expr(const struct vg_config *cfg, struct sig_arena *a, const char *text,
                        struct sig_port_set *out, char *err, size_t errlen);
 

@@ -575,13 +575,14 @@ out:
 }
 
 int sig_eval_address_expr(const struct vg_config *cfg, struct sig_arena *a, const char *text,
-                          struct sig_addr_set *out, bool *waits, char *err, size_t errlen)
+                          const char *what, struct sig_addr_set *out, bool *waits, char *err,
+                          size_t errlen)
 {
     struct sig_loader ld = {.cfg = cfg, .arena = a};
     struct sig_rule_ctx rc = {.ld = &ld};
     memset(out, 0, sizeof(*out));
     *waits = false;
-    if (parse_address_expr(&rc, text, "address expression", out) == 0)
+    if (parse_address_expr(&rc, text, what, out) == 0)
         return 0;
     if (rc.dormant) {
         *waits = true;

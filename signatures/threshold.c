@@ -49,7 +49,6 @@
 #define CLAIM_ATTEMPTS        4
 #define DEFAULT_TABLE_ENTRIES 65536u
 #define MAX_TABLE_ENTRIES     (1u << 30)
-#define VAR_NEST_LIMIT        16
 #define THRESHOLD_LINE_MAX    8192
 
 /* ---- The tracking table ----------------------------------------------------- */
@@ -237,38 +236,9 @@ static bool addr_less(const struct vg_ip_addr *a, const struct vg_ip_addr *b)
 
 /* ---- Suppressions ------------------------------------------------------------- */
 
-static sig_u128 u128_of(const uint8_t b[16])
-{
-    sig_u128 v = 0;
-    for (int i = 0; i < 16; i++)
-        v = v << 8 | b[i];
-    return v;
-}
-
-static bool addr_in(const struct sig_addr_set *s, const struct vg_ip_addr *a, uint8_t family)
-{
-    if (s->any)
-        return true;
-    if (family == 4) {
-        const uint32_t v =
-            (uint32_t)a->b[0] << 24 | (uint32_t)a->b[1] << 16 | (uint32_t)a->b[2] << 8 | a->b[3];
-        for (uint32_t i = 0; i < s->n4; i++) {
-            if (v >= s->v4[i].lo && v <= s->v4[i].hi)
-                return true;
-        }
-    } else if (family == 6) {
-        const sig_u128 v = u128_of(a->b);
-        for (uint32_t i = 0; i < s->n6; i++) {
-            if (v >= s->v6[i].lo && v <= s->v6[i].hi)
-                return true;
-        }
-    }
-    return false;
-}
-
 static bool suppress_addr(const struct sig_suppress *sp, const struct vg_ip_addr *a, uint8_t family)
 {
-    return addr_in(&sp->addrs, a, family) && !addr_in(&sp->except, a, family);
+    return sig_addr_set_has(&sp->addrs, family, a);
 }
 
 static bool suppressed(const struct sig_suppress *sp, const struct vg_packet *p)
@@ -513,196 +483,17 @@ int sig_kw_threshold(struct sig_rule_ctx *rc, struct sig_rule_build *b, const st
 
 /* ---- Address lists of suppress lines ---------------------------------------------- */
 
-struct range_vec {
-    struct sig_v4_range *v4;
-    struct sig_v6_range *v6;
-    uint32_t n4, cap4, n6, cap6;
-};
-
-struct ip_parse {
-    const struct vg_config *cfg;
-    struct range_vec pos, neg;
-    struct parse_err *e;
-};
-
-static int push_v4(struct range_vec *v, uint32_t lo, uint32_t hi)
-{
-    if (v->n4 == v->cap4) {
-        uint32_t cap = v->cap4 ? v->cap4 * 2 : 4;
-        struct sig_v4_range *r = realloc(v->v4, cap * sizeof(*r));
-        if (r == NULL)
-            return -1;
-        v->v4 = r;
-        v->cap4 = cap;
-    }
-    v->v4[v->n4++] = (struct sig_v4_range){lo, hi};
-    return 0;
-}
-
-static int push_v6(struct range_vec *v, sig_u128 lo, sig_u128 hi)
-{
-    if (v->n6 == v->cap6) {
-        uint32_t cap = v->cap6 ? v->cap6 * 2 : 4;
-        struct sig_v6_range *r = realloc(v->v6, cap * sizeof(*r));
-        if (r == NULL)
-            return -1;
-        v->v6 = r;
-        v->cap6 = cap;
-    }
-    v->v6[v->n6++] = (struct sig_v6_range){lo, hi};
-    return 0;
-}
-
-static int ip_literal(struct ip_parse *ip, char *tok, bool neg)
-{
-    struct range_vec *v = neg ? &ip->neg : &ip->pos;
-    if (strcmp(tok, "any") == 0) {
-        if (push_v4(v, 0, UINT32_MAX) != 0 || push_v6(v, 0, ~(sig_u128)0) != 0)
-            return perr(ip->e, "out of memory");
-        return 0;
-    }
-    char *slash = strchr(tok, '/');
-    int64_t prefix = -1;
-    if (slash != NULL) {
-        *slash = '\0';
-        if (!sig_parse_int(slash + 1, 0, 128, &prefix))
-            return perr(ip->e, "bad address '%s/%s'", tok, slash + 1);
-    }
-    struct vg_ip_addr a;
-    memset(&a, 0, sizeof(a));
-    const int family = vg_ip_addr_parse(tok, &a);
-    if (family == 4) {
-        if (prefix > 32)
-            return perr(ip->e, "bad address '%s/%lld'", tok, (long long)prefix);
-        const uint32_t bits = prefix < 0 ? 32 : (uint32_t)prefix;
-        const uint32_t host = bits == 32 ? 0 : (bits == 0 ? UINT32_MAX : UINT32_MAX >> bits);
-        const uint32_t val =
-            (uint32_t)a.b[0] << 24 | (uint32_t)a.b[1] << 16 | (uint32_t)a.b[2] << 8 | a.b[3];
-        if (push_v4(v, val & ~host, val | host) != 0)
-            return perr(ip->e, "out of memory");
-        return 0;
-    }
-    if (family == 6) {
-        const uint32_t bits = prefix < 0 ? 128 : (uint32_t)prefix;
-        const sig_u128 host = bits == 128 ? 0 : (bits == 0 ? ~(sig_u128)0 : ~(sig_u128)0 >> bits);
-        const sig_u128 val = u128_of(a.b);
-        if (push_v6(v, val & ~host, val | host) != 0)
-            return perr(ip->e, "out of memory");
-        return 0;
-    }
-    return perr(ip->e, "bad address '%s'", tok);
-}
-
-static int ip_list(struct ip_parse *ip, const char *s, size_t *i, bool neg, bool in_neg_list,
-                   int depth);
-
-/* One element: [!] (list | $VAR | address[/prefix] | any). */
-static int ip_element(struct ip_parse *ip, const char *s, size_t *i, bool neg, bool in_neg_list,
-                      int depth)
-{
-    while (isspace((unsigned char)s[*i]))
-        (*i)++;
-    if (s[*i] == '!') {
-        if (in_neg_list)
-            return perr(ip->e, "a negated list may not hold a negation");
-        (*i)++;
-        neg = !neg;
-        while (isspace((unsigned char)s[*i]))
-            (*i)++;
-    }
-    if (s[*i] == '[') {
-        (*i)++;
-        if (ip_list(ip, s, i, neg, in_neg_list || neg, depth) != 0)
-            return -1;
-        if (s[*i] != ']')
-            return perr(ip->e, "missing ']'");
-        (*i)++;
-        return 0;
-    }
-    size_t start = *i;
-    while (s[*i] != '\0' && s[*i] != ',' && s[*i] != ']' && s[*i] != '[' &&
-           !isspace((unsigned char)s[*i]))
-        (*i)++;
-    const size_t len = *i - start;
-    if (len == 0)
-        return perr(ip->e, "empty address");
-    char tok[256];
-    if (len >= sizeof(tok))
-        return perr(ip->e, "address too long");
-    memcpy(tok, s + start, len);
-    tok[len] = '\0';
-    if (tok[0] != '$')
-        return ip_literal(ip, tok, neg);
-    if (depth >= VAR_NEST_LIMIT)
-        return perr(ip->e, "variables nest too deep");
-    char key[300];
-    snprintf(key, sizeof(key), "vars.address-groups.%s", tok + 1);
-    const char *value = ip->cfg != NULL ? vg_config_get(ip->cfg, key) : NULL;
-    if (value == NULL)
-        return perr(ip->e, "unknown variable '%s'", tok);
-    size_t j = 0;
-    if (ip_list(ip, value, &j, neg, in_neg_list || neg, depth + 1) != 0)
-        return -1;
-    if (value[j] != '\0')
-        return perr(ip->e, "bad value of '%s'", tok);
-    return 0;
-}
-
-static int ip_list(struct ip_parse *ip, const char *s, size_t *i, bool neg, bool in_neg_list,
-                   int depth)
-{
-    for (;;) {
-        if (ip_element(ip, s, i, neg, in_neg_list, depth) != 0)
-            return -1;
-        while (isspace((unsigned char)s[*i]))
-            (*i)++;
-        if (s[*i] != ',')
-            return 0;
-        (*i)++;
-    }
-}
-
-static int ranges_to_set(struct sig_arena *a, const struct range_vec *v, struct sig_addr_set *out)
-{
-    memset(out, 0, sizeof(*out));
-    out->n4 = v->n4;
-    out->n6 = v->n6;
-    struct sig_v4_range *v4 = sig_arena_alloc(a, v->n4 * sizeof(*v4) + 1);
-    struct sig_v6_range *v6 = sig_arena_alloc(a, v->n6 * sizeof(*v6) + 1);
-    if (v4 == NULL || v6 == NULL)
-        return -1;
-    if (v->n4 > 0)
-        memcpy(v4, v->v4, v->n4 * sizeof(*v4));
-    if (v->n6 > 0)
-        memcpy(v6, v->v6, v->n6 * sizeof(*v6));
-    out->v4 = v4;
-    out->v6 = v6;
-    return 0;
-}
-
-/* Parses an ip value into sp's address sets (in the arena). */
+/* Parses an ip value into sp's address set (in the arena), as a rule
+ * header's address is parsed: the same variables, negations and lists, and
+ * a group set to "none" leaves the set empty (the line suppresses nothing
+ * until the group is configured). */
 static int parse_ip(struct sig_arena *a, const struct vg_config *cfg, const char *text,
                     struct sig_suppress *sp, struct parse_err *e)
 {
-    struct ip_parse ip = {.cfg = cfg, .e = e};
-    struct parse_err inner;
-    ip.e = &inner;
-    size_t i = 0;
-    int ret = ip_list(&ip, text, &i, false, false, 0);
-    if (ret == 0 && text[i] != '\0')
-        ret = perr(&inner, "unexpected '%c'", text[i]);
-    if (ret == 0) {
-        if (ranges_to_set(a, &ip.pos, &sp->addrs) != 0 ||
-            ranges_to_set(a, &ip.neg, &sp->except) != 0)
-            ret = perr(&inner, "out of memory");
-        sp->addrs.any = ip.pos.n4 == 0 && ip.pos.n6 == 0;
-    }
-    free(ip.pos.v4);
-    free(ip.pos.v6);
-    free(ip.neg.v4);
-    free(ip.neg.v6);
-    if (ret != 0)
-        return perr(e, "suppress: bad ip '%s': %s", text, inner.msg);
+    char why[sizeof(e->msg)];
+    bool waits;
+    if (sig_eval_address_expr(cfg, a, text, "ip", &sp->addrs, &waits, why, sizeof(why)) != 0)
+        return perr(e, "suppress: %s", why);
     return 0;
 }
 

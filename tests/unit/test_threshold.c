@@ -544,6 +544,31 @@ Test(threshold, suppress_by_src_dst_either_cidr)
     vg_config_free(cfg);
 }
 
+/* ip is read as a rule header's address: a group set to none (not
+ * configured yet) suppresses nothing, and a negated list may hold a
+ * negation. */
+Test(threshold, suppress_ip_reads_as_a_rule_header)
+{
+    struct vg_config *cfg = vg_config_new();
+    char err[256];
+    cr_assert_eq(vg_config_set(cfg, "vars.address-groups.BIGIP_ADMIN_NET=none", err, sizeof(err)),
+                 0);
+    struct engine e;
+    engine_start(&e,
+                 "alert udp any any -> any any (sid:1;)\n"
+                 "alert udp any any -> any any (sid:2;)\n",
+                 "suppress gen_id 1, sig_id 1, track by_src, ip $BIGIP_ADMIN_NET\n"
+                 "suppress gen_id 1, sig_id 2, track by_src, ip ![10.0.0.0/8,!10.1.1.1]\n",
+                 cfg);
+    cr_assert_str_empty(e.l.err);
+    cr_assert_eq(e.l.st.threshold_file_errors, 0);
+    cr_assert_eq(fired(&e, "10.0.0.1", "198.51.100.1"), S(1) | S(2));
+    cr_assert_eq(fired(&e, "10.1.1.1", "198.51.100.1"), S(1));
+    cr_assert_eq(fired(&e, "198.51.100.1", "10.0.0.1"), S(1));
+    engine_stop(&e);
+    vg_config_free(cfg);
+}
+
 Test(threshold, file_threshold_overrides_and_wildcards)
 {
     struct engine e;
@@ -609,16 +634,15 @@ Test(threshold, file_errors)
     expect_file_error("suppress gen_id 1, sig_id 1, track by_rule, ip 10.0.0.1",
                       "suppress: bad track 'by_rule' (by_src, by_dst or by_either)");
     expect_file_error("suppress gen_id 1, sig_id 1, track by_src, ip 10.0.0.300",
-                      "suppress: bad ip '10.0.0.300': bad address '10.0.0.300'");
+                      "suppress: bad ip '10.0.0.300': invalid address '10.0.0.300'");
     expect_file_error("suppress gen_id 1, sig_id 1, track by_src, ip 10.0.0.0/33",
-                      "suppress: bad ip '10.0.0.0/33': bad address '10.0.0.0/33'");
+                      "suppress: bad ip '10.0.0.0/33': invalid prefix length '/33'");
     expect_file_error("suppress gen_id 1, sig_id 1, track by_src, ip [10.0.0.1",
                       "suppress: bad ip '[10.0.0.1': missing ']'");
     expect_file_error("suppress gen_id 1, sig_id 1, track by_src, ip $NOPE",
-                      "suppress: bad ip '$NOPE': unknown variable '$NOPE'");
-    expect_file_error("suppress gen_id 1, sig_id 1, track by_src, ip ![10.0.0.0/8,!10.1.1.1]",
-                      "suppress: bad ip '![10.0.0.0/8,!10.1.1.1]': a negated list may not hold "
-                      "a negation");
+                      "suppress: bad ip '$NOPE': unknown address variable '$NOPE'");
+    expect_file_error("suppress gen_id 1, sig_id 1, track by_src, ip !any",
+                      "suppress: bad ip '!any': matches no address");
     expect_file_error("suppress gen_id 1, sig_id 1, track by_src, ip 10.0.0.1 x",
                       "suppress: bad ip '10.0.0.1 x': unexpected 'x'");
     expect_file_error("suppress gen_id 1, sig_id 1, sig_id 2", "suppress: 'sig_id' given twice");
