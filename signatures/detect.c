@@ -306,7 +306,10 @@ int sig_compile_fast_patterns(const struct vg_ruleset *rs, sig_rule_pick_fn pick
         const uint32_t skip = c->pattern != NULL ? sig_prefilter_skip(c) : 0;
         exprs[k] = c->pattern != NULL ? (const char *)c->pattern + skip : NULL;
         lens[k] = c->len - skip;
-        flags[k] = pattern_flags | ((c->flags & SIG_CONTENT_NOCASE) ? HS_FLAG_CASELESS : 0);
+        /* a lower-cased buffer's pattern finds every case in the raw one */
+        const bool caseless =
+            (c->flags & SIG_CONTENT_NOCASE) || (c->transform & SIG_XFORM_LOWERCASE);
+        flags[k] = pattern_flags | (caseless ? HS_FLAG_CASELESS : 0);
         ids[k] = i;
         k++;
     }

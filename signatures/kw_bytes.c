@@ -1,6 +1,6 @@
 /* Byte and buffer keywords: byte_test, byte_jump, isdataat, bsize, the
- * content modifiers startswith and endswith, and the dotprefix transform,
- * with Suricata's syntax and semantics.
+ * content modifiers startswith and endswith, and the dotprefix and
+ * to_lowercase transforms, with Suricata's syntax and semantics.
  *
  * byte_test, byte_jump and isdataat are elements of the rule's content list
  * (struct sig_byte_op behind ext): positions are absolute, so a packet or
@@ -370,19 +370,19 @@ static int parse_endswith(struct sig_rule_ctx *rc, struct sig_rule_build *b,
 
 /* A transform applies to the whole sticky buffer: it comes right after the
  * buffer's keyword, before its first element. */
-static int parse_dotprefix(struct sig_rule_ctx *rc, struct sig_rule_build *b,
-                           const struct sig_option *o)
+static int parse_transform(struct sig_rule_ctx *rc, struct sig_rule_build *b,
+                           const struct sig_option *o, uint8_t transform)
 {
     if (sig_no_value(rc, o) != 0)
         return -1;
     if (b->sticky_kw == NULL)
-        return sig_fail(rc, "dotprefix needs a sticky buffer such as dns.query");
-    if (b->cur_transform != SIG_XFORM_NONE)
-        return sig_fail(rc, "duplicate 'dotprefix' on buffer '%s'", b->sticky_kw);
+        return sig_fail(rc, "%s needs a sticky buffer such as dns.query", o->kw);
+    if (b->cur_transform & transform)
+        return sig_fail(rc, "duplicate '%s' on buffer '%s'", o->kw, b->sticky_kw);
     if (b->sticky_used)
-        return sig_fail(rc, "dotprefix must come before the first content of buffer '%s'",
+        return sig_fail(rc, "%s must come before the first content of buffer '%s'", o->kw,
                         b->sticky_kw);
-    b->cur_transform = SIG_XFORM_DOTPREFIX;
+    b->cur_transform |= transform;
     return 0;
 }
 
@@ -394,7 +394,9 @@ int sig_kw_bytes(struct sig_rule_ctx *rc, struct sig_rule_build *b, const struct
     if (strcasecmp(kw, "endswith") == 0)
         return parse_endswith(rc, b, o);
     if (strcasecmp(kw, "dotprefix") == 0)
-        return parse_dotprefix(rc, b, o);
+        return parse_transform(rc, b, o, SIG_XFORM_DOTPREFIX);
+    if (strcasecmp(kw, "to_lowercase") == 0)
+        return parse_transform(rc, b, o, SIG_XFORM_LOWERCASE);
     const bool test = strcasecmp(kw, "byte_test") == 0;
     const bool jump = strcasecmp(kw, "byte_jump") == 0;
     const bool dataat = strcasecmp(kw, "isdataat") == 0;
@@ -530,16 +532,24 @@ int sig_bytes_eval(const struct sig_content *e, struct sig_inspection *in, int64
 bool sig_transform_apply(struct vg_detect_ctx *ctx, uint8_t transform, const uint8_t **data,
                          uint32_t *len)
 {
-    if (transform != SIG_XFORM_DOTPREFIX)
+    if (transform == SIG_XFORM_NONE)
         return true;
-    if (ctx == NULL || ctx->xform == NULL || *len >= SIG_TRANSFORM_MAX) {
+    const uint32_t dot = (transform & SIG_XFORM_DOTPREFIX) ? 1 : 0;
+    if (ctx == NULL || ctx->xform == NULL || *len > SIG_TRANSFORM_MAX - dot) {
         if (ctx != NULL)
             ctx->transform_too_long++;
         return false;
     }
-    ctx->xform[0] = '.';
-    memcpy(ctx->xform + 1, *data, *len);
-    *data = ctx->xform;
-    *len += 1;
+    uint8_t *out = ctx->xform;
+    if (dot)
+        out[0] = '.';
+    if (transform & SIG_XFORM_LOWERCASE) {
+        for (uint32_t i = 0; i < *len; i++)
+            out[dot + i] = sig_lower((*data)[i]);
+    } else {
+        memcpy(out + dot, *data, *len);
+    }
+    *data = out;
+    *len += dot;
     return true;
 }

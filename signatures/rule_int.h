@@ -230,11 +230,13 @@ enum sig_elem_kind {
     SIG_ELEM_DATASET,   /* ext: struct sig_dataset_test (dataset.c); the whole buffer */
 };
 
-/* Transforms of a sticky buffer (kw_bytes.c): the elements after one
- * inspect the transformed copy of the buffer. */
+/* Transforms of a sticky buffer (kw_bytes.c), a set of flags: the elements
+ * after them inspect the transformed copy of the buffer. The two commute,
+ * so their order in the rule does not matter. */
 enum sig_transform {
     SIG_XFORM_NONE = 0,
-    SIG_XFORM_DOTPREFIX, /* a '.' in front of the buffer */
+    SIG_XFORM_DOTPREFIX = 1u << 0, /* a '.' in front of the buffer */
+    SIG_XFORM_LOWERCASE = 1u << 1, /* to_lowercase: ASCII upper case folded */
 };
 
 struct sig_content {
@@ -256,7 +258,7 @@ struct sig_content {
  * pattern without them, which finds a superset of the matches. */
 static inline uint32_t sig_prefilter_skip(const struct sig_content *c)
 {
-    return c->kind == SIG_ELEM_CONTENT && c->transform == SIG_XFORM_DOTPREFIX && c->len > 0 &&
+    return c->kind == SIG_ELEM_CONTENT && (c->transform & SIG_XFORM_DOTPREFIX) && c->len > 0 &&
                    c->pattern[0] == '.'
                ? 1
                : 0;
@@ -655,7 +657,7 @@ struct sig_rule_build {
     uint8_t cur_resolve;
     const char *sticky_kw; /* the sticky keyword in force; NULL for the payload */
     bool sticky_used;      /* a content followed it */
-    uint8_t cur_transform; /* enum sig_transform of the sticky buffer in force */
+    uint8_t cur_transform; /* enum sig_transform flags of the sticky buffer in force */
     /* A payload keyword that needs the buffer's end (endswith, ...): the
      * rule is not inspected on the stream. NULL when none. */
     const char *needs_end;

@@ -1664,6 +1664,15 @@ static int finish_contents(struct sig_rule_ctx *rc, struct sig_rule_build *b)
         struct sig_content *c = &b->c[i];
         if (c->kind != SIG_ELEM_CONTENT)
             continue;
+        if ((c->transform & SIG_XFORM_LOWERCASE) && !(c->flags & SIG_CONTENT_NOCASE)) {
+            for (uint32_t k = 0; k < c->len; k++) {
+                if (b->pat[i][k] != sig_lower(b->pat[i][k]))
+                    return sig_fail(rc,
+                                    "a content with an upper-case letter ('%c' at byte %u) "
+                                    "in a buffer that to_lowercase folds could never match",
+                                    b->pat[i][k], k + 1);
+            }
+        }
         if (c->flags & SIG_CONTENT_NOCASE) {
             for (uint32_t k = 0; k < c->len; k++)
                 b->pat[i][k] = sig_lower(b->pat[i][k]);
@@ -1692,13 +1701,16 @@ static int finish_contents(struct sig_rule_ctx *rc, struct sig_rule_build *b)
     }
     r->fast = explicit_fp >= 0 ? explicit_fp : longest;
     /* No usable content: a pcre Hyperscan can prefilter, one in an
-     * application buffer before one in the payload. */
+     * application buffer before one in the payload. Not one of a transformed
+     * buffer: the prefilter scans the raw bytes, which the regex was not
+     * written for. */
     for (uint32_t i = 0; i < b->nc && r->fast < 0; i++) {
-        if (b->c[i].buffer != VG_BUF_PAYLOAD && sig_pcre_prefilter(rc->ld->arena, &b->c[i]))
+        if (b->c[i].buffer != VG_BUF_PAYLOAD && b->c[i].transform == SIG_XFORM_NONE &&
+            sig_pcre_prefilter(rc->ld->arena, &b->c[i]))
             r->fast = (int32_t)i;
     }
     for (uint32_t i = 0; i < b->nc && r->fast < 0; i++) {
-        if (sig_pcre_prefilter(rc->ld->arena, &b->c[i]))
+        if (b->c[i].transform == SIG_XFORM_NONE && sig_pcre_prefilter(rc->ld->arena, &b->c[i]))
             r->fast = (int32_t)i;
     }
     r->ncontents = b->nc;

@@ -313,6 +313,17 @@ Test(bytes, error_messages)
                  "duplicate 'dotprefix' on buffer 'dns.query' (sid 1)");
     expect_error("alert dns any any -> any any (dns.query; dotprefix:1; content:\"a\"; sid:1;)\n",
                  "'dotprefix' takes no value (sid 1)");
+    expect_error(HDR "to_lowercase; content:\"a\"; sid:1;)\n",
+                 "to_lowercase needs a sticky buffer such as dns.query (sid 1)");
+    expect_error("alert dns any any -> any any (dns.query; to_lowercase; to_lowercase; "
+                 "content:\"a\"; sid:1;)\n",
+                 "duplicate 'to_lowercase' on buffer 'dns.query' (sid 1)");
+    expect_error("alert dns any any -> any any (dns.query; content:\"a\"; to_lowercase; sid:1;)\n",
+                 "to_lowercase must come before the first content of buffer 'dns.query' (sid 1)");
+    expect_error("alert dns any any -> any any (dns.query; to_lowercase; content:\"evil.Com\"; "
+                 "sid:1;)\n",
+                 "a content with an upper-case letter ('C' at byte 6) in a buffer that "
+                 "to_lowercase folds could never match (sid 1)");
 
     /* a stream has no end */
     expect_error("alert tcp-stream any any -> any any (content:\"ab\"; endswith; sid:1;)\n",
@@ -540,6 +551,35 @@ Test(bytes, dotprefix_prefilter_in_a_regex_database)
     cr_assert_str_eq(tx_sids(&e, VG_APP_DNS, VG_BUF_DNS_QUERY, "example.com"), "1");
     cr_assert_str_eq(tx_sids(&e, VG_APP_DNS, VG_BUF_DNS_QUERY, "zz12.example.com"), "1 2");
     cr_assert_str_eq(tx_sids(&e, VG_APP_DNS, VG_BUF_DNS_QUERY, "badexample.com"), "");
+    sig_engine_stop(&e);
+}
+
+/* to_lowercase folds the buffer before its elements; with dotprefix in
+ * either order. The prefilter searches the raw buffer in every case. A
+ * nocase content may keep its capitals. */
+Test(bytes, to_lowercase_and_dotprefix)
+{
+    struct sig_engine e;
+    sig_engine_start(
+        &e, "alert dns any any -> any any (dns.query; to_lowercase; content:\"workers.dev\"; "
+            "endswith; sid:1;)\n"
+            "alert dns any any -> any any (dns.query; to_lowercase; dotprefix; "
+            "content:\".evil.com\"; endswith; sid:2;)\n"
+            "alert dns any any -> any any (dns.query; dotprefix; to_lowercase; "
+            "content:\".x\"; startswith; pcre:\"/^\\.x[a-z]+\\.bad$/\"; sid:3;)\n"
+            "alert dns any any -> any any (dns.query; to_lowercase; content:\"Mixed\"; nocase; "
+            "sid:4;)\n"
+            "alert dns any any -> any any (dns.query; to_lowercase; pcre:\"/^upper[0-9]$/\"; "
+            "sid:5;)\n");
+    cr_assert_str_eq(tx_sids(&e, VG_APP_DNS, VG_BUF_DNS_QUERY, "a.WoRkErS.DeV"), "1");
+    cr_assert_str_eq(tx_sids(&e, VG_APP_DNS, VG_BUF_DNS_QUERY, "EVIL.COM"), "2");
+    cr_assert_str_eq(tx_sids(&e, VG_APP_DNS, VG_BUF_DNS_QUERY, "www.Evil.Com"), "2");
+    cr_assert_str_eq(tx_sids(&e, VG_APP_DNS, VG_BUF_DNS_QUERY, "notevil.com"), "");
+    cr_assert_str_eq(tx_sids(&e, VG_APP_DNS, VG_BUF_DNS_QUERY, "XyZ.BAD"), "3");
+    cr_assert_str_eq(tx_sids(&e, VG_APP_DNS, VG_BUF_DNS_QUERY, "mIxEd.example"), "4");
+    /* a regex of a transformed buffer does not prefilter the raw one */
+    cr_assert_eq(rule_by_sid(&e.l, 5)->fast, -1);
+    cr_assert_str_eq(tx_sids(&e, VG_APP_DNS, VG_BUF_DNS_QUERY, "UPPER7"), "5");
     sig_engine_stop(&e);
 }
 
