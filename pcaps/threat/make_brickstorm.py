@@ -201,6 +201,14 @@ case("doh-bootstrap-lookup", "fire", [8401002], {8401002: 2},
      lambda c: (c.dns(BIGIP_MGMT, "dns.google", answer="8.8.8.8"),
                 c.dns(BIGIP_SELF_INT, "cloudflare-dns.com", answer="1.1.1.1")))
 
+case("doh-names-mixed-case", "fire", [8401000, 8401002], {8401000: 1, 8401002: 2},
+     "The DoH names in other cases: bigip1 opens TLS with SNI DNS.Google to an ordinary "
+     "internet address, and asks for dNs.GoOgLe (a resolver randomising the case, DNS 0x20) "
+     "and CLOUDFLARE-DNS.COM: the name lists match in any case, one alert each.",
+     lambda c: (c.tls(BIGIP_MGMT, EXT_SERVER, "DNS.Google"),
+                c.dns(BIGIP_MGMT, "dNs.GoOgLe", answer="8.8.8.8"),
+                c.dns(BIGIP_MGMT, "CLOUDFLARE-DNS.COM", answer="1.1.1.1")))
+
 case("appliance-ordinary-lookups", "miss", [8401002, 8401100, 8401101, 8401102, 8401103], {},
      "bigip1 asks its internal resolver for ihealth2-api.f5.com and an NTP name; an "
      "internal host asks for dns.google: silent.",
@@ -302,6 +310,12 @@ CASES.append(dict(CASES[-1], name="customer-c2-domain-shipped-list", kind="miss"
                   "(signatures/ioc/brickstorm-c2-domains.lst, no entries): silent. The "
                   "customer list alone makes it fire.", set=[]))
 del CASES[-1]["set"]
+
+case("customer-c2-domain-mixed-case", "fire", [8401150, 8401151, 8401152],
+     {8401150: 1, 8401151: 1, 8401152: 1},
+     "With the customer list: the same host uses %s in capitals and mixed case (DNS query, "
+     "SNI, Host): names match in any case, each rule alerts once." % CUSTOMER_C2,
+     lambda c: c2_domain_traffic(c, "Sync.VMware-Telemetry.EXAMPLE"), set=SET_CUSTOMER)
 
 case("customer-c2-domain-neighbours", "miss", [8401150, 8401151, 8401152], {},
      "With the customer list: the same host uses www.%s (a subdomain of a listed name) and "

@@ -135,6 +135,25 @@ Test(dataset, string_on_dns_query_and_tls_sni)
     sig_engine_stop(&e);
 }
 
+/* Names are case-insensitive on the wire (a resolver may even randomise the
+ * case, DNS 0x20): to_lowercase makes a list of lower-case names match every
+ * spelling. */
+Test(dataset, to_lowercase_matches_every_case)
+{
+    sig_write_file("domains.lst", DOMAINS_B64);
+    struct sig_engine e;
+    engine_start(&e, "alert dns any any -> any any (dns.query; to_lowercase; "
+                     "dataset:isset,domains,type string,load domains.lst; sid:1;)\n"
+                     "alert tls any any -> any any (tls.sni; to_lowercase; "
+                     "dataset:isset,domains; sid:2;)\n");
+    cr_assert_str_eq(dns_sids(&e, "evil.example.com"), "1");
+    cr_assert_str_eq(dns_sids(&e, "EvIl.ExAmPlE.cOm"), "1");
+    cr_assert_str_eq(dns_sids(&e, "EVIL.EXAMPLE.COM"), "1");
+    cr_assert_str_eq(dns_sids(&e, "www.evil.example.com"), "");
+    cr_assert_str_eq(tls_sids(&e, VG_BUF_TLS_SNI, "C2.Bad.Net"), "2");
+    sig_engine_stop(&e);
+}
+
 Test(dataset, md5_on_ja3_hash)
 {
     sig_write_file("ja3.lst", "e7d705a3286e19ea42f587b344ee6865\n"
