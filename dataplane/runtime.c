@@ -363,6 +363,9 @@ int vg_run(const struct vg_run_opts *o)
                "errors\n",
                rstats.threshold_rules, rstats.threshold_entries,
                (unsigned long long)rstats.threshold_table_bytes, rstats.threshold_file_errors);
+        if (rstats.xbits_rules > 0)
+            printf("xbits: %u rules; table %u entries (%llu bytes)\n", rstats.xbits_rules,
+                   rstats.xbits_entries, (unsigned long long)rstats.xbits_table_bytes);
         print_rule_stats(rs, &rstats);
         exit_code = (rstats.rules_skipped || rstats.files_failed || rstats.threshold_file_errors)
                         ? VG_EXIT_FATAL

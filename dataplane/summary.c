@@ -331,6 +331,10 @@ void vg_summary_print(const struct vg_summary *s, FILE *out)
     print_detect(out, &t);
     const uint64_t threshold_full =
         s->ruleset != NULL ? vg_ruleset_threshold_table_full(s->ruleset) : 0;
+    const uint64_t xbits_full = s->ruleset != NULL ? vg_ruleset_xbits_table_full(s->ruleset) : 0;
+    if (xbits_full > 0)
+        fprintf(out, "  xbits      %llu sets dropped (table full: detect.xbits.max-entries)\n",
+                (unsigned long long)xbits_full);
     if (threshold_full > 0)
         fprintf(out,
                 "  thresholds %llu alerts raised untracked (tracking table full: "
@@ -493,10 +497,11 @@ int vg_summary_write_json(const struct vg_summary *s, const char *path)
     fprintf(
         f,
         "\"rules\":{\"loaded\":%u,\"skipped\":%u,\"dormant\":%u,\"flowbits_set_refused\":%llu,"
-        "\"threshold_table_full\":%llu},",
+        "\"threshold_table_full\":%llu,\"xbits_table_full\":%llu},",
         s->rules->rules_loaded, s->rules->rules_skipped, s->rules->rules_dormant,
         (unsigned long long)t.flowbits_refused,
-        (unsigned long long)(s->ruleset != NULL ? vg_ruleset_threshold_table_full(s->ruleset) : 0));
+        (unsigned long long)(s->ruleset != NULL ? vg_ruleset_threshold_table_full(s->ruleset) : 0),
+        (unsigned long long)(s->ruleset != NULL ? vg_ruleset_xbits_table_full(s->ruleset) : 0));
     json_detect(f, &t);
     struct vg_behaviour_stats bs;
     vg_behaviour_stats(s->behaviour, &bs);

@@ -345,19 +345,9 @@ const char *vg_behaviour_inactive_reason(const struct vg_behaviour *b, enum vg_d
 static uint64_t pair_key(uint8_t family, const struct vg_ip_addr *client,
                          const struct vg_ip_addr *server)
 {
-    /* FNV-1a over family and both addresses, then a 64-bit finaliser so the
-     * low bits (the slot) depend on every byte. */
-    uint64_t h = UINT64_C(0xcbf29ce484222325);
-    h = (h ^ family) * UINT64_C(0x100000001b3);
-    for (int i = 0; i < 16; i++)
-        h = (h ^ client->b[i]) * UINT64_C(0x100000001b3);
-    for (int i = 0; i < 16; i++)
-        h = (h ^ server->b[i]) * UINT64_C(0x100000001b3);
-    h ^= h >> 30;
-    h *= UINT64_C(0xbf58476d1ce4e5b9);
-    h ^= h >> 27;
-    h *= UINT64_C(0x94d049bb133111eb);
-    h ^= h >> 31;
+    uint64_t h = sig_fnv64(SIG_FNV64_OFFSET, &family, 1);
+    h = sig_fnv64(h, client->b, sizeof(client->b));
+    h = sig_mix64(sig_fnv64(h, server->b, sizeof(server->b)));
     return h != 0 ? h : 1;
 }
 

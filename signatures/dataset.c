@@ -101,29 +101,19 @@ static bool type_is_addr(uint8_t t)
 
 /* ---- Hashing and lookup --------------------------------------------------------- */
 
-static inline uint64_t mix64(uint64_t h)
-{
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 33;
-    return h;
-}
-
 static inline uint64_t key_hash(const uint8_t *p, uint32_t n)
 {
     uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
     while (n >= 8) {
         uint64_t v;
         memcpy(&v, p, 8);
-        h = mix64(h ^ v);
+        h = sig_mix64(h ^ v);
         p += 8;
         n -= 8;
     }
     uint64_t v = 0;
     memcpy(&v, p, n);
-    return mix64(h ^ v ^ 0x5bd1e9955bd1e995ull);
+    return sig_mix64(h ^ v ^ 0x5bd1e9955bd1e995ull);
 }
 
 /* The slot holding the key, or the empty slot where it would go. */

@@ -466,6 +466,8 @@ struct vg_ruleset *vg_ruleset_load(const struct vg_rule_load_opts *opts,
         sig_detector_prepare(rs);
     if (ok && sig_threshold_prepare(rs, opts->cfg, opts->threshold_file, opts->err) != 0)
         ok = false;
+    if (ok && sig_xbits_prepare(rs, opts->cfg, opts->err) != 0)
+        ok = false;
     rs->stats.compile_ms = elapsed_ms(&t0);
     if (stats != NULL)
         *stats = rs->stats;
@@ -489,6 +491,7 @@ void vg_ruleset_free(struct vg_ruleset *rs)
     sig_event_release(rs);
     free(rs->skip_reasons);
     sig_threshold_table_free(rs->thresholds);
+    sig_xbits_table_free(rs->xbits);
     free(rs->rules);
     sig_datasets_free(rs->datasets);
     sig_iprep_free(rs->iprep);
@@ -848,7 +851,7 @@ static bool rule_matches(struct vg_detect_ctx *ctx, const struct sig_rule *r,
     if (r->inspect != SIG_INSPECT_PACKET &&
         (r->inspect == SIG_INSPECT_STREAM || ((flow_flags & VG_DF_STREAM) && p->proto == 6)))
         return false;
-    if (!sig_rule_header_matches(r, p, flow_flags) || !sig_rule_state_ok(ctx, r))
+    if (!sig_rule_header_matches(r, p, flow_flags) || !sig_rule_state_ok(ctx, r, p))
         return false;
     if (r->ncontents == 0)
         return true;

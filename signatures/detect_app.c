@@ -233,7 +233,7 @@ uint32_t vg_detect_app(struct vg_detect_ctx *ctx, const struct vg_app_tx *tx,
     ctx->stop = false;
     for (uint32_t i = 0; i < ctx->ncand && !ctx->stop; i++) {
         const struct sig_rule *r = &rs->rules[ctx->cand[i]];
-        if (sig_rule_header_matches(r, p, ff) && sig_rule_state_ok(ctx, r) &&
+        if (sig_rule_header_matches(r, p, ff) && sig_rule_state_ok(ctx, r, p) &&
             contents_match(ctx, r, tx) && sig_rule_fire(ctx, r, p)) {
             alerts++;
             on_alert(user, &r->meta);

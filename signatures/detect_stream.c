@@ -572,7 +572,7 @@ static enum verdict judge(struct stream_call *c, uint32_t rule, uint64_t end, bo
     const struct sig_rule *r = &c->ctx->rs->rules[rule];
     *needed = end;
     if (c->p == NULL || !sig_rule_header_matches(r, c->p, c->flow_flags) ||
-        !sig_rule_state_ok(c->ctx, r))
+        !sig_rule_state_ok(c->ctx, r, c->p))
         return VERDICT_NO;
     const struct sig_span *fast = &r->spans[r->fast];
     const int64_t e = (int64_t)end;

@@ -25,9 +25,23 @@ static const char *const cmd_names[] = {
     [SIG_FLOWBIT_ISNOTSET] = "isnotset",
 };
 
-static bool is_condition(uint8_t cmd)
+bool sig_bit_cmd_is_condition(uint8_t cmd)
 {
     return cmd == SIG_FLOWBIT_ISSET || cmd == SIG_FLOWBIT_ISNOTSET;
+}
+
+int sig_bit_cmd_parse(const char *text)
+{
+    for (size_t cmd = 0; cmd < VG_ARRAY_SIZE(cmd_names); cmd++) {
+        if (strcasecmp(text, cmd_names[cmd]) == 0)
+            return (int)cmd;
+    }
+    return -1;
+}
+
+const char *sig_bit_cmd_name(uint8_t cmd)
+{
+    return cmd < VG_ARRAY_SIZE(cmd_names) ? cmd_names[cmd] : "?";
 }
 
 /* ---- Name registry -------------------------------------------------------- */
@@ -114,8 +128,7 @@ void sig_flowbits_release(struct sig_loader *ld)
 
 /* ---- Parsing ---------------------------------------------------------------- */
 
-/* A flowbit name: printable, no spaces, no separators of the keyword. */
-static bool valid_name(const char *s)
+bool sig_bit_name_valid(const char *s)
 {
     if (*s == '\0')
         return false;
@@ -124,6 +137,22 @@ static bool valid_name(const char *s)
             return false;
     }
     return true;
+}
+
+void *sig_bit_ops_add(struct sig_arena *a, const void *ops, uint32_t nconds, uint32_t nacts,
+                      const void *op, size_t size, bool cond)
+{
+    uint8_t *out = sig_arena_alloc(a, (nconds + nacts + 1) * size);
+    if (out == NULL)
+        return NULL;
+    const uint8_t *in = ops;
+    const uint32_t at = cond ? nconds : nconds + nacts; /* where op goes */
+    if (at > 0)
+        memcpy(out, in, at * size);
+    memcpy(out + at * size, op, size);
+    if (nconds + nacts > at)
+        memcpy(out + (at + 1) * size, in + at * size, (nconds + nacts - at) * size);
+    return out;
 }
 
 /* Appends op to the rule's flowbits: conditions stay ahead of actions, each
@@ -135,24 +164,16 @@ static int add_op(struct sig_rule_ctx *rc, struct sig_rule *r, const struct sig_
     const uint32_t nacts = old != NULL ? old->nacts : 0;
     if (nconds + nacts >= UINT16_MAX)
         return sig_fail(rc, "too many flowbits options");
+    const bool cond = sig_bit_cmd_is_condition(op->cmd);
     struct sig_flowbits *fb = sig_arena_alloc(rc->ld->arena, sizeof(*fb));
-    struct sig_flowbit_op *ops =
-        sig_arena_alloc(rc->ld->arena, (nconds + nacts + 1) * sizeof(*ops));
+    struct sig_flowbit_op *ops = sig_bit_ops_add(rc->ld->arena, old != NULL ? old->ops : NULL,
+                                                 nconds, nacts, op, sizeof(*op), cond);
     if (fb == NULL || ops == NULL) {
         rc->ld->out_of_memory = true;
         return sig_fail(rc, "out of memory");
     }
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < nconds; i++)
-        ops[n++] = old->ops[i];
-    if (is_condition(op->cmd))
-        ops[n++] = *op;
-    for (uint32_t i = 0; i < nacts; i++)
-        ops[n++] = old->ops[nconds + i];
-    if (!is_condition(op->cmd))
-        ops[n++] = *op;
-    fb->nconds = (uint16_t)(nconds + is_condition(op->cmd));
-    fb->nacts = (uint16_t)(nacts + !is_condition(op->cmd));
+    fb->nconds = (uint16_t)(nconds + cond);
+    fb->nacts = (uint16_t)(nacts + !cond);
     fb->ops = ops;
     r->flowbits = fb;
     return 0;
@@ -173,17 +194,16 @@ static int parse_flowbits(struct sig_rule_ctx *rc, struct sig_rule *r, char *val
         r->noalert = 1;
         return 0;
     }
-    uint8_t cmd = 0;
-    while (cmd < VG_ARRAY_SIZE(cmd_names) && strcasecmp(cmd_text, cmd_names[cmd]) != 0)
-        cmd++;
-    if (cmd == VG_ARRAY_SIZE(cmd_names))
+    const int parsed = sig_bit_cmd_parse(cmd_text);
+    if (parsed < 0)
         return sig_fail(rc,
                         "unknown flowbits command '%s' (set, unset, toggle, isset, isnotset, "
                         "noalert)",
                         cmd_text);
+    const uint8_t cmd = (uint8_t)parsed;
     if (names == NULL || *names == '\0')
         return sig_fail(rc, "flowbits:%s needs a flowbit name", cmd_names[cmd]);
-    if (strchr(names, '|') != NULL && !is_condition(cmd))
+    if (strchr(names, '|') != NULL && !sig_bit_cmd_is_condition(cmd))
         return sig_fail(rc, "flowbits:%s takes one flowbit name: '|' works with isset and isnotset",
                         cmd_names[cmd]);
 
@@ -198,7 +218,7 @@ static int parse_flowbits(struct sig_rule_ctx *rc, struct sig_rule *r, char *val
         const char *name = sig_trim(tok);
         if (*name == '\0')
             break;
-        if (!valid_name(name))
+        if (!sig_bit_name_valid(name))
             return sig_fail(rc, "bad flowbit name '%s'", name);
         if (nbits == SIG_FLOWBIT_MAX_NAMES)
             return sig_fail(rc, "too many flowbit names in one flowbits option (at most %u)",
@@ -246,11 +266,12 @@ int sig_kw_flowbits(struct sig_rule_ctx *rc, struct sig_rule_build *b, const str
 int sig_flowbits_order_class(const struct sig_rule *r)
 {
     const struct sig_flowbits *fb = r->flowbits;
-    if (fb == NULL)
-        return 0;
-    if (fb->nacts == 0)
-        return fb->nconds > 0 ? 1 : 0;
-    return fb->nconds > 0 ? 2 : 3;
+    const struct sig_xbits *xb = r->xbits;
+    const bool sets = (fb != NULL && fb->nacts > 0) || (xb != NULL && xb->nacts > 0);
+    const bool reads = (fb != NULL && fb->nconds > 0) || (xb != NULL && xb->nconds > 0);
+    if (!sets)
+        return reads ? 1 : 0;
+    return reads ? 2 : 3;
 }
 
 static void warn(const struct sig_loader *ld, const struct sig_rule *r, const char *name,
@@ -279,9 +300,9 @@ void sig_flowbits_check_usage(const struct sig_loader *ld)
             continue;
         for (uint32_t k = 0; k < (uint32_t)fb->nconds + fb->nacts; k++) {
             const struct sig_flowbit_op *op = &fb->ops[k];
-            uint32_t *first = is_condition(op->cmd)          ? checker
-                              : op->cmd != SIG_FLOWBIT_UNSET ? setter
-                                                             : NULL;
+            uint32_t *first = sig_bit_cmd_is_condition(op->cmd) ? checker
+                              : op->cmd != SIG_FLOWBIT_UNSET    ? setter
+                                                                : NULL;
             if (first == NULL)
                 continue;
             for (uint32_t n = 0; n < op->nbits; n++) {

@@ -636,7 +636,7 @@ uint32_t vg_detect_event(struct vg_detect_ctx *ctx, uint8_t kind, uint8_t app_pr
             continue;
         if (!has_addresses && !(r->src.any && r->dst.any && r->sport.any && r->dport.any))
             continue;
-        if (!sig_rule_header_matches(r, p, flow_flags) || !sig_rule_state_ok(ctx, r))
+        if (!sig_rule_header_matches(r, p, flow_flags) || !sig_rule_state_ok(ctx, r, p))
             continue;
         if (sig_rule_fire(ctx, r, p)) {
             alerts++;

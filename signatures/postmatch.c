@@ -60,19 +60,20 @@ static bool condition_holds(const struct vg_flow_vars *v, const struct sig_flowb
     return false;
 }
 
-bool sig_rule_state_ok(const struct vg_detect_ctx *ctx, const struct sig_rule *r)
+bool sig_rule_state_ok(const struct vg_detect_ctx *ctx, const struct sig_rule *r,
+                       const struct vg_packet *p)
 {
     /* A passed flow is not inspected further, whichever path asks. */
     if (ctx->flow != NULL && ctx->flow->passed)
         return false;
     const struct sig_flowbits *fb = r->flowbits;
-    if (fb == NULL)
-        return true;
-    for (uint32_t i = 0; i < fb->nconds; i++) {
-        if (!condition_holds(ctx->flow, &fb->ops[i]))
-            return false;
+    if (fb != NULL) {
+        for (uint32_t i = 0; i < fb->nconds; i++) {
+            if (!condition_holds(ctx->flow, &fb->ops[i]))
+                return false;
+        }
     }
-    return true;
+    return r->xbits == NULL || sig_xbits_hold(ctx, r, p);
 }
 
 static void run_actions(struct vg_detect_ctx *ctx, const struct sig_flowbits *fb)
@@ -106,9 +107,10 @@ static void run_actions(struct vg_detect_ctx *ctx, const struct sig_flowbits *fb
 
 bool sig_rule_fire(struct vg_detect_ctx *ctx, const struct sig_rule *r, const struct vg_packet *p)
 {
-    (void)p;
     if (r->flowbits != NULL && r->flowbits->nacts > 0)
         run_actions(ctx, r->flowbits);
+    if (r->xbits != NULL && r->xbits->nacts > 0)
+        sig_xbits_run(ctx, r, p);
     if (r->action == SIG_ACTION_PASS) {
         /* The rest of this packet, and of a flow, is not inspected. */
         ctx->stop = true;

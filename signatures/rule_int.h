@@ -383,6 +383,28 @@ struct sig_flowbits {
     const struct sig_flowbit_op *ops;
 };
 
+/* xbits (xbits.c): the same commands as flowbits, on a bit kept per host
+ * or host pair in the rule set's shared table. */
+enum sig_xbit_track {
+    SIG_XBIT_SRC = 0,
+    SIG_XBIT_DST,
+    SIG_XBIT_PAIR,
+};
+
+struct sig_xbit_op {
+    uint8_t cmd;        /* enum sig_flowbit_cmd */
+    uint8_t track;      /* enum sig_xbit_track */
+    uint32_t expire_s;  /* set and toggle: the bit's lifetime after it is set */
+    uint64_t name_hash; /* of name: part of the table key */
+    const char *name;
+};
+
+struct sig_xbits {
+    uint16_t nconds; /* ops[0, nconds): isset, isnotset */
+    uint16_t nacts;  /* ops[nconds, nconds + nacts): set, unset, toggle, in rule order */
+    const struct sig_xbit_op *ops;
+};
+
 struct sig_threshold;
 struct sig_addr_test;
 
@@ -441,6 +463,7 @@ struct sig_rule {
     uint8_t action;                        /* enum sig_action */
     uint8_t noalert;                       /* a match acts on flow state but raises no alert */
     const struct sig_flowbits *flowbits;   /* NULL: none (flowbits.c) */
+    const struct sig_xbits *xbits;         /* NULL: none (xbits.c) */
     const struct sig_threshold *threshold; /* NULL: none (threshold.c) */
     const struct sig_event_test *event;    /* NULL: none (kw_event.c) */
     /* A behaviour detector's rule (kw_detector.c): enum vg_detector + 1; 0 for
@@ -599,9 +622,31 @@ void sig_flowbits_check_usage(const struct sig_loader *ld);
 /* Frees the flowbit name registry. */
 void sig_flowbits_release(struct sig_loader *ld);
 
-/* What a rule does with flowbits, for rule order: 0 none, 1 reads only,
- * 2 sets and reads, 3 sets only (unset and toggle count as setting). */
+/* Shared by flowbits and xbits (flowbits.c): the commands, bit names, and
+ * the op arrays that keep conditions ahead of actions. */
+int sig_bit_cmd_parse(const char *text); /* enum sig_flowbit_cmd, or -1 */
+const char *sig_bit_cmd_name(uint8_t cmd);
+bool sig_bit_cmd_is_condition(uint8_t cmd);
+bool sig_bit_name_valid(const char *s); /* printable, no spaces, no ',' '|' ';' */
+/* A copy of ops (nconds conditions, then nacts actions, each size bytes)
+ * in arena a with op added at the end of its kind; NULL when out of memory. */
+void *sig_bit_ops_add(struct sig_arena *a, const void *ops, uint32_t nconds, uint32_t nacts,
+                      const void *op, size_t size, bool cond);
+
+/* What a rule does with flowbits and xbits, for rule order: 0 none, 1
+ * reads only, 2 sets and reads, 3 sets only (unset and toggle count as
+ * setting). */
 int sig_flowbits_order_class(const struct sig_rule *r);
+
+/* xbits (xbits.c, keyword sig_kw_xbits): after loading, the usage warnings and the
+ * shared table (detect.xbits.max-entries) when a rule uses xbits; the
+ * conditions before a rule's contents and the actions after it matched. */
+int sig_xbits_prepare(struct vg_ruleset *rs, const struct vg_config *cfg, FILE *err);
+struct sig_xbits_table;
+void sig_xbits_table_free(struct sig_xbits_table *t);
+bool sig_xbits_hold(const struct vg_detect_ctx *ctx, const struct sig_rule *r,
+                    const struct vg_packet *p);
+void sig_xbits_run(struct vg_detect_ctx *ctx, const struct sig_rule *r, const struct vg_packet *p);
 
 /* ---- Rule parsing: shared by the keyword parsers ------------------------- */
 
@@ -719,6 +764,7 @@ int sig_kw_pcre(struct sig_rule_ctx *rc, struct sig_rule_build *b, const struct 
 int sig_kw_bytes(struct sig_rule_ctx *rc, struct sig_rule_build *b, const struct sig_option *o);
 /* flowbits, noalert */
 int sig_kw_flowbits(struct sig_rule_ctx *rc, struct sig_rule_build *b, const struct sig_option *o);
+int sig_kw_xbits(struct sig_rule_ctx *rc, struct sig_rule_build *b, const struct sig_option *o);
 /* threshold, detection_filter */
 int sig_kw_threshold(struct sig_rule_ctx *rc, struct sig_rule_build *b, const struct sig_option *o);
 /* dataset, ip.src, ip.dst */
@@ -794,6 +840,35 @@ struct sig_buffer_info {
 
 /* The buffer's facts, or NULL when b is out of range. */
 const struct sig_buffer_info *sig_buffer_info(uint32_t b);
+
+/* 64-bit hashing for the tables of signatures/ (thresholds, xbits,
+ * datasets, the behaviour detectors): FNV-1a over bytes, then a finaliser
+ * (MurmurHash3's fmix64) so that the low bits, which pick a slot, depend
+ * on every input bit. */
+#define SIG_FNV64_OFFSET UINT64_C(0xcbf29ce484222325)
+
+static inline uint64_t sig_fnv64(uint64_t h, const void *data, size_t n)
+{
+    const uint8_t *b = data;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * UINT64_C(0x100000001b3);
+    return h;
+}
+
+static inline uint64_t sig_mix64(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= UINT64_C(0xff51afd7ed558ccd);
+    h ^= h >> 33;
+    h *= UINT64_C(0xc4ceb9fe1a85ec53);
+    h ^= h >> 33;
+    return h;
+}
+
+/* A zeroed array of slot_size-byte slots for an open-addressing table: a
+ * power of two, at least want (at most max); *mask is its count - 1. NULL
+ * when out of memory. */
+void *sig_slots_new(uint64_t want, uint64_t max, size_t slot_size, uint64_t *mask);
 
 /* Lower-cases an ASCII byte. */
 static inline uint8_t sig_lower(uint8_t c)
@@ -970,6 +1045,7 @@ struct vg_ruleset {
     uint32_t napp_always[VG_STAGE_COUNT];
     struct sig_pcre *pcres;                 /* every compiled regex, freed with the set */
     struct sig_threshold_table *thresholds; /* shared by all workers; NULL when unused */
+    struct sig_xbits_table *xbits;          /* shared by all workers; NULL when unused */
     struct sig_dataset *datasets;           /* shared by the rules' dataset tests */
     struct sig_iprep *iprep;                /* NULL when no rule uses iprep */
     /* Event rules (kw_event.c): per (kind, protocol, event) slot, the
@@ -1052,9 +1128,10 @@ struct vg_detect_ctx {
 int sig_pcre_ctx_init(struct vg_detect_ctx *ctx);
 void sig_pcre_ctx_free(struct vg_detect_ctx *ctx);
 
-/* After the header (and before the contents): the rule's flow-state
- * conditions, such as flowbits isset. */
-bool sig_rule_state_ok(const struct vg_detect_ctx *ctx, const struct sig_rule *r);
+/* After the header (and before the contents): the rule's state
+ * conditions, flowbits and xbits isset / isnotset (xbits need p). */
+bool sig_rule_state_ok(const struct vg_detect_ctx *ctx, const struct sig_rule *r,
+                       const struct vg_packet *p);
 
 /* The rule matched: applies what it does to flow state (flowbits, pass)
  * and returns whether it raises an alert (noalert and thresholds may say

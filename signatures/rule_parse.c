@@ -1532,8 +1532,8 @@ static int parse_option(struct sig_rule_ctx *rc, struct sig_rule_build *b,
     }
     static int (*const keyword_parsers[])(struct sig_rule_ctx *, struct sig_rule_build *,
                                           const struct sig_option *) = {
-        sig_kw_pcre,    sig_kw_bytes, sig_kw_flowbits, sig_kw_threshold,
-        sig_kw_dataset, sig_kw_iprep, sig_kw_event,    sig_kw_detector,
+        sig_kw_pcre,  sig_kw_bytes, sig_kw_flowbits, sig_kw_threshold, sig_kw_dataset,
+        sig_kw_iprep, sig_kw_event, sig_kw_detector, sig_kw_xbits,
     };
     for (size_t i = 0; i < VG_ARRAY_SIZE(keyword_parsers); i++) {
         int ret = keyword_parsers[i](rc, b, o);

@@ -64,20 +64,27 @@ struct sig_threshold_table {
     _Alignas(VG_CACHE_LINE) _Atomic uint64_t full;
 };
 
-struct sig_threshold_table *sig_threshold_table_new(uint32_t max_entries)
+void *sig_slots_new(uint64_t want, uint64_t max, size_t slot_size, uint64_t *mask)
 {
     uint64_t n = 1;
-    while (n < max_entries && n < MAX_TABLE_ENTRIES)
+    while (n < want && n < max)
         n <<= 1;
+    void *slots = calloc(n, slot_size);
+    if (slots != NULL)
+        *mask = n - 1;
+    return slots;
+}
+
+struct sig_threshold_table *sig_threshold_table_new(uint32_t max_entries)
+{
     struct sig_threshold_table *t = calloc(1, sizeof(*t));
     if (t == NULL)
         return NULL;
-    t->slots = calloc(n, sizeof(*t->slots));
+    t->slots = sig_slots_new(max_entries, MAX_TABLE_ENTRIES, sizeof(*t->slots), &t->mask);
     if (t->slots == NULL) {
         free(t);
         return NULL;
     }
-    t->mask = n - 1;
     return t;
 }
 
@@ -210,25 +217,6 @@ bool sig_threshold_table_hit(struct sig_threshold_table *t, uint64_t key,
 
 /* ---- Keys ----------------------------------------------------------------------- */
 
-static inline uint64_t mix64(uint64_t h)
-{
-    h ^= h >> 33;
-    h *= UINT64_C(0xff51afd7ed558ccd);
-    h ^= h >> 33;
-    h *= UINT64_C(0xc4ceb9fe1a85ec53);
-    h ^= h >> 33;
-    return h;
-}
-
-static inline uint64_t hash_bytes(uint64_t h, const uint8_t *b, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= UINT64_C(0x100000001b3);
-    }
-    return h;
-}
-
 static bool addr_less(const struct vg_ip_addr *a, const struct vg_ip_addr *b)
 {
     return memcmp(a->b, b->b, sizeof(a->b)) < 0;
@@ -275,31 +263,31 @@ bool sig_threshold_allows(struct vg_detect_ctx *ctx, const struct sig_rule *r,
     if (p == NULL)
         return true;
 
-    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    uint64_t h = SIG_FNV64_OFFSET;
     const uint32_t id[3] = {r->meta.gid, r->meta.sid, th->track};
-    h = hash_bytes(h, (const uint8_t *)id, sizeof(id));
+    h = sig_fnv64(h, (const uint8_t *)id, sizeof(id));
     switch (th->track) {
     case SIG_TRACK_SRC:
-        h = hash_bytes(h, p->src.b, sizeof(p->src.b));
+        h = sig_fnv64(h, p->src.b, sizeof(p->src.b));
         break;
     case SIG_TRACK_DST:
-        h = hash_bytes(h, p->dst.b, sizeof(p->dst.b));
+        h = sig_fnv64(h, p->dst.b, sizeof(p->dst.b));
         break;
     case SIG_TRACK_BOTH: {
         const bool swap = addr_less(&p->dst, &p->src);
         const struct vg_ip_addr *lo = swap ? &p->dst : &p->src;
         const struct vg_ip_addr *hi = swap ? &p->src : &p->dst;
-        h = hash_bytes(h, lo->b, sizeof(lo->b));
-        h = hash_bytes(h, hi->b, sizeof(hi->b));
+        h = sig_fnv64(h, lo->b, sizeof(lo->b));
+        h = sig_fnv64(h, hi->b, sizeof(hi->b));
         break;
     }
     case SIG_TRACK_FLOW:
-        h = hash_bytes(h, (const uint8_t *)&ctx->flow_id, sizeof(ctx->flow_id));
+        h = sig_fnv64(h, (const uint8_t *)&ctx->flow_id, sizeof(ctx->flow_id));
         break;
     default:
         break;
     }
-    return sig_threshold_table_hit(ctx->rs->thresholds, mix64(h), th, p->ts_us);
+    return sig_threshold_table_hit(ctx->rs->thresholds, sig_mix64(h), th, p->ts_us);
 }
 
 uint64_t vg_ruleset_threshold_table_full(const struct vg_ruleset *rs)

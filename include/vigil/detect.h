@@ -79,6 +79,9 @@ struct vg_ruleset_stats {
     uint32_t threshold_rules;       /* rules with a threshold, detection_filter or suppression */
     uint32_t threshold_entries;     /* slots of the shared tracking table (0: none needed) */
     uint64_t threshold_table_bytes; /* its memory, allocated once */
+    uint32_t xbits_rules;           /* rules with an xbits option */
+    uint32_t xbits_entries;         /* slots of the shared xbits table (0: none needed) */
+    uint64_t xbits_table_bytes;     /* its memory, allocated once */
     uint32_t threshold_file_errors; /* threshold file lines reported and skipped */
     uint32_t packet_databases;      /* distinct packet databases: rules are grouped by protocol,
                                      * direction and stream coverage (db_bytes is their sum) */
@@ -116,6 +119,9 @@ const struct vg_ruleset_stats *vg_ruleset_stats(const struct vg_ruleset *rs);
 /* Alerts raised because the threshold tracking table had no free slot for
  * their key within its probe bound (the table fails open). */
 uint64_t vg_ruleset_threshold_table_full(const struct vg_ruleset *rs);
+/* xbits sets dropped because the shared xbits table had no free slot for
+ * their key within its probe bound (detect.xbits.max-entries). */
+uint64_t vg_ruleset_xbits_table_full(const struct vg_ruleset *rs);
 
 /* What vg_ruleset_reload_lists did. */
 struct vg_reload_stats {

@@ -534,7 +534,7 @@ def test_summary_json(ctx):
     check(abs_ == ctx.demo["alerts"], "summary alerts_by_sid %s, expected %s" % (
         abs_, ctx.demo["alerts"]))
     want_rules = {"loaded": len(shipped_rules(ctx.root)), "skipped": 0, "dormant": 0,
-                  "flowbits_set_refused": 0, "threshold_table_full": 0}
+                  "flowbits_set_refused": 0, "threshold_table_full": 0, "xbits_table_full": 0}
     check(s.get("rules") == want_rules, "summary rules %r, expected %r" % (
         s.get("rules"), want_rules))
     # The demo reaches none of detection's bounds.
