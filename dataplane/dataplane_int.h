@@ -150,6 +150,10 @@ extern atomic_bool vg_reload_flag;
  * SIGHUP: live, the handler that sets vg_reload_flag; offline, ignore it
  * (a capture file has no reload). */
 void vg_signals_install(bool live);
+/* From the start of a run until vg_signals_install: a SIGHUP (an operator
+ * reloading while the rules still load) is remembered, not fatal; a live
+ * run serves it once its reload thread starts. */
+void vg_signals_hold_reload(void);
 
 /* Counter blocks (structs of uint64_t) copied between threads one 64-bit
  * word at a time with relaxed atomics: each counter is read whole, without

@@ -29,6 +29,16 @@ static void on_reload_signal(int sig)
     atomic_store_explicit(&vg_reload_flag, true, memory_order_relaxed);
 }
 
+void vg_signals_hold_reload(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_reload_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGHUP, &sa, NULL);
+}
+
 void vg_signals_install(bool live)
 {
     struct sigaction sa;

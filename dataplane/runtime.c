@@ -253,6 +253,7 @@ static void print_rule_stats(const struct vg_ruleset *rs, const struct vg_rulese
 
 int vg_run(const struct vg_run_opts *o)
 {
+    vg_signals_hold_reload();
     char err[ERRLEN] = "";
     int exit_code = VG_EXIT_FATAL;
     struct vg_config *cfg = vg_config_new();

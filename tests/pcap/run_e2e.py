@@ -24,10 +24,12 @@ import json
 import os
 import re
 import shutil
+import signal
 import struct
 import subprocess
 import sys
 import tempfile
+import time
 import traceback
 
 RUN_TIMEOUT = 180
@@ -291,6 +293,26 @@ def test_check_shipped_rules(ctx):
     check(" 0 skipped, 0 dormant," in r.out, "shipped rules with the estate: %s" % r.tail())
     r = ctx.run(["-T"], "T-default", logdir=False, cwd=ctx.root)
     expect_rc(r, 0, "-T with the default (shipped) rules")
+
+
+def test_sighup_while_rules_load(ctx):
+    """A SIGHUP (an operator's reload) that arrives while the rules still load is
+    remembered, not fatal: the run goes on."""
+    work = ctx.newdir("hup")
+    rules = os.path.join(work, "many.rules")
+    subprocess.run([sys.executable, ctx.path("tests/bench/gen_rules.py"), "--rules", "100000",
+                    "--out", rules], check=True, stdout=subprocess.DEVNULL)
+    p = subprocess.Popen([ctx.vigil, "-T", "-q", "-S", rules], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(0.2)
+    loading = p.poll() is None
+    if loading:
+        p.send_signal(signal.SIGHUP)
+    out, err = p.communicate(timeout=RUN_TIMEOUT)
+    check(loading, "100000 rules loaded within 0.2 s: nothing to test")
+    check(p.returncode == 0, "exit %d after SIGHUP while loading: %s" % (
+        p.returncode, err.decode("utf-8", "replace")[-300:]))
+    check(b"configuration and rules OK" in out, "no 'configuration and rules OK': %r" % out[-200:])
 
 
 def test_check_broken_rules(ctx):
