@@ -61,11 +61,11 @@ struct vg_worker {
     /* Stream detection state per flow slot and direction (2 * slot + dir);
      * NULL when that direction is not matched as a stream. */
     struct vg_detect_stream **dstreams;
-    struct vg_applayer *app;    /* NULL when app-layer.enabled is off */
+    struct vg_applayer *app;        /* NULL when app-layer.enabled is off */
     struct vg_behaviour *behaviour; /* shared by all workers; NULL: no detector */
-    struct vg_decode_stats dec; /* decoding done in this worker (rebuilt datagrams) */
-    uint64_t clock_us;          /* packet time as this worker knows it */
-    uint64_t next_expire_us;    /* next second boundary at which to expire flows */
+    struct vg_decode_stats dec;     /* decoding done in this worker (rebuilt datagrams) */
+    uint64_t clock_us;              /* packet time as this worker knows it */
+    uint64_t next_expire_us;        /* next second boundary at which to expire flows */
     struct vg_worker_stats st;
     pthread_t thread;
     atomic_bool finished;
