@@ -16,7 +16,7 @@ struct vg_summary {
     const struct vg_reader *reader; /* file and libpcap; NULL with DPDK */
     const struct vg_exporter *exporter;
     const struct vg_ruleset_stats *rules;
-    const struct vg_ruleset *ruleset; /* for its run-time counters; may be NULL */
+    const struct vg_ruleset *ruleset;     /* for its run-time counters; may be NULL */
     const struct vg_behaviour *behaviour; /* the detectors' counters; may be NULL */
     /* Live capture (libpcap or DPDK); all NULL / 0 when reading a file. */
     const struct vg_capture_counters *capture;
