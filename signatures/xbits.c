@@ -336,11 +336,17 @@ int sig_xbits_prepare(struct vg_ruleset *rs, const struct vg_config *cfg, FILE *
             continue;
         rs->stats.xbits_rules += !r->response_twin;
         /* A check no rule can satisfy, or a set no rule reads: a typo. */
-        for (uint32_t k = 0; k < (uint32_t)r->xbits->nconds && err != NULL; k++) {
+        const uint32_t nops = (uint32_t)r->xbits->nconds + r->xbits->nacts;
+        for (uint32_t k = 0; k < nops && err != NULL && !r->response_twin; k++) {
             const struct sig_xbit_op *op = &r->xbits->ops[k];
-            if (op->cmd == SIG_FLOWBIT_ISSET && !r->response_twin && !used_as(rs, op, true))
-                fprintf(err, "%s:%u: warning: xbit '%s' is checked but never set (sid %u)\n",
-                        r->file, r->line, op->name, r->meta.sid);
+            const char *what = NULL;
+            if (op->cmd == SIG_FLOWBIT_ISSET && !used_as(rs, op, true))
+                what = "checked but never set";
+            else if (op->cmd == SIG_FLOWBIT_SET && !used_as(rs, op, false))
+                what = "set but never checked";
+            if (what != NULL)
+                fprintf(err, "%s:%u: warning: xbit '%s' is %s (sid %u)\n", r->file, r->line,
+                        op->name, what, r->meta.sid);
         }
     }
     if (rs->stats.xbits_rules == 0)

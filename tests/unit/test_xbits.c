@@ -94,6 +94,11 @@ Test(xbits, usage_warning_and_table_size)
         l.err, sig_msg(l.path, 1, "warning: xbit 'nowhere' is checked but never set (sid 1)"));
     cr_assert_eq(l.st.xbits_entries, 1024);
     sig_load_done(&l);
+    sig_load_text(&l, "alert tcp any any -> any any (xbits:set,unread,track ip_src; sid:2;)\n",
+                  cfg);
+    cr_assert_str_eq(l.err,
+                     sig_msg(l.path, 1, "warning: xbit 'unread' is set but never checked (sid 2)"));
+    sig_load_done(&l);
     cr_assert_eq(vg_config_set(cfg, "detect.xbits.max-entries=0", why, sizeof(why)), 0);
     sig_load_text(&l, "alert tcp any any -> any any (xbits:set,x,track ip_src; sid:1;)\n", cfg);
     cr_assert_null(l.rs);
