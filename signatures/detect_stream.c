@@ -30,9 +30,10 @@
  * come: with small segments (an evasion, or an attacker's way to make every
  * look re-run a costly pcre over a wide window) the work stays linear in the
  * bytes received, at the price of an alert that may come a few segments
- * after the one that completed the match (counted: revisits_deferred). A gap or the end of the
- * direction decides the waiting candidates on the bytes before it; so does a full list for its
- * oldest (counted), and closing drops them (counted, never alerting). */
+ * after the one that completed the match (counted: revisits_deferred).
+ * A gap or the end of the direction decides the waiting candidates on the
+ * bytes before it; so does a full list for its oldest (counted), and
+ * closing drops them (counted, never alerting). */
 #include <hs.h>
 #include <stdlib.h>
 #include <string.h>
@@ -688,8 +689,8 @@ static void add_pending(struct stream_call *c, uint32_t rule, uint64_t end, uint
         const struct sig_pending oldest = s->pending[0];
         memmove(s->pending, s->pending + 1, (s->npending - 1) * sizeof(s->pending[0]));
         s->npending--;
-        uint64_t needed;
-        if (judge(c, oldest.rule, oldest.end, true, false, &needed) == VERDICT_ALERT)
+        uint64_t oldest_needed;
+        if (judge(c, oldest.rule, oldest.end, true, false, &oldest_needed) == VERDICT_ALERT)
             alert(c, oldest.rule);
     }
     s->pending[s->npending].rule = rule;
