@@ -27,6 +27,14 @@ struct vg_worker_stats {
     uint64_t fragments_unreassembled;
     uint64_t stream_inspect_full; /* a reassembled direction found no stream-matching state:
                                      its packets are matched one by one instead */
+    /* The detection context's own counters, copied in at each publish (live
+     * stats events); the exit summary reads the context directly. */
+    uint64_t pcre_limit_hits;
+    uint64_t flowbits_refused;
+    uint64_t stream_windows_too_short;
+    uint64_t stream_pending_overflow;
+    uint64_t stream_undecided_at_close;
+    uint64_t stream_looks_deferred;
 };
 
 /* Everything a worker needs from the configuration, read once at start. */

@@ -584,6 +584,12 @@ void vg_stats_event_format(struct vg_jbuf *j, const struct vg_stats_view *v)
         w.packets += v->workers[i].packets;
         w.alerts += v->workers[i].alerts;
         w.events_dropped += v->workers[i].events_dropped;
+        w.pcre_limit_hits += v->workers[i].pcre_limit_hits;
+        w.flowbits_refused += v->workers[i].flowbits_refused;
+        w.stream_windows_too_short += v->workers[i].stream_windows_too_short;
+        w.stream_pending_overflow += v->workers[i].stream_pending_overflow;
+        w.stream_undecided_at_close += v->workers[i].stream_undecided_at_close;
+        w.stream_looks_deferred += v->workers[i].stream_looks_deferred;
         fl.created += v->worker_flows[i].created;
         fl.active += v->worker_flows[i].active;
         fl.ended_timeout += v->worker_flows[i].ended_timeout;
@@ -685,6 +691,20 @@ void vg_stats_event_format(struct vg_jbuf *j, const struct vg_stats_view *v)
     JU64(j, "tcp_midstream", fl.tcp_midstream);
     vg_jbuf_appendf(j, "},\"detect\":{");
     JU64(j, "alert", w.alerts);
+    /* detection's own bounds, as in the exit summary's detect block */
+    vg_jbuf_appendf(j, ",");
+    JU64(j, "pcre_limit_hits", w.pcre_limit_hits);
+    vg_jbuf_appendf(j, ",");
+    JU64(j, "flowbits_set_refused", w.flowbits_refused);
+    vg_jbuf_appendf(j, ",\"stream\":{");
+    JU64(j, "windows_too_short", w.stream_windows_too_short);
+    vg_jbuf_appendf(j, ",");
+    JU64(j, "pending_overflow", w.stream_pending_overflow);
+    vg_jbuf_appendf(j, ",");
+    JU64(j, "undecided_at_close", w.stream_undecided_at_close);
+    vg_jbuf_appendf(j, ",");
+    JU64(j, "revisits_deferred", w.stream_looks_deferred);
+    vg_jbuf_appendf(j, "}");
     /* Every loss between the wire and the EVE file, by cause. */
     vg_jbuf_appendf(j, "},\"drops\":{");
     JU64(j, "kernel", c->kernel_drops);

@@ -46,7 +46,7 @@ struct vg_stats_view {
 /* Appends a Suricata-layout EVE stats event (no trailing newline):
  * {"timestamp":..,"event_type":"stats","stats":{"uptime":..,"capture":{
  * "kernel_packets","kernel_drops","errors",..},"decoder":{..},"flow":{..},
- * "detect":{"alert":..},"drops":{..},"workers":[..]}}. */
+ * "detect":{"alert":.., detection's bounds},"drops":{..},"workers":[..]}}. */
 void vg_stats_event_format(struct vg_jbuf *j, const struct vg_stats_view *v);
 
 #endif

@@ -874,6 +874,18 @@ void vg_workers_wait_quiescent(void *arg)
 
 void vg_worker_publish(struct vg_worker *w)
 {
+    if (w->detect != NULL) {
+        struct vg_detect_flowbit_stats fb;
+        struct vg_detect_stream_stats ds;
+        vg_detect_ctx_flowbit_stats(w->detect, &fb);
+        vg_detect_ctx_stream_stats(w->detect, &ds);
+        w->st.pcre_limit_hits = vg_detect_ctx_pcre_limit_hits(w->detect);
+        w->st.flowbits_refused = fb.set_refused;
+        w->st.stream_windows_too_short = ds.windows_too_short;
+        w->st.stream_pending_overflow = ds.pending_overflow;
+        w->st.stream_undecided_at_close = ds.undecided_at_close;
+        w->st.stream_looks_deferred = ds.revisits_deferred;
+    }
     vg_counters_publish(&w->pub_st, &w->st, sizeof(w->st));
     vg_counters_publish(&w->pub_flows, vg_flow_table_stats(w->flows), sizeof(w->pub_flows));
     vg_counters_publish(&w->pub_dec, &w->dec, sizeof(w->pub_dec));

@@ -397,7 +397,16 @@ def test_tap_forward_every_packet_unchanged_2_workers(ctx):
 
 
 def test_stats_events(ctx):
-    f, r = ctx.replay(DEMO, PAYLOAD_RULES, 1, "capture", name="stats")
+    # The payload rules plus a regex that gives up at PCRE's match limit on every HTTP/1.1
+    # request, so the detection counters below are not all zero.
+    rules = os.path.join(ctx.newdir("stats-rules"), "stats.rules")
+    with open(ctx.path(PAYLOAD_RULES)) as src, open(rules, "w") as out:
+        out.write(src.read())
+        out.write('\nalert tcp any any -> any any (msg:"TEST regex past the match limit"; '
+                  'content:"HTTP/1.1"; pcre:"/^(\\S+\\s?)+QQQ$/s"; sid:9900001; rev:1;)\n')
+    f, r = ctx.replay(DEMO, rules, 1, "capture", name="stats")
+    check(f.summary["detect"]["pcre_limit_hits"] > 0, "the -r run hit no pcre limit: %r" % (
+        f.summary["detect"],))
     stats = r.of("stats")
     check(len(stats) >= 2, "%d stats events, expected periodic ones and a final one" % len(stats))
     last = stats[-1]["stats"]
@@ -413,6 +422,14 @@ def test_stats_events(ctx):
     check(last["decoder"]["pkts"] == n, "stats.decoder.pkts = %r" % last["decoder"]["pkts"])
     check(last["detect"]["alert"] == len(f.of("alert")), "stats.detect.alert = %r, expected %d" % (
         last["detect"]["alert"], len(f.of("alert"))))
+    # detection's bounds, as the -r run's summary counts them
+    want = {"alert": len(f.of("alert")),
+            "pcre_limit_hits": f.summary["detect"]["pcre_limit_hits"],
+            "flowbits_set_refused": f.summary["rules"]["flowbits_set_refused"],
+            "stream": {k: f.summary["detect"]["stream"][k] for k in (
+                "windows_too_short", "pending_overflow", "undecided_at_close",
+                "revisits_deferred")}}
+    check(last["detect"] == want, "stats.detect = %r, expected %r" % (last["detect"], want))
     check(last["flow"]["total"] == len(f.of("flow")) and last["flow"]["active"] == 0,
           "stats.flow = %r" % last["flow"])
     check(all(v == 0 for v in last["drops"].values()), "stats.drops = %r" % last["drops"])

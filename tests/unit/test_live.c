@@ -66,6 +66,10 @@ Test(live, stats_event_has_suricata_layout_and_every_drop_cause)
     ws[1].packets = 4;
     ws[1].alerts = 1;
     ws[1].events_dropped = 2;
+    ws[0].pcre_limit_hits = 5;
+    ws[1].pcre_limit_hits = 2;
+    ws[1].stream_looks_deferred = 9;
+    ws[0].stream_undecided_at_close = 1;
     fs[0].created = 3;
     fs[0].active = 1;
     fs[0].ended_timeout = 1;
@@ -101,7 +105,10 @@ Test(live, stats_event_has_suricata_layout_and_every_drop_cause)
     cr_assert_not_null(strstr(s, "\"ipv4\":9,"), "%s", s);
     cr_assert_not_null(strstr(s, "\"tcp\":7,"), "%s", s);
     cr_assert_not_null(strstr(s, "\"flow\":{\"total\":5,\"active\":2,\"timeout\":1,\"forced\":1,"
-                                 "\"shutdown\":0,\"tcp_midstream\":1},\"detect\":{\"alert\":4},"
+                                 "\"shutdown\":0,\"tcp_midstream\":1},\"detect\":{\"alert\":4,"
+                                 "\"pcre_limit_hits\":7,\"flowbits_set_refused\":0,\"stream\":{"
+                                 "\"windows_too_short\":0,\"pending_overflow\":0,"
+                                 "\"undecided_at_close\":1,\"revisits_deferred\":9}},"
                                  "\"drops\":{\"kernel\":2,\"interface\":1,\"nic_full\":0,"
                                  "\"no_mbuf\":0,\"nic_errors\":0,\"worker_ring_full\":3,"
                                  "\"oversize\":0,\"malformed\":1,\"checksum\":0,"
