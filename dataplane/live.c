@@ -162,6 +162,7 @@ static void stats_collect(struct vg_stats_thread *s)
         vg_counters_read(&wdec, &s->workers[i].pub_dec, sizeof(wdec));
         vg_decode_stats_add(&v->dec, &wdec);
     }
+    vg_behaviour_stats(s->nworkers > 0 ? s->workers[0].behaviour : NULL, &v->detectors);
     v->nports = s->src.ports != NULL ? s->src.ports(s->src.ctx, s->ports, VG_LIVE_MAX_PORTS) : 0;
     v->now_us = realtime_us();
     v->uptime_s = (v->now_us - s->start_us) / 1000000u;

@@ -169,6 +169,22 @@ static void json_detect(FILE *f, const struct summary_totals *t)
             (unsigned long long)d->revisits_deferred);
 }
 
+/* The behaviour detectors' counters as one JSON object, for the summary and
+ * the live stats events. */
+#define DETECTORS_JSON_MAX 256
+
+static void detectors_json(char *buf, size_t len, const struct vg_behaviour_stats *bs)
+{
+    snprintf(buf, len,
+             "{\"long_session\":{\"alerts\":%llu},\"new_egress\":{\"alerts\":%llu,\"pairs\":%llu,"
+             "\"table_full\":%llu},\"mgmt_access\":{\"alerts\":%llu}}",
+             (unsigned long long)bs->alerts[VG_DETECTOR_LONG_SESSION],
+             (unsigned long long)bs->alerts[VG_DETECTOR_NEW_EGRESS],
+             (unsigned long long)bs->new_egress_pairs,
+             (unsigned long long)bs->new_egress_table_full,
+             (unsigned long long)bs->alerts[VG_DETECTOR_MGMT_ACCESS]);
+}
+
 /* Application layer: per protocol flows taken, transactions, anomalies and
  * flows left unparsed at the state-pool cap; nDPI's results. */
 static const enum vg_app_proto summary_protos[] = {VG_APP_HTTP, VG_APP_TLS, VG_APP_DNS, VG_APP_SSH};
@@ -505,13 +521,9 @@ int vg_summary_write_json(const struct vg_summary *s, const char *path)
     json_detect(f, &t);
     struct vg_behaviour_stats bs;
     vg_behaviour_stats(s->behaviour, &bs);
-    fprintf(f,
-            "\"detectors\":{\"long_session\":{\"alerts\":%llu},\"new_egress\":{\"alerts\":%llu,"
-            "\"pairs\":%llu,\"table_full\":%llu},\"mgmt_access\":{\"alerts\":%llu}},",
-            (unsigned long long)bs.alerts[VG_DETECTOR_LONG_SESSION],
-            (unsigned long long)bs.alerts[VG_DETECTOR_NEW_EGRESS],
-            (unsigned long long)bs.new_egress_pairs, (unsigned long long)bs.new_egress_table_full,
-            (unsigned long long)bs.alerts[VG_DETECTOR_MGMT_ACCESS]);
+    char detectors[DETECTORS_JSON_MAX];
+    detectors_json(detectors, sizeof(detectors), &bs);
+    fprintf(f, "\"detectors\":%s,", detectors);
     fprintf(f,
             "\"flow\":{\"created\":%llu,\"timeout\":%llu,\"forced\":%llu,\"shutdown\":%llu,"
             "\"midstream\":%llu},",
@@ -704,9 +716,11 @@ void vg_stats_event_format(struct vg_jbuf *j, const struct vg_stats_view *v)
     JU64(j, "undecided_at_close", w.stream_undecided_at_close);
     vg_jbuf_appendf(j, ",");
     JU64(j, "revisits_deferred", w.stream_looks_deferred);
-    vg_jbuf_appendf(j, "}");
+    char detectors[DETECTORS_JSON_MAX];
+    detectors_json(detectors, sizeof(detectors), &v->detectors);
+    vg_jbuf_appendf(j, "}},\"detectors\":%s", detectors);
     /* Every loss between the wire and the EVE file, by cause. */
-    vg_jbuf_appendf(j, "},\"drops\":{");
+    vg_jbuf_appendf(j, ",\"drops\":{");
     JU64(j, "kernel", c->kernel_drops);
     vg_jbuf_appendf(j, ",");
     JU64(j, "interface", c->kernel_ifdrops);

@@ -41,12 +41,14 @@ struct vg_stats_view {
     const struct vg_flow_table_stats *worker_flows;
     unsigned nports;
     const struct vg_port_summary *ports;
+    struct vg_behaviour_stats detectors; /* shared by the workers, read as they run */
 };
 
 /* Appends a Suricata-layout EVE stats event (no trailing newline):
  * {"timestamp":..,"event_type":"stats","stats":{"uptime":..,"capture":{
  * "kernel_packets","kernel_drops","errors",..},"decoder":{..},"flow":{..},
- * "detect":{"alert":.., detection's bounds},"drops":{..},"workers":[..]}}. */
+ * "detect":{"alert":.., detection's bounds},"detectors":{..},"drops":{..},
+ * "workers":[..]}}. */
 void vg_stats_event_format(struct vg_jbuf *j, const struct vg_stats_view *v);
 
 #endif

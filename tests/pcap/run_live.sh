@@ -139,6 +139,14 @@ got.sort()
 if got != want:
     print("alerts differ:\n  got      %s\n  expected %s" % (got, want))
     sys.exit(1)
+# The last stats event (written at shutdown) counts the behaviour detectors' alerts.
+stats = [json.loads(l) for l in open(eve, "rb") if b'"event_type":"stats"' in l]
+det = stats[-1]["stats"].get("detectors") if stats else None
+for name, sid in (("long_session", 8490001), ("new_egress", 8490002), ("mgmt_access", 8490003)):
+    n = sum(1 for k in got if k[0] == sid)
+    if det is None or det[name]["alerts"] != n:
+        print("stats.detectors %r, but %d alerts of sid %d" % (det, n, sid))
+        sys.exit(1)
 PY
 }
 

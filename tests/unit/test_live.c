@@ -94,6 +94,8 @@ Test(live, stats_event_has_suricata_layout_and_every_drop_cause)
     v.nworkers = 2;
     v.workers = ws;
     v.worker_flows = fs;
+    v.detectors.alerts[VG_DETECTOR_NEW_EGRESS] = 3;
+    v.detectors.new_egress_pairs = 2;
     char *s = format_view(&v);
     cr_assert(json_balanced(s), "not balanced JSON: %s", s);
     const char *head =
@@ -109,6 +111,9 @@ Test(live, stats_event_has_suricata_layout_and_every_drop_cause)
                                  "\"pcre_limit_hits\":7,\"flowbits_set_refused\":0,\"stream\":{"
                                  "\"windows_too_short\":0,\"pending_overflow\":0,"
                                  "\"undecided_at_close\":1,\"revisits_deferred\":9}},"
+                                 "\"detectors\":{\"long_session\":{\"alerts\":0},\"new_egress\":{"
+                                 "\"alerts\":3,\"pairs\":2,\"table_full\":0},\"mgmt_access\":{"
+                                 "\"alerts\":0}},"
                                  "\"drops\":{\"kernel\":2,\"interface\":1,\"nic_full\":0,"
                                  "\"no_mbuf\":0,\"nic_errors\":0,\"worker_ring_full\":3,"
                                  "\"oversize\":0,\"malformed\":1,\"checksum\":0,"
