@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "vigil/behaviour.h"
 #include "vigil/config.h"
@@ -853,6 +854,19 @@ static inline uint64_t sig_fnv64(uint64_t h, const void *data, size_t n)
     for (size_t i = 0; i < n; i++)
         h = (h ^ b[i]) * UINT64_C(0x100000001b3);
     return h;
+}
+
+/* Two addresses hashed in a fixed order, so that either direction of a
+ * pair gives the same value (threshold by_both, xbits ip_pair). */
+static inline uint64_t sig_fnv64_addr_pair(uint64_t h, const struct vg_ip_addr *a,
+                                           const struct vg_ip_addr *b)
+{
+    if (memcmp(b->b, a->b, sizeof(a->b)) < 0) {
+        const struct vg_ip_addr *t = a;
+        a = b;
+        b = t;
+    }
+    return sig_fnv64(sig_fnv64(h, a->b, sizeof(a->b)), b->b, sizeof(b->b));
 }
 
 static inline uint64_t sig_mix64(uint64_t h)

@@ -215,13 +215,6 @@ bool sig_threshold_table_hit(struct sig_threshold_table *t, uint64_t key,
     return true;
 }
 
-/* ---- Keys ----------------------------------------------------------------------- */
-
-static bool addr_less(const struct vg_ip_addr *a, const struct vg_ip_addr *b)
-{
-    return memcmp(a->b, b->b, sizeof(a->b)) < 0;
-}
-
 /* ---- Suppressions ------------------------------------------------------------- */
 
 static bool suppress_addr(const struct sig_suppress *sp, const struct vg_ip_addr *a, uint8_t family)
@@ -273,14 +266,9 @@ bool sig_threshold_allows(struct vg_detect_ctx *ctx, const struct sig_rule *r,
     case SIG_TRACK_DST:
         h = sig_fnv64(h, p->dst.b, sizeof(p->dst.b));
         break;
-    case SIG_TRACK_BOTH: {
-        const bool swap = addr_less(&p->dst, &p->src);
-        const struct vg_ip_addr *lo = swap ? &p->dst : &p->src;
-        const struct vg_ip_addr *hi = swap ? &p->src : &p->dst;
-        h = sig_fnv64(h, lo->b, sizeof(lo->b));
-        h = sig_fnv64(h, hi->b, sizeof(hi->b));
+    case SIG_TRACK_BOTH:
+        h = sig_fnv64_addr_pair(h, &p->src, &p->dst);
         break;
-    }
     case SIG_TRACK_FLOW:
         h = sig_fnv64(h, (const uint8_t *)&ctx->flow_id, sizeof(ctx->flow_id));
         break;

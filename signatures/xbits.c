@@ -134,12 +134,9 @@ static uint64_t bit_key(const struct sig_xbit_op *op, const struct vg_packet *p)
     case SIG_XBIT_DST:
         h = sig_fnv64(h, p->dst.b, sizeof(p->dst.b));
         break;
-    default: {
-        const bool swap = memcmp(p->dst.b, p->src.b, sizeof(p->src.b)) < 0;
-        const struct vg_ip_addr *lo = swap ? &p->dst : &p->src, *hi = swap ? &p->src : &p->dst;
-        h = sig_fnv64(sig_fnv64(h, lo->b, sizeof(lo->b)), hi->b, sizeof(hi->b));
+    default:
+        h = sig_fnv64_addr_pair(h, &p->src, &p->dst);
         break;
-    }
     }
     h = sig_mix64(h);
     return h != 0 ? h : 1;

@@ -150,6 +150,59 @@ for name, sid in (("long_session", 8490001), ("new_egress", 8490002), ("mgmt_acc
 PY
 }
 
+# The steps of a live case, on the vigil started as $pid; each prints why it failed (nothing
+# when it did not), except stop_vigil, which must wait for its own child.
+# wait_capturing NAME: until vigil says it captures (30 s at most).
+wait_capturing() {
+    local name=$1 i
+    for ((i = 0; i < 150; i++)); do
+        grep -q "capturing from" "$tmp/$name.err" 2>/dev/null && return
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.2
+    done
+    grep -q "capturing from" "$tmp/$name.err" 2>/dev/null ||
+        echo "vigil did not start capturing: $(tail -n 5 "$tmp/$name.err" | tr '\n' ' ')"
+}
+
+# replay NAME CAPTURE PPS: the capture into the interface vigil listens on.
+replay() {
+    in_ns tcpreplay -q -i vl-send --pps="$3" "$2" >"$tmp/$1.replay" 2>&1 ||
+        echo "tcpreplay failed: $(tail -n 3 "$tmp/$1.replay" | tr '\n' ' ')"
+}
+
+# stop_vigil NAME SIGNAL: signals vigil and waits 30 s for it (then kills it); sets stop_why,
+# empty when it stopped with status 0.
+stop_vigil() {
+    local name=$1 sig=$2 i rc
+    stop_why=
+    kill "-$sig" "$pid" 2>/dev/null
+    for ((i = 0; i < 150; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.2
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        stop_why="vigil did not stop within 30 s of SIG$sig"
+        kill -KILL "$pid"
+    fi
+    wait "$pid"
+    rc=$?
+    pid=
+    if [[ -z $stop_why && $rc != 0 ]]; then
+        stop_why="exit status $rc after SIG$sig: $(tail -n 5 "$tmp/$name.err" | tr '\n' ' ')"
+    fi
+}
+
+# report NAME WHY: PASS when WHY is empty.
+report() {
+    if [[ -z $2 ]]; then
+        echo "PASS $1"
+        passed=$((passed + 1))
+    else
+        echo "FAIL $1: $2"
+        failed=$((failed + 1))
+    fi
+}
+
 # run_case NAME SIGNAL CHECK-FILTER far-end|no PACKETS -- VIGIL-ARGS...
 # PACKETS: how many packets vigil is to receive (those the filter lets through).
 run_case() {
@@ -162,37 +215,13 @@ run_case() {
     ip netns exec "$ns" "$vigil" "$@" -c "$estate" -l "$log" --set stats.interval=1 \
         >"$tmp/$name.out" 2>"$tmp/$name.err" &
     pid=$!
-    local i
-    for ((i = 0; i < 150; i++)); do
-        grep -q "capturing from" "$tmp/$name.err" 2>/dev/null && break
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.2
-    done
-    if ! grep -q "capturing from" "$tmp/$name.err"; then
-        why="vigil did not start capturing: $(tail -n 5 "$tmp/$name.err" | tr '\n' ' ')"
-    else
-        in_ns tcpreplay -q -i vl-send --pps=1000 "$demo" >"$tmp/$name.replay" 2>&1 ||
-            why="tcpreplay failed: $(tail -n 3 "$tmp/$name.replay" | tr '\n' ' ')"
-    fi
+    why=$(wait_capturing "$name")
+    [[ -n $why ]] || why=$(replay "$name" "$demo" 1000)
     if [[ -z $why ]] && ! wait_for "$log/eve.json" "s['capture']['packets'] >= $want" 30; then
         why="no stats event counted $want packets within 30 s"
     fi
-    kill "-$sig" "$pid" 2>/dev/null
-    local rc
-    for ((i = 0; i < 150; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.2
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        why=${why:-"vigil did not stop within 30 s of SIG$sig"}
-        kill -KILL "$pid"
-    fi
-    wait "$pid"
-    rc=$?
-    pid=
-    if [[ -z $why && $rc != 0 ]]; then
-        why="exit status $rc after SIG$sig: $(tail -n 5 "$tmp/$name.err" | tr '\n' ' ')"
-    fi
+    stop_vigil "$name" "$sig"
+    why=${why:-$stop_why}
     if [[ -z $why ]]; then
         why=$(check_alerts "$log" "$filt") || true
     fi
@@ -205,13 +234,7 @@ run_case() {
             why="the summary does not report $npackets packets tap-forwarded: $(grep tap "$tmp/$name.out")"
         fi
     fi
-    if [[ -z $why ]]; then
-        echo "PASS $name"
-        passed=$((passed + 1))
-    else
-        echo "FAIL $name: $why"
-        failed=$((failed + 1))
-    fi
+    report "$name" "$why"
 }
 
 if "$vigil" --dpdk -- --version 2>&1 | grep -q "built without DPDK"; then
@@ -241,7 +264,7 @@ PY
 
 # The dataset reload: the same capture before and after the customer list gains its domain.
 run_reload_case() {
-    local name=pcap-reload log=$tmp/pcap-reload why= got i rc
+    local name=pcap-reload log=$tmp/pcap-reload why= got i
     local cap=$root/pcaps/threat/brickstorm/customer-c2-domain.pcap
     local list=$tmp/c2.txt
     local n
@@ -262,17 +285,8 @@ PY
         --set datasets.brickstorm-c2-domains.format=plain \
         >"$tmp/$name.out" 2>"$tmp/$name.err" &
     pid=$!
-    for ((i = 0; i < 150; i++)); do
-        grep -q "capturing from" "$tmp/$name.err" 2>/dev/null && break
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.2
-    done
-    grep -q "capturing from" "$tmp/$name.err" ||
-        why="vigil did not start capturing: $(tail -n 5 "$tmp/$name.err" | tr '\n' ' ')"
-    if [[ -z $why ]]; then
-        in_ns tcpreplay -q -i vl-send --pps=100 "$cap" >"$tmp/$name.replay" 2>&1 ||
-            why="tcpreplay failed: $(tail -n 3 "$tmp/$name.replay" | tr '\n' ' ')"
-    fi
+    why=$(wait_capturing "$name")
+    [[ -n $why ]] || why=$(replay "$name" "$cap" 100)
     if [[ -z $why ]] && ! wait_for "$log/eve.json" "s['capture']['packets'] >= $n" 30; then
         why="no stats event counted $n packets within 30 s"
     fi
@@ -290,38 +304,18 @@ PY
         grep -q "vigil: reloaded IOC lists: .* 0 failed" "$tmp/$name.err" ||
             why="no clean reload within 30 s of SIGHUP: $(tail -n 3 "$tmp/$name.err" | tr '\n' ' ')"
     fi
-    if [[ -z $why ]]; then
-        in_ns tcpreplay -q -i vl-send --pps=100 "$cap" >"$tmp/$name.replay" 2>&1 ||
-            why="tcpreplay failed: $(tail -n 3 "$tmp/$name.replay" | tr '\n' ' ')"
-    fi
+    [[ -n $why ]] || why=$(replay "$name" "$cap" 100)
     if [[ -z $why ]] && ! wait_for "$log/eve.json" "s['capture']['packets'] >= 2 * $n" 30; then
         why="after the reload no stats event counted $((2 * n)) packets within 30 s"
     fi
-    kill -TERM "$pid" 2>/dev/null
-    for ((i = 0; i < 150; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.2
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        why=${why:-"vigil did not stop within 30 s of SIGTERM"}
-        kill -KILL "$pid"
-    fi
-    wait "$pid"
-    rc=$?
-    pid=
-    [[ -z $why && $rc != 0 ]] && why="exit status $rc: $(tail -n 5 "$tmp/$name.err" | tr '\n' ' ')"
+    stop_vigil "$name" TERM
+    why=${why:-$stop_why}
     if [[ -z $why ]]; then
         got=$(count_alerts "$log")
         [[ $got == "{8401150: 1, 8401151: 1, 8401152: 1}" ]] ||
             why="alerts after the reload: $got, expected one each of 8401150, 8401151, 8401152"
     fi
-    if [[ -z $why ]]; then
-        echo "PASS $name"
-        passed=$((passed + 1))
-    else
-        echo "FAIL $name: $why"
-        failed=$((failed + 1))
-    fi
+    report "$name" "$why"
 }
 run_reload_case
 
